@@ -1,0 +1,98 @@
+"""The counter Lambda: every path except the listing path counts one hit with ONE UpdateItem."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any, Callable
+
+from handler import events, schema
+from handler.dynamo import DynamoFailure, call_once_retry_safe, create_client
+from handler.responses import cors_headers, error_response, json_response, method_not_allowed, preflight
+from handler.routes import RouteError
+from handler.settings import Settings
+
+SETTINGS = Settings.from_env(os.environ)  # fail fast at init on a bad environment
+LOGGER = logging.getLogger("route_counter.counter")
+ALLOWED_METHODS = schema.KNOWN_METHODS
+
+# The update is the same for every hit but for the key, the method attribute and the time: build it once.
+_UPDATE_EXPRESSION = "ADD #count :one, #method :one SET #last = :now, #first = if_not_exists(#first, :now)"
+_NAMES = {"#count": schema.COUNT, "#last": schema.LAST_SEEN, "#first": schema.FIRST_SEEN}
+_METHOD_NAMES = {m: {**_NAMES, "#method": schema.method_attribute(m)} for m in schema.COUNTED_METHODS}
+
+_client = None
+
+
+def _dynamodb() -> Any:
+    """The writer's client, created once per container on first use (so tests can patch first)."""
+    global _client
+    if _client is None:
+        _client = create_client(retries=False)
+    return _client
+
+
+def utc_now() -> str:
+    """ISO-8601 UTC with milliseconds, e.g. 2026-11-24T02:03:04.567Z."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
+def update_request(table: str, route: str, method: str, now: str) -> dict[str, Any]:
+    """The UpdateItem arguments for one hit: atomic ADD, never read-then-write."""
+    return {
+        "TableName": table,
+        "Key": schema.key(route),
+        "UpdateExpression": _UPDATE_EXPRESSION,
+        "ExpressionAttributeNames": _METHOD_NAMES[method],
+        "ExpressionAttributeValues": {":one": {"N": "1"}, ":now": {"S": now}},
+        "ReturnValues": "UPDATED_NEW",
+    }
+
+
+def count_hit(client: Any, table: str, route: str, method: str) -> int:
+    """Add one hit and return the route's new total. Raises DynamoFailure."""
+    request = update_request(table, route, method, utc_now())
+    result = call_once_retry_safe(lambda: client.update_item(**request))
+    return int(result["Attributes"][schema.COUNT]["N"])
+
+
+def handle(event: Any, context: Any, settings: Settings, client: Callable[[], Any]) -> dict[str, Any]:
+    """Core of the handler with its settings and client factory passed in."""
+    cors = cors_headers(None, settings.cors_origins)
+    try:
+        request = events.parse(event, context)
+    except events.BadEvent as exc:
+        return error_response(400, "bad_event", str(exc), cors)
+    cors = cors_headers(request.header("origin"), settings.cors_origins)
+    if request.method == "OPTIONS":
+        return preflight(cors, ALLOWED_METHODS, request.header("access-control-request-headers"))
+    if request.method not in schema.COUNTED_METHODS:
+        return method_not_allowed(cors, ALLOWED_METHODS, request.method, request.request_id)
+    try:
+        route = settings.rules.resolve(request.raw_path())
+    except RouteError as exc:
+        return error_response(exc.status, exc.code, exc.message, cors, request.request_id)
+    except events.BadEvent as exc:
+        return error_response(400, "bad_event", str(exc), cors, request.request_id)
+    try:
+        count = count_hit(client(), settings.table_name, route, request.method)
+    except DynamoFailure as failure:
+        LOGGER.error(
+            "count failed",
+            extra={"requestId": request.request_id, "route": route, "status": failure.status, "cause": failure.cause},
+        )
+        return error_response(failure.status, failure.code, failure.message, cors, request.request_id, failure.headers)
+    return json_response(200, {"route": route, "count": count}, cors)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Count one hit on the requested route.
+
+    Event: API Gateway REST API Lambda-proxy event (payload 1.0), from ``ANY /`` or ``ANY /{proxy+}``.
+    Response: 200 ``{"route": "/a/b", "count": 42}``; OPTIONS -> 204 preflight (not counted);
+    bad input -> 400/404/405/414 JSON error (nothing written); DynamoDB failure -> 5xx JSON error,
+    503 with Retry-After when the hit was throttled or its outcome is unknown.
+    """
+    return handle(event, context, SETTINGS, _dynamodb)

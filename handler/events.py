@@ -1,0 +1,83 @@
+"""Reading API Gateway REST Lambda-proxy events (payload format 1.0), validated at the edge.
+
+The counted path comes from ``resource`` with its path parameters substituted (``/{proxy+}`` +
+``pathParameters.proxy``), never from ``requestContext.path``, so the key does not depend on the stage
+name or a custom domain's base path. The substituted path is still percent-encoded; routes.decode
+decodes it once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+)\+?\}")
+
+# The API's resource tree, shared by the Pulumi program and the local server:
+#   /                      ANY -> counter
+#   /{proxy+}              ANY -> counter
+#   /<countsPath>          GET, HEAD, OPTIONS (+ ANY for a 405) -> listing
+#   /<countsPath>/{proxy+} same -> listing (so nothing under the listing path is ever counted)
+ROOT_RESOURCE = "/"
+PROXY_PARAM = "proxy"
+PROXY_PART = "{" + PROXY_PARAM + "+}"
+
+
+class BadEvent(ValueError):
+    """The input is not an API Gateway REST proxy event."""
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    resource: str
+    path_params: Mapping[str, str]
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # names lower-cased
+    request_id: str
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+    def raw_path(self) -> str:
+        """The request path relative to the API root, still percent-encoded."""
+        try:
+            return _PLACEHOLDER.sub(lambda m: self.path_params[m.group(1)], self.resource)
+        except KeyError as exc:
+            raise BadEvent(f"resource {self.resource!r} needs path parameter {exc.args[0]!r}") from None
+
+
+def _string_map(event: Mapping[str, Any], name: str) -> dict[str, str]:
+    value = event.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise BadEvent(f"{name} must be an object of strings")
+    return value
+
+
+def parse(event: Any, context: Any = None) -> Request:
+    """Validate the parts of the event the handlers use; anything else is a BadEvent (400)."""
+    if not isinstance(event, dict):
+        raise BadEvent("event must be a JSON object")
+    if event.get("version") == "2.0":
+        raise BadEvent("HTTP API payload format 2.0 is not supported; use a REST API proxy integration")
+    method, resource = event.get("httpMethod"), event.get("resource")
+    if not isinstance(method, str) or not method:
+        raise BadEvent("httpMethod is missing")
+    if not isinstance(resource, str) or not resource.startswith("/"):
+        raise BadEvent("resource is missing")
+    context_part = event.get("requestContext")
+    if context_part is not None and not isinstance(context_part, dict):
+        raise BadEvent("requestContext must be an object")
+    request_id = (context_part or {}).get("requestId") or getattr(context, "aws_request_id", None) or ""
+    headers = {name.lower(): value for name, value in _string_map(event, "headers").items()}
+    return Request(
+        method=method.upper(),
+        resource=resource,
+        path_params=_string_map(event, "pathParameters"),
+        query=_string_map(event, "queryStringParameters"),
+        headers=headers,
+        request_id=str(request_id),
+    )

@@ -1,0 +1,82 @@
+"""Building Lambda-proxy responses: one JSON builder, CORS headers from one place, errors as JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Mapping
+
+from handler.settings import ANY_ORIGIN
+
+JSON_TYPE = "application/json"
+PREFLIGHT_MAX_AGE = "86400"
+_HEADER_LIST = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$")
+
+
+def cors_headers(origin: str | None, allowed: tuple[str, ...]) -> dict[str, str]:
+    """``*`` when any origin is allowed; otherwise echo an allowed Origin, and always say it varies by Origin."""
+    if ANY_ORIGIN in allowed:
+        return {"Access-Control-Allow-Origin": ANY_ORIGIN}
+    headers = {"Vary": "Origin"}
+    if origin and origin in allowed:
+        headers["Access-Control-Allow-Origin"] = origin
+    return headers
+
+
+def response(
+    status: int,
+    body: str,
+    cors: Mapping[str, str],
+    content_type: str = JSON_TYPE,
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The API Gateway REST proxy response (payload 1.0)."""
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_type, "Cache-Control": "no-store", **cors, **(headers or {})},
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def json_response(
+    status: int, payload: Any, cors: Mapping[str, str], headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """A JSON body response; compact separators keep bodies small."""
+    return response(status, json.dumps(payload, separators=(",", ":"), ensure_ascii=False), cors, headers=headers)
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    cors: Mapping[str, str],
+    request_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """``{"error": code, "message": ..., "requestId": ...}``: never a stack trace or internals."""
+    payload = {"error": code, "message": message}
+    if request_id:
+        payload["requestId"] = request_id
+    return json_response(status, payload, cors, headers)
+
+
+def preflight(cors: Mapping[str, str], methods: tuple[str, ...], request_headers: str | None) -> dict[str, Any]:
+    """204 answer to a CORS preflight; it is never counted."""
+    headers = {
+        "Access-Control-Allow-Methods": ", ".join(methods),
+        # Echo the requested header names only when they are a plain token list.
+        "Access-Control-Allow-Headers": request_headers
+        if request_headers and len(request_headers) <= 1024 and _HEADER_LIST.match(request_headers)
+        else "Content-Type",
+        "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
+        "Allow": ", ".join(methods),
+    }
+    return {"statusCode": 204, "headers": {**cors, **headers}, "body": "", "isBase64Encoded": False}
+
+
+def method_not_allowed(cors: Mapping[str, str], methods: tuple[str, ...], method: str, request_id: str | None) -> dict[str, Any]:
+    """405 with the Allow header listing what the endpoint takes."""
+    return error_response(
+        405, "method_not_allowed", f"{method} is not allowed here", cors, request_id, {"Allow": ", ".join(methods)}
+    )

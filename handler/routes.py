@@ -1,0 +1,140 @@
+"""Route rules: how a request path becomes the key it is counted under. Pure functions, no I/O.
+
+Pipeline (``RouteRules.resolve``): percent-decode once -> normalise -> size limit -> allowed prefixes ->
+templates. API Gateway REST APIs hand the Lambda the path still percent-encoded, so decoding happens
+here exactly once; ``normalize`` itself never decodes, which is what makes it idempotent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+DYNAMODB_KEY_LIMIT = 2048  # bytes: DynamoDB's maximum partition-key size
+DEFAULT_MAX_ROUTE_BYTES = 1024
+
+# C0 and C1 control characters and DEL; lone surrogates cannot be stored as DynamoDB strings.
+_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_PARAM = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
+
+
+class RouteError(ValueError):
+    """A path that cannot be counted, with the HTTP status and error code to answer with."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def decode(raw: str) -> str:
+    """Percent-decode a path once, strictly: malformed escapes or invalid UTF-8 are a 400."""
+    if "%" not in raw:
+        return raw
+    if _BAD_ESCAPE.search(raw):
+        raise RouteError(400, "bad_encoding", "path has a malformed percent-escape")
+    try:
+        return unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeError:
+        raise RouteError(400, "bad_encoding", "path is not valid percent-encoded UTF-8") from None
+
+
+def normalize(path: str) -> str:
+    """Canonical form: one leading slash, no empty, '.' or '..' segments, no trailing slash.
+
+    Unicode is kept as is (no case folding or NFC). Raises RouteError for control characters.
+    ``normalize(normalize(p)) == normalize(p)`` for every string p.
+    """
+    if _FORBIDDEN.search(path):
+        raise RouteError(400, "bad_characters", "path contains control characters")
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment and segment != ".":
+            segments.append(segment)
+    return "/" + "/".join(segments)
+
+
+@dataclass(frozen=True)
+class Template:
+    """A route template like ``/users/{id}``: each ``{name}`` matches exactly one segment."""
+
+    pattern: str
+    parts: tuple[str | None, ...]  # None marks a parameter segment
+
+    @property
+    def literals(self) -> int:
+        return sum(part is not None for part in self.parts)
+
+    def matches(self, segments: list[str]) -> bool:
+        return len(segments) == len(self.parts) and all(
+            part is None or part == segment for part, segment in zip(self.parts, segments)
+        )
+
+
+def split_list(spec: str | None) -> list[str]:
+    """A comma-separated setting as a list, blanks dropped."""
+    return [item.strip() for item in (spec or "").split(",") if item.strip()]
+
+
+def parse_templates(spec: str | None) -> tuple[Template, ...]:
+    """Parse ``/users/{id},/orders/{id}/items``; the most literal template wins, ties by list order."""
+    templates = []
+    for pattern in split_list(spec):
+        if not pattern.startswith("/") or normalize(pattern) != pattern:
+            raise ValueError(f"route template {pattern!r} must be a normalised path starting with '/'")
+        parts = tuple(None if _PARAM.match(s) else s for s in pattern.strip("/").split("/") if s)
+        if any(part is not None and ("{" in part or "}" in part) for part in parts):
+            raise ValueError(f"route template {pattern!r}: a parameter must be a whole segment like {{id}}")
+        if all(part is not None for part in parts):
+            raise ValueError(f"route template {pattern!r} has no {{parameter}} segment")
+        templates.append(Template(pattern, parts))
+    return tuple(sorted(templates, key=lambda t: -t.literals))
+
+
+def parse_prefixes(spec: str | None) -> tuple[str, ...]:
+    """Parse ``/api,/docs`` into normalised prefixes; empty means everything is allowed."""
+    prefixes = []
+    for prefix in split_list(spec):
+        if not prefix.startswith("/"):
+            raise ValueError(f"allowed prefix {prefix!r} must start with '/'")
+        prefixes.append(normalize(prefix))
+    return tuple(prefixes)
+
+
+def under_prefix(route: str, prefix: str) -> bool:
+    """Whether a normalised route lies under a prefix, at a segment boundary (/api covers /api/x, not /apix)."""
+    return prefix == "/" or route == prefix or route.startswith(prefix + "/")
+
+
+@dataclass(frozen=True)
+class RouteRules:
+    """Everything that decides a route's key, parsed once per container."""
+
+    max_bytes: int = DEFAULT_MAX_ROUTE_BYTES
+    prefixes: tuple[str, ...] = ()
+    templates: tuple[Template, ...] = ()
+
+    def canonical(self, path: str, encoded: bool = True) -> str:
+        """Decode (when still percent-encoded), normalise and size-check; no prefix or template rules."""
+        route = normalize(decode(path) if encoded else path)
+        if len(route.encode("utf-8")) > self.max_bytes:
+            raise RouteError(414, "route_too_long", f"route is longer than {self.max_bytes} bytes")
+        return route
+
+    def resolve(self, path: str, encoded: bool = True) -> str:
+        """The key a path is counted under, or RouteError (400, 404 or 414)."""
+        route = self.canonical(path, encoded)
+        if self.prefixes and not any(under_prefix(route, p) for p in self.prefixes):
+            raise RouteError(404, "route_not_counted", "route is outside the allowed prefixes")
+        if self.templates:
+            segments = route.strip("/").split("/") if route != "/" else []
+            for template in self.templates:
+                if template.matches(segments):
+                    return template.pattern
+        return route

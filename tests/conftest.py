@@ -1,0 +1,62 @@
+"""Shared fixtures: fake AWS credentials -> moto -> a table built from the shared schema -> the handlers."""
+
+from __future__ import annotations
+
+import os
+
+# Before any handler or botocore client exists: nothing in the tests may reach real AWS.
+for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+    os.environ.pop(_name, None)
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+    TABLE_NAME="route-counts-test",
+)
+
+import pytest  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from handler import schema  # noqa: E402
+from handler.dynamo import create_client  # noqa: E402
+from handler.settings import Settings  # noqa: E402
+from tests.faults import Faults  # noqa: E402
+
+TABLE = os.environ["TABLE_NAME"]
+
+
+@pytest.fixture
+def aws():
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def table(aws) -> str:
+    create_client(retries=True).create_table(**schema.create_table_kwargs(TABLE))
+    return TABLE
+
+
+@pytest.fixture
+def writer(table):
+    """A client configured like the counter's (one attempt), with fault injection and a call log."""
+    return Faults(create_client(retries=False))
+
+
+@pytest.fixture
+def reader(table):
+    """A client configured like the listing's (botocore retries on), with a call log."""
+    return Faults(create_client(retries=True))
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings.from_env(os.environ)
+
+
+def stored(client, route: str) -> dict | None:
+    """The raw item stored for a route, read around any fault injection."""
+    item = client.get_item(TableName=TABLE, Key=schema.key(route), ConsistentRead=True).get("Item")
+    return schema.item_to_record(item) if item else None

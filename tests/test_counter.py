@@ -1,0 +1,235 @@
+"""The counter handler on moto: the response, the stored item, and exactly how many DynamoDB calls."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from handler import counter
+from handler.routes import RouteRules, parse_prefixes, parse_templates
+from local.events import build_event
+from tests.conftest import TABLE, stored
+
+EVENTS = Path(__file__).parent / "events"
+
+
+def call(writer, settings, method="GET", target="/", headers=(), event=None):
+    if event is None:
+        event, function = build_event(method, target, headers)
+        assert function == "counter"
+    response = counter.handle(event, None, settings, writer)
+    body = json.loads(response["body"]) if response["body"] else None
+    return response, body
+
+
+def test_first_hit_creates_the_route_with_count_one(writer, settings):
+    response, body = call(writer, settings, "GET", "/hello")
+    assert response["statusCode"] == 200
+    assert body == {"route": "/hello", "count": 1}
+    assert response["headers"]["Content-Type"] == "application/json"
+    item = stored(writer.client, "/hello")
+    assert item["count"] == 1 and item["methods"] == {"GET": 1}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", item["firstSeen"])
+    assert item["firstSeen"] == item["lastSeen"]
+
+
+def test_each_hit_is_one_update_item_and_counts_by_method(writer, settings):
+    for method in ("GET", "GET", "POST", "DELETE", "HEAD"):
+        call(writer, settings, method, "/api/items?page=2")
+    assert writer.sent == {"UpdateItem": 5}
+    item = stored(writer.client, "/api/items")
+    assert item["count"] == 5
+    assert item["methods"] == {"DELETE": 1, "GET": 2, "HEAD": 1, "POST": 1}
+    assert item["firstSeen"] <= item["lastSeen"]
+
+
+def test_first_seen_is_kept_and_last_seen_moves(writer, settings, monkeypatch):
+    monkeypatch.setattr(counter, "utc_now", lambda: "2026-01-01T00:00:00.000Z")
+    call(writer, settings, "GET", "/t")
+    monkeypatch.setattr(counter, "utc_now", lambda: "2026-02-01T00:00:00.000Z")
+    call(writer, settings, "GET", "/t")
+    item = stored(writer.client, "/t")
+    assert (item["firstSeen"], item["lastSeen"]) == ("2026-01-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z")
+
+
+@pytest.mark.parametrize(
+    ("target", "route"),
+    [
+        ("/", "/"),
+        ("/a/b/", "/a/b"),
+        ("//a//b", "/a/b"),
+        ("/a/b?x=1&y=2", "/a/b"),
+        ("/caf%C3%A9", "/caf\u00e9"),
+        ("/a%20b", "/a b"),
+    ],
+)
+def test_equivalent_paths_count_under_one_route(writer, settings, target, route):
+    _, body = call(writer, settings, "GET", target)
+    assert body["route"] == route
+    assert stored(writer.client, route)["count"] == 1
+
+
+def test_sample_aws_event_is_counted_under_resource_plus_proxy(writer, settings):
+    event = json.loads((EVENTS / "rest_proxy_get.json").read_text())
+    response, body = call(writer, settings, event=event)
+    # requestContext.path carries the stage and a custom-domain base path; the key does not.
+    assert event["requestContext"]["path"] == "/v1/prod/path/to/resource"
+    assert (response["statusCode"], body) == (200, {"route": "/path/to/resource", "count": 1})
+
+
+def test_sample_aws_root_event(writer, settings):
+    event = json.loads((EVENTS / "rest_root_get.json").read_text())
+    _, body = call(writer, settings, event=event)
+    assert body == {"route": "/", "count": 1}
+
+
+def test_options_preflight_is_answered_and_never_counted(writer, settings):
+    response, _ = call(
+        writer, settings, "OPTIONS", "/x",
+        [("Origin", "https://site.example"), ("Access-Control-Request-Headers", "content-type")],
+    )
+    assert response["statusCode"] == 204
+    headers = response["headers"]
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in headers["Access-Control-Allow-Methods"]
+    assert headers["Access-Control-Allow-Headers"] == "content-type"
+    assert writer.sent == {} and stored(writer.client, "/x") is None
+
+
+def test_cors_echoes_only_configured_origins(writer, settings):
+    site = dataclasses.replace(settings, cors_origins=("https://site.example",))
+    response, _ = call(writer, site, "GET", "/x", [("origin", "https://site.example")])
+    assert response["headers"]["Access-Control-Allow-Origin"] == "https://site.example"
+    assert response["headers"]["Vary"] == "Origin"
+    response, _ = call(writer, site, "GET", "/x", [("Origin", "https://evil.example")])
+    assert "Access-Control-Allow-Origin" not in response["headers"]
+    assert response["headers"]["Vary"] == "Origin"
+    assert response["statusCode"] == 200  # CORS is enforced by browsers; the hit itself is still counted
+
+
+@pytest.mark.parametrize(
+    ("target", "status", "code"),
+    [
+        ("/" + "x" * 1024, 414, "route_too_long"),
+        ("/a%00b", 400, "bad_characters"),
+        ("/a%0Ab", 400, "bad_characters"),
+        ("/%zz", 400, "bad_encoding"),
+        ("/%C0%AF", 400, "bad_encoding"),
+        ("/elsewhere", 404, "route_not_counted"),
+    ],
+)
+def test_bad_input_gets_a_json_error_and_writes_nothing(writer, settings, target, status, code):
+    rules = RouteRules(prefixes=parse_prefixes("/api")) if code == "route_not_counted" else RouteRules()
+    response, body = call(writer, dataclasses.replace(settings, rules=rules), "GET", target)
+    assert response["statusCode"] == status
+    assert body["error"] == code and body["message"]
+    assert "Traceback" not in response["body"]
+    assert writer.sent == {}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        None,
+        "GET /",
+        [],
+        {},
+        {"httpMethod": "GET"},
+        {"resource": "/"},
+        {"httpMethod": 7, "resource": "/"},
+        {"httpMethod": "GET", "resource": "/", "headers": {"a": 1}},
+        {"httpMethod": "GET", "resource": "/", "requestContext": "x"},
+        {"httpMethod": "GET", "resource": "/{proxy+}", "pathParameters": None},
+        {"version": "2.0", "routeKey": "GET /", "rawPath": "/"},
+    ],
+)
+def test_not_a_proxy_event_is_a_400(writer, settings, event):
+    response = counter.handle(event, None, settings, writer)
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"] == "bad_event"
+    assert writer.sent == {}
+
+
+def test_unknown_method_is_405_with_allow(writer, settings):
+    response, body = call(writer, settings, "PROPFIND", "/x")
+    assert response["statusCode"] == 405 and body["error"] == "method_not_allowed"
+    assert "GET" in response["headers"]["Allow"]
+    assert writer.sent == {}
+
+
+def test_templates_count_under_the_template(writer, settings):
+    templated = dataclasses.replace(settings, rules=RouteRules(templates=parse_templates("/users/{id}")))
+    for user in ("1", "2", "3"):
+        call(writer, templated, "GET", f"/users/{user}")
+    assert stored(writer.client, "/users/{id}")["count"] == 3
+    assert stored(writer.client, "/users/1") is None
+
+
+# Faults, injected into the real botocore client below its retry layer (tests/faults.py).
+
+
+def test_throttled_first_attempt_is_retried_and_counted_once(writer, settings):
+    writer.throttle("UpdateItem", 2)
+    response, body = call(writer, settings, "GET", "/t")
+    assert (response["statusCode"], body) == (200, {"route": "/t", "count": 1})
+    assert writer.throttled["UpdateItem"] == 2
+    assert stored(writer.client, "/t")["count"] == 1
+
+
+def test_throttling_beyond_the_budget_is_503_with_retry_after(writer, settings):
+    writer.throttle("UpdateItem", 10_000)
+    response, body = call(writer, settings, "GET", "/t")
+    assert response["statusCode"] == 503 and response["headers"]["Retry-After"] == "1"
+    assert body["error"] == "throttled" and body["requestId"]
+    assert stored(writer.client, "/t") is None
+
+
+def test_lost_response_is_not_resent_and_counts_exactly_once(writer, settings):
+    writer.lose_response("UpdateItem", 1)
+    response, body = call(writer, settings, "GET", "/t")
+    assert response["statusCode"] == 503 and response["headers"]["Retry-After"] == "1"
+    assert body["error"] == "outcome_unknown"
+    assert writer.sent == {"UpdateItem": 1}
+    assert stored(writer.client, "/t")["count"] == 1  # applied once, never twice
+
+
+def test_botocore_retries_would_double_count(reader):
+    """Why the writer's client makes one attempt: with botocore retries on, a lost response counts twice."""
+    reader.lose_response("UpdateItem", 1)
+    result = reader.client.update_item(**counter.update_request(TABLE, "/d", "GET", "t"))
+    assert result["Attributes"]["count"]["N"] == "2"  # one hit, two increments
+    assert reader.sent == {"UpdateItem": 2}
+    assert stored(reader.client, "/d")["count"] == 2
+
+
+def test_refused_connection_is_retried_then_503(writer, settings):
+    writer.refuse("UpdateItem", 1)
+    response, body = call(writer, settings, "GET", "/t")
+    assert (response["statusCode"], body["count"]) == (200, 1)
+    writer.refuse("UpdateItem", 10_000)
+    response, body = call(writer, settings, "GET", "/t")
+    assert response["statusCode"] == 503 and body["error"] == "storage_unavailable"
+    assert stored(writer.client, "/t")["count"] == 1
+
+
+def test_missing_table_is_a_500_without_internals(writer, settings, caplog):
+    missing = dataclasses.replace(settings, table_name="no-such-table")
+    response, body = call(writer, missing, "GET", "/t")
+    assert response["statusCode"] == 500
+    assert body == {"error": "internal_error", "message": "the counter is misconfigured", "requestId": body["requestId"]}
+    record = next(r for r in caplog.records if r.name == "route_counter.counter")
+    assert record.cause == "ResourceNotFoundException" and record.requestId == body["requestId"]
+
+
+def test_lambda_entry_point_uses_env_settings_and_one_client(table, monkeypatch):
+    monkeypatch.setattr(counter, "_client", None)
+    event, _ = build_event("GET", "/entry")
+    first = counter.handler(event, None)
+    client = counter._client
+    second = counter.handler(event, None)
+    assert json.loads(first["body"])["count"] == 1 and json.loads(second["body"])["count"] == 2
+    assert counter._client is client  # created once per container
