@@ -1,0 +1,1 @@
+"""The Pulumi side: stack settings (pure) and the RouteCounter component."""

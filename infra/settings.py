@@ -1,0 +1,152 @@
+"""Stack settings: Pulumi.yaml's typed config schema, validated once. Pure (no Pulumi import).
+
+``__main__.py`` reads the stack config and passes it to ``parse``; the local API does the same with its
+flags, so both get the defaults declared in Pulumi.yaml and the same error messages.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from handler import settings as env
+from handler.routes import DYNAMODB_KEY_LIMIT
+
+PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
+
+ARCHITECTURES = ("arm64", "x86_64")
+# The retention values CloudWatch Logs accepts.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+_STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
+_ORIGIN = re.compile(r"^https?://[^/\s,*]+$")
+_ARCHITECTURE = re.compile("^(" + "|".join(ARCHITECTURES) + ")$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class SettingsError(ValueError):
+    """A config value is out of range; the message names the key and what it accepts."""
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    stage_name: str
+    counts_path: str
+    cors_origins: str
+    allow_prefixes: str
+    route_templates: str
+    max_route_bytes: int
+    memory_size: int
+    architecture: str
+    log_retention_days: int
+    throttle_rate_limit: int
+    throttle_burst_limit: int
+    reserved_concurrency: int | None
+    protect_data: bool
+    tracing: bool
+    access_logs: bool
+    alarm_email: str | None
+
+    def handler_environment(self, table_name: str) -> dict[str, str]:
+        """The Lambda environment both handlers read (names from handler.settings)."""
+        return {
+            env.TABLE_NAME: table_name,
+            env.CORS_ORIGINS: self.cors_origins,
+            env.MAX_ROUTE_BYTES: str(self.max_route_bytes),
+            env.ALLOW_PREFIXES: self.allow_prefixes,
+            env.ROUTE_TEMPLATES: self.route_templates,
+        }
+
+
+@lru_cache(maxsize=None)
+def schema(path: Path = PROJECT_FILE) -> dict[str, dict[str, Any]]:
+    """The ``config:`` section of Pulumi.yaml."""
+    return yaml.safe_load(path.read_text())["config"]
+
+
+def defaults(path: Path = PROJECT_FILE) -> dict[str, Any]:
+    """Each key's declared default (absent for optional keys)."""
+    return {key: spec["default"] for key, spec in schema(path).items() if "default" in spec}
+
+
+def _int(key: str, value: Any, low: int, high: int) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise SettingsError(f"{key} must be an integer from {low} to {high}, got {value!r}") from None
+    if not low <= number <= high:
+        raise SettingsError(f"{key} must be an integer from {low} to {high}, got {number}")
+    return number
+
+
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false"):
+        raise SettingsError(f"{key} must be true or false, got {value!r}")
+    return text == "true"
+
+
+def _match(key: str, value: Any, pattern: re.Pattern[str], what: str) -> str:
+    text = str(value).strip()
+    if not pattern.match(text):
+        raise SettingsError(f"{key} must be {what}, got {value!r}")
+    return text
+
+
+def _origins(value: Any) -> str:
+    origins = [o.strip() for o in str(value).split(",") if o.strip()]
+    if origins == ["*"]:
+        return "*"
+    if not origins or not all(_ORIGIN.match(o) for o in origins):
+        raise SettingsError(f"corsOrigins must be * or comma-separated origins like https://example.com, got {value!r}")
+    return ",".join(origins)
+
+
+def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
+    """Validate config values (strings as the CLI gives them, or typed); missing keys take Pulumi.yaml's defaults."""
+    unknown = set(raw) - set(schema(path))
+    if unknown:
+        raise SettingsError(f"unknown config key(s): {', '.join(sorted(unknown))}")
+    values = {**defaults(path), **{k: v for k, v in raw.items() if v is not None}}
+    optional = lambda key: values.get(key) not in (None, "")  # noqa: E731
+    settings = StackSettings(
+        stage_name=_match("stageName", values["stageName"], _STAGE, "1-128 letters, digits, - or _"),
+        counts_path=_match("countsPath", values["countsPath"], _SEGMENT, "one path segment of letters, digits, . _ ~ -"),
+        cors_origins=_origins(values["corsOrigins"]),
+        allow_prefixes=str(values["allowPrefixes"]).strip(),
+        route_templates=str(values["routeTemplates"]).strip(),
+        max_route_bytes=_int("maxRouteBytes", values["maxRouteBytes"], 1, DYNAMODB_KEY_LIMIT),
+        memory_size=_int("memorySize", values["memorySize"], 128, 10240),
+        architecture=_match("architecture", values["architecture"], _ARCHITECTURE, " or ".join(ARCHITECTURES)),
+        log_retention_days=_int("logRetentionDays", values["logRetentionDays"], 1, 3653),
+        throttle_rate_limit=_int("throttleRateLimit", values["throttleRateLimit"], 1, 10000),
+        throttle_burst_limit=_int("throttleBurstLimit", values["throttleBurstLimit"], 1, 5000),
+        reserved_concurrency=_int("reservedConcurrency", values["reservedConcurrency"], 1, 1000)
+        if optional("reservedConcurrency")
+        else None,
+        protect_data=_bool("protectData", values["protectData"]),
+        tracing=_bool("tracing", values["tracing"]),
+        access_logs=_bool("accessLogs", values["accessLogs"]),
+        alarm_email=_match("alarmEmail", values["alarmEmail"], _EMAIL, "an email address")
+        if optional("alarmEmail")
+        else None,
+    )
+    if settings.log_retention_days not in LOG_RETENTION_DAYS:
+        raise SettingsError(f"logRetentionDays must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}, got {settings.log_retention_days}")
+    # The handlers' own parser checks prefixes and templates: the same rules, the config key named.
+    names = {env.ALLOW_PREFIXES: "allowPrefixes", env.ROUTE_TEMPLATES: "routeTemplates"}
+    try:
+        env.Settings.from_env(settings.handler_environment("check"))
+    except env.ConfigError as exc:
+        message = str(exc)
+        for var, key in names.items():
+            message = message.replace(var, key)
+        raise SettingsError(message) from None
+    return settings

@@ -1,0 +1,156 @@
+"""The local API over real HTTP: the same handlers, the same event shape, exact counts under concurrency."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from urllib.parse import quote
+
+import pytest
+
+from tests.localapi import LocalApi
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def api():
+    with LocalApi("--quiet") as server:
+        yield server
+
+
+def count_of(api, route):
+    status, _, body = api.request("GET", "/_counts?route=" + quote(route, safe=""))
+    return body["count"] if status == 200 else 0
+
+
+@pytest.mark.parametrize(
+    ("target", "route"),
+    [
+        ("/", "/"),
+        ("/e2e/nested/path", "/e2e/nested/path"),
+        ("/e2e/trailing/", "/e2e/trailing"),
+        ("/e2e/query?utm=1&x=y", "/e2e/query"),
+        ("/e2e/%7Euser%20name", "/e2e/~user name"),
+        ("/e2e/" + quote("caf\u00e9-\u65e5\u672c"), "/e2e/caf\u00e9-\u65e5\u672c"),
+    ],
+)
+def test_paths_are_counted_under_their_route(api, target, route):
+    before = count_of(api, route)
+    status, headers, body = api.request("GET", target)
+    assert status == 200 and body == {"route": route, "count": before + 1}
+    assert headers["access-control-allow-origin"] == "*"
+    assert count_of(api, route) == before + 1
+
+
+def test_head_is_counted_and_has_no_body(api):
+    status, headers, body = api.request("HEAD", "/e2e/head")
+    assert status == 200 and body == b"" and int(headers["content-length"]) > 0
+    assert count_of(api, "/e2e/head") == 1
+
+
+def test_preflight_is_not_counted(api):
+    status, headers, _ = api.request("OPTIONS", "/e2e/pre", {"Origin": "https://a.example", "Access-Control-Request-Method": "POST"})
+    assert status == 204 and "POST" in headers["access-control-allow-methods"]
+    assert count_of(api, "/e2e/pre") == 0
+
+
+def test_oversize_path_is_414_and_not_counted(api):
+    status, _, body = api.request("GET", "/e2e/" + "x" * 1100)
+    assert status == 414 and body["error"] == "route_too_long"
+
+
+def test_listing_rejects_writes_with_405(api):
+    status, headers, body = api.request("POST", "/_counts", body=b"{}")
+    assert status == 405 and headers["allow"] == "GET, HEAD, OPTIONS" and body["error"] == "method_not_allowed"
+    status, _, _ = api.request("DELETE", "/_counts/anything")
+    assert status == 405
+
+
+def test_listing_pages_and_top(api):
+    for i in range(12):
+        for _ in range(i + 1):
+            api.request("GET", f"/page/r{i}")
+    seen, cursor = [], None
+    while True:
+        status, _, body = api.request("GET", "/_counts?prefix=/page&limit=5" + (f"&cursor={cursor}" if cursor else ""))
+        assert status == 200
+        seen += [(r["route"], r["count"]) for r in body["routes"]]
+        cursor = body["next"]
+        if not cursor:
+            break
+    assert sorted(seen) == sorted((f"/page/r{i}", i + 1) for i in range(12))
+    _, _, body = api.request("GET", "/_counts?prefix=/page&top=3")
+    assert [r["route"] for r in body["routes"]] == ["/page/r11", "/page/r10", "/page/r9"]
+    assert body["truncated"] is False
+
+
+def hammer(api, routes, threads=8, per_thread=250):
+    """Each thread sends per_thread hits over one keep-alive connection, cycling through routes."""
+    errors: list[str] = []
+
+    def client(n: int) -> None:
+        conn = api.connection()
+        try:
+            for i in range(per_thread):
+                status, _, _ = api.request("GET", routes[(n + i) % len(routes)], conn=conn)
+                if status != 200:
+                    errors.append(str(status))
+        finally:
+            conn.close()
+
+    workers = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return errors
+
+
+def expected_counts(routes, threads=8, per_thread=250):
+    counts = dict.fromkeys(routes, 0)
+    for n in range(threads):
+        for i in range(per_thread):
+            counts[routes[(n + i) % len(routes)]] += 1
+    return counts
+
+
+@pytest.mark.parametrize("routes", [["/hot"], [f"/many/{i}" for i in range(5)]], ids=["one-route", "five-routes"])
+def test_concurrent_hits_are_counted_exactly(routes):
+    with LocalApi("--quiet") as api:  # a fresh store: exact totals, nothing else counted
+        errors = hammer(api, routes)
+        assert errors == []
+        _, _, body = api.request("GET", "/_counts?limit=1000")
+        assert {r["route"]: r["count"] for r in body["routes"]} == expected_counts(routes)
+        assert sum(r["count"] for r in body["routes"]) == 8 * 250
+
+
+def test_sigterm_exits_zero():
+    api = LocalApi("--quiet").__enter__()
+    assert api.request("GET", "/x")[0] == 200
+    assert api.stop() == 0
+
+
+def test_port_in_use_is_a_clear_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        import subprocess, sys
+        from tests.localapi import ROOT
+
+        result = subprocess.run([sys.executable, "-m", "local", "--port", str(port)], cwd=ROOT,
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port} is already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_config_is_a_clear_error():
+    import subprocess, sys
+    from tests.localapi import ROOT
+
+    result = subprocess.run([sys.executable, "-m", "local", "--max-route-bytes", "9999"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "maxRouteBytes must be an integer from 1 to 2048" in result.stderr
