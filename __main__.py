@@ -1,0 +1,16 @@
+"""route-counter: read the stack config once, build the RouteCounter component, export its outputs."""
+
+import pulumi
+
+from infra import settings as stack
+from infra.component import RouteCounter, RouteCounterArgs
+
+config = pulumi.Config()
+try:
+    settings = stack.parse({key: config.get(key) for key in stack.schema()})
+except stack.SettingsError as exc:
+    raise pulumi.RunError(f"invalid stack config: {exc}") from None
+
+route_counter = RouteCounter("route-counter", RouteCounterArgs.from_settings(settings))
+for output_name, value in route_counter.outputs.items():
+    pulumi.export(output_name, value)

@@ -1,0 +1,50 @@
+"""IAM documents, built as plain data (pass Outputs for ARNs; the component serialises with Output.json_dumps).
+
+Least privilege: each function may touch this table with exactly the actions it needs, and write logs only
+to its own log group. The one wildcard is X-Ray's, and only with tracing on: PutTraceSegments and
+PutTelemetryRecords have no resource-level permissions, so AWS requires ``"Resource": "*"`` for them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+VERSION = "2012-10-17"
+COUNTER_TABLE_ACTIONS = ("dynamodb:UpdateItem",)
+LISTING_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:Scan")
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+XRAY_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
+
+
+def lambda_assume_role() -> dict[str, Any]:
+    """Trust policy: only the Lambda service may assume the role."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+
+
+def function_policy(
+    table_actions: tuple[str, ...],
+    table_arn: pulumi.Input[str],
+    log_group_arn: pulumi.Input[str],
+    tracing: bool,
+) -> dict[str, Any]:
+    """A function's permissions: table actions on this table only, logs to its own group only."""
+    statements: list[dict[str, Any]] = [
+        {"Sid": "Table", "Effect": "Allow", "Action": list(table_actions), "Resource": table_arn},
+        {
+            "Sid": "OwnLogGroup",
+            "Effect": "Allow",
+            "Action": list(LOG_ACTIONS),
+            # The group itself (CreateLogStream) and its streams (PutLogEvents).
+            "Resource": [log_group_arn, pulumi.Output.concat(log_group_arn, ":log-stream:*")],
+        },
+    ]
+    if tracing:
+        statements.append({"Sid": "XRay", "Effect": "Allow", "Action": list(XRAY_ACTIONS), "Resource": "*"})
+    return {"Version": VERSION, "Statement": statements}
