@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 PYTEST_ARGS ?=
+ARGS   ?=
 
 # dynalite (npm) lets the tests check the local API against a DynamoDB-compatible server; optional
 # where npm is missing (those tests then skip, except in CI where they must run).
@@ -25,7 +26,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 venv: $(STAMP)
 
 dev: $(STAMP)
-	$(BIN)/python -m local --host $(HOST) --port $(PORT)
+	$(BIN)/python -m local --host $(HOST) --port $(PORT) $(ARGS)
 
 $(DYNALITE): tests/dynalite/package.json tests/dynalite/package-lock.json
 	cd tests/dynalite && npm ci --no-audit --no-fund --loglevel=error

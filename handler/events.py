@@ -9,8 +9,7 @@ decodes it once.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+)\+?\}")
 
@@ -28,8 +27,7 @@ class BadEvent(ValueError):
     """The input is not an API Gateway REST proxy event."""
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):  # NamedTuple, not a dataclass: class creation is cheaper at cold start
     method: str
     resource: str
     path_params: Mapping[str, str]

@@ -8,7 +8,7 @@ here exactly once; ``normalize`` itself never decodes, which is what makes it id
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote_to_bytes
 
 DYNAMODB_KEY_LIMIT = 2048  # bytes: DynamoDB's maximum partition-key size
@@ -60,8 +60,7 @@ def normalize(path: str) -> str:
     return "/" + "/".join(segments)
 
 
-@dataclass(frozen=True)
-class Template:
+class Template(NamedTuple):
     """A route template like ``/users/{id}``: each ``{name}`` matches exactly one segment."""
 
     pattern: str
@@ -112,8 +111,7 @@ def under_prefix(route: str, prefix: str) -> bool:
     return prefix == "/" or route == prefix or route.startswith(prefix + "/")
 
 
-@dataclass(frozen=True)
-class RouteRules:
+class RouteRules(NamedTuple):
     """Everything that decides a route's key, parsed once per container."""
 
     max_bytes: int = DEFAULT_MAX_ROUTE_BYTES

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from handler.routes import DEFAULT_MAX_ROUTE_BYTES, DYNAMODB_KEY_LIMIT, RouteRules, parse_prefixes, parse_templates, split_list
 
@@ -21,11 +20,10 @@ class ConfigError(RuntimeError):
     """The environment is misconfigured; raised at import so the function fails at init, not per request."""
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     table_name: str
     cors_origins: tuple[str, ...] = (ANY_ORIGIN,)
-    rules: RouteRules = field(default_factory=RouteRules)
+    rules: RouteRules = RouteRules()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

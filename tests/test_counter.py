@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from pathlib import Path
@@ -101,7 +100,7 @@ def test_options_preflight_is_answered_and_never_counted(writer, settings):
 
 
 def test_cors_echoes_only_configured_origins(writer, settings):
-    site = dataclasses.replace(settings, cors_origins=("https://site.example",))
+    site = settings._replace(cors_origins=("https://site.example",))
     response, _ = call(writer, site, "GET", "/x", [("origin", "https://site.example")])
     assert response["headers"]["Access-Control-Allow-Origin"] == "https://site.example"
     assert response["headers"]["Vary"] == "Origin"
@@ -124,7 +123,7 @@ def test_cors_echoes_only_configured_origins(writer, settings):
 )
 def test_bad_input_gets_a_json_error_and_writes_nothing(writer, settings, target, status, code):
     rules = RouteRules(prefixes=parse_prefixes("/api")) if code == "route_not_counted" else RouteRules()
-    response, body = call(writer, dataclasses.replace(settings, rules=rules), "GET", target)
+    response, body = call(writer, settings._replace(rules=rules), "GET", target)
     assert response["statusCode"] == status
     assert body["error"] == code and body["message"]
     assert "Traceback" not in response["body"]
@@ -162,7 +161,7 @@ def test_unknown_method_is_405_with_allow(writer, settings):
 
 
 def test_templates_count_under_the_template(writer, settings):
-    templated = dataclasses.replace(settings, rules=RouteRules(templates=parse_templates("/users/{id}")))
+    templated = settings._replace(rules=RouteRules(templates=parse_templates("/users/{id}")))
     for user in ("1", "2", "3"):
         call(writer, templated, "GET", f"/users/{user}")
     assert stored(writer.client, "/users/{id}")["count"] == 3
@@ -217,7 +216,7 @@ def test_refused_connection_is_retried_then_503(writer, settings):
 
 
 def test_missing_table_is_a_500_without_internals(writer, settings, caplog):
-    missing = dataclasses.replace(settings, table_name="no-such-table")
+    missing = settings._replace(table_name="no-such-table")
     response, body = call(writer, missing, "GET", "/t")
     assert response["statusCode"] == 500
     assert body == {"error": "internal_error", "message": "the counter is misconfigured", "requestId": body["requestId"]}
