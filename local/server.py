@@ -20,13 +20,16 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any, Callable, Iterator
+from urllib.parse import quote
 
 from local.events import COUNTER, LISTING, build_event
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+_URL_SAFE = "/?#[]@!$&'()*+,;=%:~"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 
@@ -110,6 +113,8 @@ class RequestHandler(BaseHTTPRequestHandler):
     server: LocalServer
     protocol_version = "HTTP/1.1"
     server_version = "route-counter-local"
+    # Errors found before the request line is understood still get a status line (not HTTP/0.9 HTML).
+    default_request_version = "HTTP/1.0"
 
     def _handle(self) -> None:
         started = time.perf_counter()
@@ -118,7 +123,11 @@ class RequestHandler(BaseHTTPRequestHandler):
             elapsed = (time.perf_counter() - started) * 1000
             print(f"{self.command} {self.path} {status} {elapsed:.1f}ms", flush=True)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+    def __getattr__(self, name: str) -> Any:
+        # Every method reaches the handlers (which answer 405 for the ones they do not take), as on AWS.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
 
     def _respond(self) -> int:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -131,9 +140,12 @@ class RequestHandler(BaseHTTPRequestHandler):
             return self._error(413, "payload_too_large", "body is larger than 10 MB")
         body = self.rfile.read(length) if length else b""
         config = self.server.config
+        # http.server decodes the request line as Latin-1; put raw bytes back as %XX, as clients send them,
+        # so the handlers' strict UTF-8 decoding sees exactly what arrived.
+        target = quote(self.path.encode("latin-1", "replace"), safe=_URL_SAFE)
         event, function = build_event(
             self.command,
-            self.path,
+            target,
             self.headers.items(),
             body,
             counts_path=config.counts_path,
@@ -163,6 +175,12 @@ class RequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
         return status
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (bad request line, oversized headers) as JSON, and always a 4xx."""
+        if code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:  # a malformed request, for our purposes
+            code, message = HTTPStatus.BAD_REQUEST, message or "unsupported HTTP version"
+        self._error(code, HTTPStatus(code).phrase.lower().replace(" ", "_").replace("-", "_"), message or HTTPStatus(code).phrase)
 
     def _error(self, status: int, code: str, message: str) -> int:
         body = json.dumps({"error": code, "message": message}).encode()

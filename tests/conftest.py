@@ -16,6 +16,8 @@ os.environ.update(
     TABLE_NAME="route-counts-test",
 )
 
+from collections import Counter  # noqa: E402
+
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
@@ -60,3 +62,34 @@ def stored(client, route: str) -> dict | None:
     """The raw item stored for a route, read around any fault injection."""
     item = client.get_item(TableName=TABLE, Key=schema.key(route), ConsistentRead=True).get("Item")
     return schema.item_to_record(item) if item else None
+
+
+class Report:
+    """Figures the reliability tests measure; printed at the end of `make test` (README "Reliability")."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.values: dict[str, str] = {}
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counts[name] += n
+
+    def set(self, name: str, value: object) -> None:
+        self.values[name] = str(value)
+
+
+REPORT = Report()
+
+
+@pytest.fixture(scope="session")
+def report() -> Report:
+    return REPORT
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if REPORT.counts or REPORT.values:
+        terminalreporter.section("reliability figures")
+        for name, n in sorted(REPORT.counts.items()):
+            terminalreporter.write_line(f"{name}: {n}")
+        for name, value in sorted(REPORT.values.items()):
+            terminalreporter.write_line(f"{name}: {value}")

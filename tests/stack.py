@@ -25,7 +25,8 @@ def stack_config(stack_name: str = "dev", **overrides: Any) -> dict[str, str]:
 
     config = {f"{PROJECT}:{key}": text(value) for key, value in stack.defaults().items()}
     stack_file = ROOT / f"Pulumi.{stack_name}.yaml"
-    config.update({key: text(value) for key, value in yaml.safe_load(stack_file.read_text())["config"].items()})
+    if stack_file.exists():  # a new stack has no file yet: Pulumi.yaml's defaults alone
+        config.update({key: text(value) for key, value in yaml.safe_load(stack_file.read_text())["config"].items()})
     config.update({f"{PROJECT}:{key}": text(value) for key, value in overrides.items()})
     return config
 

@@ -384,3 +384,49 @@ def test_unknown_config_key_is_refused():
 def test_bad_config_stops_the_program_with_a_clear_error():
     with pytest.raises(pulumi.RunError, match="invalid stack config: memorySize must be an integer from 128 to 10240"):
         run_program(memorySize="64")
+
+
+# Security audit: walk everything the program creates, as a reviewer would before `pulumi up`.
+
+WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+                 "dynamodb:TransactWriteItems", "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate",
+                 "dynamodb:PartiQLDelete", "dynamodb:DeleteTable", "dynamodb:UpdateTable"}
+READ_ACTIONS = {"dynamodb:Scan", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem",
+                "dynamodb:PartiQLSelect", "dynamodb:TransactGetItems"}
+
+
+@pulumi.runtime.test
+def test_security_audit_of_every_policy_and_permission():
+    def assertions(recorder, _):
+        granted = {name.removesuffix("-policy"): {a for _, actions, _ in statements(doc) for a in actions}
+                   for name, doc in policy_documents(recorder).items()}
+        assert not granted["route-counter-listing"] & WRITE_ACTIONS  # the listing role cannot write
+        assert not granted["route-counter-counter"] & READ_ACTIONS  # the counter role cannot read
+        for actions in granted.values():
+            assert not any(a.endswith("*") or a == "*" for a in actions)
+        # Nothing else grants access: no resource policy on the API, no managed policies on the roles.
+        api = recorder.of_type(RESTAPI)[0].inputs
+        assert "policy" not in api and api["endpointConfiguration"]["types"] == "REGIONAL"
+        for perm in recorder.of_type(PERMISSION):
+            assert perm.inputs["principal"] == "apigateway.amazonaws.com"
+            assert perm.inputs["sourceArn"].startswith(f"arn:aws:execute-api:{REGION}:{ACCOUNT}:route-counter-api-id/v1/")
+        assert {p.inputs["function"] for p in recorder.of_type(PERMISSION)} == {
+            "route-counter-counter1a2b3c", "route-counter-listing1a2b3c"}
+        for method in recorder.of_type(METHOD):  # public by design, but nothing beyond the routes above
+            assert not method.inputs.get("apiKeyRequired") and "authorizerId" not in method.inputs
+        assert recorder.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []
+        assert recorder.of_type("aws:iam/policy:Policy") == []
+
+    return check(run_program(), assertions)
+
+
+@pulumi.runtime.test
+def test_a_new_stack_protects_its_data_by_default():
+    """A stack with no config file of its own gets Pulumi.yaml's defaults: PITR, deletion protection, protect."""
+    def assertions(recorder, component):
+        table = recorder.resources["route-counter-table"].inputs
+        assert table["pointInTimeRecovery"] == {"enabled": True}
+        assert table["deletionProtectionEnabled"] is True
+        assert component.table._protect is True
+
+    return check(run_program("prod"), assertions)

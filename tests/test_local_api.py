@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from urllib.parse import quote
@@ -154,3 +155,65 @@ def test_bad_config_is_a_clear_error():
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "maxRouteBytes must be an integer from 1 to 2048" in result.stderr
+
+
+def raw_exchange(api, data: bytes) -> bytes:
+    """Send raw bytes on a fresh connection, half-close, and read everything the server sends back."""
+    with socket.create_connection((api.host, api.port), timeout=10) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+MALFORMED = [
+    b"GARBAGE\r\n\r\n",
+    b"GET\r\n\r\n",
+    b"GET / HTTP/9.9\r\n\r\n",
+    b"GET / HTTP/1.1 extra\r\n\r\n",
+    b"\x00\x01\x02\x03\r\n\r\n",
+    b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n",
+    b"GET / HTTP/1.1\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n",
+    b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(150)) + b"\r\n",
+    b"GET /mal/%zz HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /mal/%C0%AF HTTP/1.1\r\n\r\n",
+    b"GET /mal/%E0%80%AF HTTP/1.1\r\n\r\n",
+    b"GET /mal/a%00b HTTP/1.1\r\n\r\n",
+    b"GET /mal/a%0D%0Ab HTTP/1.1\r\n\r\n",
+    b"GET /mal/\xff\xfe HTTP/1.1\r\n\r\n",
+    b"GET /mal/" + b"x" * 3000 + b" HTTP/1.1\r\n\r\n",
+    b"POST /mal/cl HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+    b"POST /mal/cl HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+    b"POST /mal/cl HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n",
+    b"POST /mal/te HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"PROPFIND /mal/dav HTTP/1.1\r\n\r\n",
+    b"GET /_counts?limit=-5 HTTP/1.1\r\n\r\n",
+    b"GET /_counts?cursor=%%%% HTTP/1.1\r\n\r\n",
+    b"DELETE /_counts HTTP/1.1\r\n\r\n",
+]
+
+
+def test_malformed_raw_requests_get_4xx_or_a_close_and_the_server_keeps_serving(report):
+    with LocalApi("--quiet") as api:
+        statuses: dict[int, int] = {}
+        for i in range(300):
+            data = MALFORMED[i % len(MALFORMED)]
+            if i >= len(MALFORMED) * 8:  # then a tail of random junk request lines
+                data = bytes((i * 7919 + k * 104729) % 256 for k in range(40 + i % 60)) + b"\r\n\r\n"
+            answer = raw_exchange(api, data)
+            status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.") else 0
+            statuses[status] = statuses.get(status, 0) + 1
+            assert (status == 0 and answer == b"") or 400 <= status < 500 or status == 200, (data[:80], answer[:200])
+            if status:
+                assert "error" in json.loads(answer.split(b"\r\n\r\n", 1)[1]), answer[:300]  # JSON errors
+            assert b"Traceback" not in answer
+        ok = statuses.get(200, 0)
+        # Still serving, and the only increments are the requests it answered 200.
+        status, _, body = api.request("GET", "/after/malformed")
+        assert status == 200 and body["count"] == 1
+        _, _, listed = api.request("GET", "/_counts?limit=1000")
+        assert sum(r["count"] for r in listed["routes"]) == ok + 1
+        report.count("raw malformed HTTP requests to the local API", 300)
+        report.set("raw malformed HTTP requests: answers by status (0 = closed)", dict(sorted(statuses.items())))

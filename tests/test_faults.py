@@ -1,0 +1,78 @@
+"""Faults injected into the real botocore client, below its retry layer: nothing counted twice, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+
+from handler import counter, dynamo
+from local.events import build_event
+from tests.conftest import stored
+from tests.faults import Faults
+
+
+def hit(writer, settings, route="/f"):
+    event, _ = build_event("GET", route)
+    response = counter.handle(event, None, settings, writer)
+    return response["statusCode"], json.loads(response["body"]), response["headers"]
+
+
+def test_lost_responses_interleaved_with_hits_never_double_count(writer, settings, report):
+    ok_counts, unknown = [], 0
+    for i in range(300):
+        if i % 3 == 1:
+            writer.lose_response("UpdateItem", 1)
+        status, body, headers = hit(writer, settings)
+        if status == 200:
+            ok_counts.append(body["count"])
+        else:
+            assert (status, body["error"], headers["Retry-After"]) == (503, "outcome_unknown", "1")
+            unknown += 1
+    applied = writer.sent["UpdateItem"]
+    assert unknown == 100 and len(ok_counts) == 200
+    assert applied == 300  # one request per hit: nothing re-sent
+    assert stored(writer.client, "/f")["count"] == applied  # every applied write counted once, never more
+    assert len(set(ok_counts)) == len(ok_counts) and max(ok_counts) <= applied  # each 200 is its own increment
+    report.count("lost responses injected (write applied, answer dropped)", unknown)
+    report.set("lost responses: increments beyond one per hit", stored(writer.client, "/f")["count"] - 300)
+
+
+@pytest.mark.parametrize("storm", [1, 2, 3, 4])
+def test_throttling_storm_within_the_budget_counts_once(writer, settings, storm, report):
+    writer.throttle("UpdateItem", storm)
+    status, body, _ = hit(writer, settings, f"/storm/{storm}")
+    assert (status, body["count"]) == (200, 1)
+    assert writer.throttled["UpdateItem"] == storm and writer.sent["UpdateItem"] == 1
+    assert stored(writer.client, f"/storm/{storm}")["count"] == 1
+    report.count("throttling answers injected", storm)
+
+
+def test_throttling_beyond_the_budget_is_503_and_never_counted(writer, settings, report):
+    writer.throttle("UpdateItem", 1000)
+    started = time.monotonic()
+    status, body, headers = hit(writer, settings, "/storm/long")
+    elapsed = time.monotonic() - started
+    assert (status, body["error"], headers["Retry-After"]) == (503, "throttled", "1")
+    assert stored(writer.client, "/storm/long") is None and writer.sent["UpdateItem"] == 0
+    assert elapsed < dynamo.RETRY_BUDGET + 1  # the budget bounds it, well inside the Lambda timeout
+    report.count("throttling answers injected", writer.throttled["UpdateItem"])
+
+
+def test_dynamodb_unreachable_is_a_quick_503(aws, settings, monkeypatch):
+    """A real refused connection (no moto in the path): answered 503 JSON within the retry budget."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{port}")
+    from moto.core.models import botocore_stubber
+
+    monkeypatch.setattr(botocore_stubber, "enabled", False)  # let the request really go to the closed port
+    refused = Faults(dynamo.create_client(retries=False))
+    started = time.monotonic()
+    status, body, headers = hit(refused, settings, "/down")
+    elapsed = time.monotonic() - started
+    assert (status, body["error"], headers["Retry-After"]) == (503, "storage_unavailable", "1")
+    assert elapsed < dynamo.RETRY_BUDGET + dynamo.CONNECT_TIMEOUT + 1

@@ -1,0 +1,110 @@
+"""Property-based checks (hypothesis, derandomised and bounded so `make test` stays repeatable)."""
+
+from __future__ import annotations
+
+import json
+import string
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from handler import counter, listing
+from handler.routes import DYNAMODB_KEY_LIMIT, RouteError, RouteRules, normalize, parse_templates
+from local.events import build_event
+
+BOUNDED = settings(derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+CONTROL = "".join(map(chr, [*range(0x20), 0x7F, *range(0x80, 0xA0)]))
+segments = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=12)
+paths = st.one_of(
+    st.text(max_size=200),
+    st.lists(st.one_of(segments, st.sampled_from(["", ".", "..", "%00", "%2F", "%C0%AF", "%zz", "%", "\u00e9"])),
+             max_size=12).map("/".join),
+)
+
+
+@settings(BOUNDED, max_examples=2000)
+@given(paths)
+def test_normalize_is_idempotent_and_only_raises_route_errors(path):
+    try:
+        once = normalize(path)
+    except RouteError as exc:
+        assert exc.status == 400 and any(c in path for c in CONTROL) or any(0xD800 <= ord(c) <= 0xDFFF for c in path)
+        return
+    assert normalize(once) == once
+    assert once.startswith("/") and "//" not in once and (once == "/" or not once.endswith("/"))
+    assert not any(s in (".", "..") for s in once.split("/"))
+
+
+@settings(BOUNDED, max_examples=2000)
+@given(paths, st.integers(1, DYNAMODB_KEY_LIMIT))
+def test_resolve_never_exceeds_the_byte_limit_or_keeps_control_characters(path, limit):
+    rules = RouteRules(max_bytes=limit, templates=parse_templates("/users/{id}"))
+    try:
+        route = rules.resolve(path)
+    except RouteError as exc:
+        assert exc.status in (400, 404, 414)
+        return
+    assert len(route.encode("utf-8")) <= limit
+    assert not any(c in CONTROL for c in route)
+    assert rules.resolve(route, encoded=False) == route  # a stored key resolves to itself
+
+
+# Hostile proxy events: start from a valid event, then break it.
+def valid_event(method: str, path: str) -> dict:
+    return build_event(method, path)[0]
+
+
+junk = st.one_of(st.none(), st.integers(), st.floats(allow_nan=True), st.text(max_size=30), st.binary(max_size=30),
+                 st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3))
+methods = st.one_of(st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "get", "PROPFIND",
+                                     "", "G\x00T", "TRACE", "CONNECT"]), st.text(max_size=10))
+hostile_paths = st.one_of(
+    paths,
+    st.just("/" + "a" * 10_240),
+    st.sampled_from(["/%00", "/a%0Ab", "/%C0%AF", "/%E0%80%AF", "/%ED%A0%80", "/../../etc/passwd", "/a/./../b",
+                     "/%2e%2e/x", "/%", "/%%41", "//", "/\u202e", "/\ufeff"]),
+)
+
+
+@st.composite
+def hostile_events(draw):
+    event = valid_event("GET", "/seed")
+    event["httpMethod"] = draw(methods)
+    path = draw(hostile_paths)
+    event["pathParameters"] = {"proxy": path.lstrip("/")} if path.strip("/") else None
+    event["resource"] = "/{proxy+}" if event["pathParameters"] else "/"
+    for _ in range(draw(st.integers(0, 3))):
+        action = draw(st.sampled_from(["drop", "junk", "huge_header", "binary_body", "junk_nested"]))
+        key = draw(st.sampled_from(sorted(event)))
+        if action == "drop":
+            event.pop(key, None)
+        elif action == "junk":
+            event[key] = draw(junk)
+        elif action == "huge_header":
+            headers = event.get("headers")
+            event["headers"] = {**(headers if isinstance(headers, dict) else {}), "X-Big": "x" * 65_536}
+        elif action == "binary_body":
+            event["body"], event["isBase64Encoded"] = "//79/A==", True
+        elif action == "junk_nested":
+            event["pathParameters"] = {"proxy": draw(junk)}
+    if draw(st.booleans()):
+        event["queryStringParameters"] = draw(st.one_of(junk, st.dictionaries(
+            st.sampled_from(["route", "top", "limit", "cursor", "prefix", "x"]), st.text(max_size=20), max_size=4)))
+    return event
+
+
+@settings(BOUNDED, max_examples=1000)
+@given(event=hostile_events())
+def test_hostile_events_never_500_never_leak_and_write_only_when_counted(writer, reader, settings, event, report):
+    for handle, client in ((counter.handle, writer), (listing.handle, reader)):
+        writes_before = writer.writes
+        response = handle(event, None, settings, client)
+        assert 200 <= response["statusCode"] < 500, response
+        assert "Traceback" not in response["body"] and "botocore" not in response["body"]
+        if response["body"]:
+            json.loads(response["body"])
+        assert response["headers"]["Access-Control-Allow-Origin"] == "*"
+        if handle is counter.handle:  # one write for a 200, none for anything rejected
+            assert writer.writes - writes_before == (1 if response["statusCode"] == 200 else 0)
+            report.count("hostile events: counted" if response["statusCode"] == 200 else "hostile events: rejected")
+    assert reader.writes == 0  # the listing never writes
+    report.count("hostile proxy events tried (each into both handlers)")
