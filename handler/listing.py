@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import heapq
-import hmac
-import json
 import logging
 import os
 from typing import Any, Callable, Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handler import events, schema
+from handler import dashboard, events
 from handler.dynamo import DynamoFailure, classify, create_client
-from handler.responses import cors_headers, error_response, json_response, method_not_allowed, preflight
+from handler.queries import BadQuery, decode_cursor, get_route, list_page, top_routes
+from handler.responses import cors_headers, error_response, json_response, method_not_allowed, preflight, response
 from handler.routes import RouteError, normalize
 from handler.settings import Settings
 
@@ -24,16 +19,10 @@ SETTINGS = Settings.from_env(os.environ)  # fail fast at init on a bad environme
 LOGGER = logging.getLogger("route_counter.listing")
 ALLOWED_METHODS = ("GET", "HEAD", "OPTIONS")
 
-DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
-MAX_TOP = 1000
-# ?top=N reads the whole table; it stops after this many items and says "truncated": true.
-TOP_SCAN_BUDGET = 50_000
-# A filtered page stops after this many Scan calls (each reads at most 1 MB) and hands back a cursor.
-MAX_SCANS_PER_PAGE = 10
-
-# The cursor is the last key read, checksummed so that an edited cursor is refused (400). It is not a
-# secret: the listing is public, the checksum only catches tampering and truncation.
-_CURSOR_KEY = b"route-counter/cursor/v1"
+DEFAULT_LIMIT, MAX_LIMIT, MAX_TOP = 100, 1000, 1000
+BADGE_PATH = "badge"
+BADGE_CACHE = "public, max-age=300"  # badges are fetched by image proxies (GitHub's camo): let them cache
+MAX_LABEL = 40
 
 _client = None
 
@@ -46,31 +35,6 @@ def _dynamodb() -> Any:
     return _client
 
 
-class BadQuery(ValueError):
-    """A query string the listing cannot answer: 400."""
-
-
-def encode_cursor(route: str, prefix: str) -> str:
-    payload = json.dumps({"r": route, "p": prefix}, separators=(",", ":"), ensure_ascii=False).encode()
-    mac = hashlib.blake2b(payload, key=_CURSOR_KEY, digest_size=8).digest()
-    return base64.urlsafe_b64encode(mac + payload).rstrip(b"=").decode()
-
-
-def decode_cursor(cursor: str, prefix: str) -> str:
-    """The route to continue after; BadQuery when the cursor was edited or belongs to another filter."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-    except (binascii.Error, ValueError):
-        raise BadQuery("cursor is not valid") from None
-    mac, payload = raw[:8], raw[8:]
-    if not hmac.compare_digest(mac, hashlib.blake2b(payload, key=_CURSOR_KEY, digest_size=8).digest()):
-        raise BadQuery("cursor is not valid")
-    data = json.loads(payload)
-    if data.get("p") != prefix:
-        raise BadQuery("cursor belongs to another prefix filter")
-    return data["r"]
-
-
 def _int_param(query: Mapping[str, str], name: str, default: int | None, low: int, high: int) -> int | None:
     raw = query.get(name)
     if raw is None:
@@ -80,59 +44,16 @@ def _int_param(query: Mapping[str, str], name: str, default: int | None, low: in
     return int(raw)
 
 
-def _order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(records, key=lambda r: (-r["count"], r["route"]))
-
-
-def _prefix_filter(prefix: str) -> dict[str, Any]:
-    """Scan filter for routes under a prefix at a segment boundary."""
-    if prefix == "/":
-        return {}
-    return {
-        "FilterExpression": "#r = :p OR begins_with(#r, :ps)",
-        "ExpressionAttributeNames": {"#r": schema.KEY},
-        "ExpressionAttributeValues": {":p": {"S": prefix}, ":ps": {"S": prefix + "/"}},
-    }
-
-
-def get_route(client: Any, table: str, route: str) -> dict[str, Any] | None:
-    item = client.get_item(TableName=table, Key=schema.key(route)).get("Item")
-    return schema.item_to_record(item) if item else None
-
-
-def list_page(client: Any, table: str, prefix: str, limit: int, after: str | None) -> dict[str, Any]:
-    """One page of up to ``limit`` routes, sorted by count within the page, and the cursor to the next."""
-    records: list[dict[str, Any]] = []
-    start = schema.key(after) if after is not None else None
-    for _ in range(MAX_SCANS_PER_PAGE):
-        kwargs: dict[str, Any] = {"TableName": table, "Limit": limit - len(records), **_prefix_filter(prefix)}
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = client.scan(**kwargs)
-        records.extend(schema.item_to_record(item) for item in page.get("Items", []))
-        start = page.get("LastEvaluatedKey")
-        if not start or len(records) >= limit:
-            break
-    cursor = encode_cursor(start[schema.KEY]["S"], prefix) if start else None
-    return {"routes": _order(records), "next": cursor}
-
-
-def top_routes(client: Any, table: str, prefix: str, n: int, budget: int = TOP_SCAN_BUDGET) -> dict[str, Any]:
-    """The n most-hit routes over the whole table, reading at most ``budget`` items; memory stays O(n + page)."""
-    best: list[dict[str, Any]] = []
-    scanned, start = 0, None
-    while scanned < budget:
-        kwargs: dict[str, Any] = {"TableName": table, "Limit": budget - scanned, **_prefix_filter(prefix)}
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = client.scan(**kwargs)
-        scanned += page.get("ScannedCount", 0)
-        records = [schema.item_to_record(item) for item in page.get("Items", [])]
-        best = heapq.nsmallest(n, best + records, key=lambda r: (-r["count"], r["route"]))
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            break
-    return {"routes": best, "truncated": bool(start), "scanned": scanned}
+def badge(request: events.Request, settings: Settings, client: Callable[[], Any], cors: dict[str, str]) -> dict[str, Any]:
+    """``/_counts/badge?route=/x``: an SVG "visits | 1,234", or shields.io endpoint JSON with ``format=shields``."""
+    if "route" not in request.query:
+        raise BadQuery("badge needs ?route=/path")
+    route = settings.rules.resolve(request.query["route"], encoded=False)
+    record = get_route(client(), settings.table_name, route)
+    svg, shields = dashboard.badge(request.query.get("label", "visits")[:MAX_LABEL], record["count"] if record else 0)
+    if request.query.get("format") == "shields":
+        return json_response(200, {**shields, "cacheSeconds": 300}, cors, {"Cache-Control": BADGE_CACHE})
+    return response(200, svg, cors, "image/svg+xml", {"Cache-Control": BADGE_CACHE})
 
 
 def answer(request: events.Request, settings: Settings, client: Callable[[], Any]) -> tuple[int, Any]:
@@ -170,6 +91,8 @@ def handle(event: Any, context: Any, settings: Settings, client: Callable[[], An
     if request.method not in ("GET", "HEAD"):
         return method_not_allowed(cors, ALLOWED_METHODS, request.method, rid)
     try:
+        if request.path_params.get("proxy", "").strip("/") == BADGE_PATH:
+            return badge(request, settings, client, cors)
         status, payload = answer(request, settings, client)
     except BadQuery as exc:
         return error_response(400, "bad_query", str(exc), cors, rid)
@@ -183,6 +106,10 @@ def handle(event: Any, context: Any, settings: Settings, client: Callable[[], An
         return error_response(404, "not_found", "no such listing path", cors, rid)
     if status == 404:
         return error_response(404, "route_not_found", f"{payload} has not been hit", cors, rid)
+    if dashboard.wants_html(request.header("accept"), request.query):
+        first = payload if "routes" in payload else {"routes": [payload], "next": None}
+        headers = {"Content-Security-Policy": dashboard.CSP, "X-Content-Type-Options": "nosniff"}
+        return response(200, dashboard.page(first), cors, dashboard.HTML_TYPE, headers)
     return json_response(status, payload, cors)
 
 
@@ -190,6 +117,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """List the counts; never writes.
 
     Event: API Gateway REST API Lambda-proxy event (payload 1.0) for ``/_counts`` or ``/_counts/{proxy+}``.
+    ``Accept: text/html`` (or ``format=html``) returns the dashboard page instead of JSON;
+    ``/_counts/badge?route=/x`` an SVG badge (``format=shields``: shields.io endpoint JSON).
     Query: ``limit`` (1..1000, default 100) and ``cursor`` page through the table; ``prefix=/api`` filters;
     ``route=/a/b`` returns one route; ``top=N`` (1..1000) the N most-hit routes, reading at most
     TOP_SCAN_BUDGET items (``"truncated": true`` when that bound is hit).

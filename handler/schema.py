@@ -47,6 +47,17 @@ def item_to_record(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
+def record_to_item(record: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The inverse of item_to_record (for imports): a JSON record as a low-level DynamoDB item."""
+    item = {KEY: {KEY_TYPE: record["route"]}, COUNT: {"N": str(int(record["count"]))}}
+    for method, count in (record.get("methods") or {}).items():
+        item[method_attribute(method)] = {"N": str(int(count))}
+    for name in (FIRST_SEEN, LAST_SEEN):
+        if record.get(name):
+            item[name] = {"S": str(record[name])}
+    return item
+
+
 def create_table_kwargs(table_name: str) -> dict[str, Any]:
     """CreateTable arguments for local and test tables, matching what the Pulumi program deploys."""
     return {

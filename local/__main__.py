@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import errno
+import ipaddress
 import os
 import signal
+import socket
 import sys
 
 from handler import settings as env
@@ -57,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         environment=settings.handler_environment(args.table),
         endpoint=args.dynamodb_endpoint,
         quiet=args.quiet,
+        admin=ipaddress.ip_address(socket.gethostbyname(args.host)).is_loopback,
     )
     configure_logging()
     # SIGTERM ends the server like Ctrl-C does: cleanly, exit status 0.
@@ -72,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"route-counter local API on {base}  ({store})", flush=True)
             print(f"  count a hit:  curl {base}/hello", flush=True)
-            print(f"  see counts:   curl {base}/{config.counts_path}", flush=True)
+            print(f"  see counts:   curl {base}/{config.counts_path}   (or open it in a browser)", flush=True)
+            if config.admin:
+                print(f"  manage:       .venv/bin/python -m counts --endpoint {base} list", flush=True)
             print("Ctrl-C to stop.", flush=True)
             try:
                 server.serve_forever(poll_interval=0.2)

@@ -30,6 +30,8 @@ from local.events import COUNTER, LISTING, build_event
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 _URL_SAFE = "/?#[]@!$&'()*+,;=%:~"
+# DynamoDB API calls (`python -m counts --endpoint http://127.0.0.1:8080`) carry this header; browsers never do.
+DYNAMODB_TARGET = "DynamoDB_20120810."
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 
@@ -43,6 +45,7 @@ class LocalConfig:
     environment: dict[str, str]  # the handlers' Lambda environment
     endpoint: str | None = None
     quiet: bool = False
+    admin: bool = True  # answer DynamoDB API calls (loopback only: they can reset counts)
 
 
 class Backend:
@@ -56,6 +59,7 @@ class Backend:
             threading.Lock() if config.endpoint is None else contextlib.nullcontext()
         )
         self.functions: dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]] = {}
+        self.store: Any = None  # a client of the store, for the admin pass-through
 
     def start(self) -> None:
         os.environ.update(self.config.environment)
@@ -72,6 +76,9 @@ class Backend:
                 os.environ.setdefault(name, value)
             os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = self.config.endpoint  # read by botocore itself
         self._ensure_table()
+        from handler.dynamo import create_client
+
+        self.store = create_client(retries=True)
         for name in (COUNTER, LISTING):
             self.functions[name] = importlib.import_module(f"handler.{name}").handler
 
@@ -88,6 +95,26 @@ class Backend:
 
     def stop(self) -> None:
         self._stack.close()
+
+    def dynamodb_api(self, target: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        """Answer one DynamoDB JSON-protocol request against the store (for `python -m counts --endpoint`)."""
+        from botocore import xform_name
+        from botocore.exceptions import ClientError
+
+        operation = target.rpartition(".")[2]
+        try:
+            call = getattr(self.store, xform_name(operation))
+            params = json.loads(body or b"{}")
+            with self._lock:
+                result = call(**params)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+            return status, {"__type": f"com.amazonaws.dynamodb.v20120810#{error.get('Code')}", "message": error.get("Message")}
+        except (AttributeError, TypeError, ValueError) as exc:
+            return 400, {"__type": "com.amazonaws.dynamodb.v20120810#ValidationException", "message": str(exc)}
+        result.pop("ResponseMetadata", None)
+        return 200, result
 
     def invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
         context = SimpleNamespace(
@@ -140,6 +167,11 @@ class RequestHandler(BaseHTTPRequestHandler):
             return self._error(413, "payload_too_large", "body is larger than 10 MB")
         body = self.rfile.read(length) if length else b""
         config = self.server.config
+        target_header = self.headers.get("X-Amz-Target", "")
+        if self.command == "POST" and target_header.startswith(DYNAMODB_TARGET) and config.admin:
+            status, answer = self.server.backend.dynamodb_api(target_header, body)
+            return self._write({"statusCode": status, "body": json.dumps(answer),
+                                "headers": {"Content-Type": "application/x-amz-json-1.0"}})
         # http.server decodes the request line as Latin-1; put raw bytes back as %XX, as clients send them,
         # so the handlers' strict UTF-8 decoding sees exactly what arrived.
         target = quote(self.path.encode("latin-1", "replace"), safe=_URL_SAFE)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from handler import counter, listing
+from handler import counter, listing, queries
 from local.events import build_event
 
 EVENTS = Path(__file__).parent / "events"
@@ -113,8 +113,7 @@ def test_top_n_over_the_whole_table(hits, reader, settings):
 
 def test_top_n_reports_truncation_at_its_bound(hits, reader, settings, monkeypatch):
     hits({f"/r{i}": 1 for i in range(12)})
-    monkeypatch.setattr(listing, "TOP_SCAN_BUDGET", 5)
-    monkeypatch.setattr(listing.top_routes, "__defaults__", (5,))
+    monkeypatch.setattr(queries.top_routes, "__defaults__", (5,))
     _, body = get(reader, settings, "/_counts?top=2")
     assert body["truncated"] is True and body["scanned"] == 5 and len(body["routes"]) == 2
 

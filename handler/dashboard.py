@@ -1,0 +1,101 @@
+"""What the listing serves to people: a self-contained HTML dashboard and a visits badge. Pure functions.
+
+The page embeds the first page of JSON and renders it with textContent only, so a route like
+``/<script>`` is always shown as text. Its one script and one style are allowed by hash in its own
+Content-Security-Policy; nothing is loaded from anywhere else.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+from xml.sax.saxutils import escape
+
+_STYLE = """body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#222}h1{font-size:1.3rem}
+table{border-collapse:collapse;width:100%}th,td{padding:.3rem .5rem;border-bottom:1px solid #ddd;text-align:left}
+th{cursor:pointer;user-select:none}td.n{position:relative;min-width:12rem}
+.bar{position:absolute;left:0;top:20%;height:60%;background:#cfe3ff;z-index:-1}
+th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
+td.route{font-family:ui-monospace,monospace;word-break:break-all}input{padding:.3rem;width:20rem;margin:.5rem 0}"""
+
+_SCRIPT = """(()=>{const $=i=>document.getElementById(i),d=JSON.parse($('data').textContent);
+let rows=d.routes,next=d.next,key='count',dir=-1;
+const td=(tr,t,c)=>{const e=document.createElement('td');e.textContent=t;if(c)e.className=c;tr.append(e);return e};
+function render(){const q=$('filter').value.toLowerCase(),max=Math.max(1,...rows.map(r=>r.count));
+const v=r=>key==='methods'?Object.keys(r.methods).join():r[key]??'';
+const shown=rows.filter(r=>r.route.toLowerCase().includes(q)).sort((a,b)=>(v(a)<v(b)?-1:v(a)>v(b)?1:0)*dir);
+$('rows').replaceChildren(...shown.map(r=>{const tr=document.createElement('tr');td(tr,r.route,'route');
+const n=td(tr,r.count.toLocaleString('en-US'),'n'),b=document.createElement('span');b.className='bar';
+b.style.width=(100*r.count/max)+'%';n.prepend(b);
+td(tr,Object.entries(r.methods).map(([m,c])=>m+' '+c).join(' \\u00b7 '));
+td(tr,(r.firstSeen||'').replace('T',' ').slice(0,19));td(tr,(r.lastSeen||'').replace('T',' ').slice(0,19));return tr}));
+const hits=rows.reduce((s,r)=>s+r.count,0);
+$('totals').textContent=`${rows.length} routes, ${hits.toLocaleString('en-US')} hits`+(next?' loaded so far':'')+
+(q?` (${shown.length} shown)`:'');$('more').hidden=!next;
+for(const th of document.querySelectorAll('th'))th.setAttribute('aria-sort',th.dataset.k===key?(dir<0?'descending':'ascending'):'none')}
+for(const th of document.querySelectorAll('th'))th.onclick=()=>{dir=key===th.dataset.k?-dir:(th.dataset.k==='route'?1:-1);
+key=th.dataset.k;render()};
+$('filter').oninput=render;
+$('more').onclick=async()=>{const u=new URL(location.href);u.searchParams.set('cursor',next);u.searchParams.delete('format');
+const r=await fetch(u,{headers:{Accept:'application/json'}}),p=await r.json();rows=rows.concat(p.routes);next=p.next;render()};
+render()})();"""
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+# Computed once per container.
+CSP = (
+    f"default-src 'none'; script-src {_sha256(_SCRIPT)}; style-src {_sha256(_STYLE)}; connect-src 'self'; "
+    "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+HTML_TYPE = "text/html; charset=utf-8"
+
+
+def wants_html(accept: str | None, query: dict[str, str]) -> bool:
+    """HTML for ``?format=html``, or a browser asking for text/html rather than JSON; JSON otherwise."""
+    fmt = query.get("format")
+    if fmt:
+        return fmt == "html"
+    return bool(accept) and "text/html" in accept and "application/json" not in accept
+
+
+def page(first: dict[str, Any]) -> str:
+    """The dashboard with the first page of counts embedded as JSON that no markup can break out of."""
+    data = json.dumps(first, separators=(",", ":")).replace("<", "\\u003c").replace("&", "\\u0026")
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1"><title>route-counter</title>'
+        # An empty icon: otherwise the browser fetches /favicon.ico, and that would count as a hit.
+        '<link rel="icon" href="data:,">'
+        f"<style>{_STYLE}</style></head><body><h1>Route counts</h1><p id=\"totals\"></p>"
+        '<input id="filter" type="search" placeholder="Filter routes" aria-label="Filter routes">'
+        '<table><thead><tr><th data-k="route">Route</th><th data-k="count">Hits</th>'
+        '<th data-k="methods">Methods</th><th data-k="firstSeen">First seen (UTC)</th><th data-k="lastSeen">Last seen (UTC)</th>'
+        '</tr></thead><tbody id="rows"></tbody></table><button id="more" hidden>Load more</button>'
+        f'<script id="data" type="application/json">{data}</script><script>{_SCRIPT}</script></body></html>'
+    )
+
+
+def _text_width(text: str) -> int:
+    """Rough pixel width of 11px Verdana, enough to size a badge."""
+    return sum(4 if c in "il.,:;|!1 " else 9 if c in "mwMW@" else 7 for c in text) + 10
+
+
+def badge(label: str, count: int) -> tuple[str, dict[str, Any]]:
+    """An SVG badge "label | 1,234" and the JSON shields.io's endpoint badge reads."""
+    message = f"{count:,}"
+    label_text, label_attr = escape(label), escape(label, {'"': "&quot;"})
+    left, right = _text_width(label), _text_width(message)
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + right}" height="20" role="img" '
+        f'aria-label="{label_attr}: {message}"><title>{label_text}: {message}</title>'
+        f'<rect width="{left}" height="20" fill="#555"/><rect x="{left}" width="{right}" height="20" fill="#007ec6"/>'
+        '<g fill="#fff" text-anchor="middle" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11">'
+        f'<text x="{left / 2}" y="14">{label_text}</text><text x="{left + right / 2}" y="14">{message}</text></g></svg>'
+    )
+    shields = {"schemaVersion": 1, "label": label, "message": message, "color": "blue"}
+    return svg, shields

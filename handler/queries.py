@@ -1,0 +1,103 @@
+"""Reading the counts: one route, a page, the top N. Pure of configuration: the listing function and the
+admin CLI (`python -m counts`) share it. Only Scan and GetItem: the listing's role allows nothing else."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import heapq
+import hmac
+import json
+from typing import Any
+
+from handler import schema
+
+# ?top=N reads the whole table; it stops after this many items and says "truncated": true.
+TOP_SCAN_BUDGET = 50_000
+# A filtered page stops after this many Scan calls (each reads at most 1 MB) and hands back a cursor.
+MAX_SCANS_PER_PAGE = 10
+
+# The cursor is the last key read, checksummed so that an edited cursor is refused (400). It is not a
+# secret: the listing is public, the checksum only catches tampering and truncation.
+_CURSOR_KEY = b"route-counter/cursor/v1"
+
+
+class BadQuery(ValueError):
+    """A query string the listing cannot answer: 400."""
+
+
+def encode_cursor(route: str, prefix: str) -> str:
+    payload = json.dumps({"r": route, "p": prefix}, separators=(",", ":"), ensure_ascii=False).encode()
+    mac = hashlib.blake2b(payload, key=_CURSOR_KEY, digest_size=8).digest()
+    return base64.urlsafe_b64encode(mac + payload).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str, prefix: str) -> str:
+    """The route to continue after; BadQuery when the cursor was edited or belongs to another filter."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError):
+        raise BadQuery("cursor is not valid") from None
+    mac, payload = raw[:8], raw[8:]
+    if not hmac.compare_digest(mac, hashlib.blake2b(payload, key=_CURSOR_KEY, digest_size=8).digest()):
+        raise BadQuery("cursor is not valid")
+    data = json.loads(payload)
+    if data.get("p") != prefix:
+        raise BadQuery("cursor belongs to another prefix filter")
+    return data["r"]
+
+
+def _order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(records, key=lambda r: (-r["count"], r["route"]))
+
+
+def _prefix_filter(prefix: str) -> dict[str, Any]:
+    """Scan filter for routes under a prefix at a segment boundary."""
+    if prefix == "/":
+        return {}
+    return {
+        "FilterExpression": "#r = :p OR begins_with(#r, :ps)",
+        "ExpressionAttributeNames": {"#r": schema.KEY},
+        "ExpressionAttributeValues": {":p": {"S": prefix}, ":ps": {"S": prefix + "/"}},
+    }
+
+
+def get_route(client: Any, table: str, route: str) -> dict[str, Any] | None:
+    item = client.get_item(TableName=table, Key=schema.key(route)).get("Item")
+    return schema.item_to_record(item) if item else None
+
+
+def list_page(client: Any, table: str, prefix: str, limit: int, after: str | None) -> dict[str, Any]:
+    """One page of up to ``limit`` routes, sorted by count within the page, and the cursor to the next."""
+    records: list[dict[str, Any]] = []
+    start = schema.key(after) if after is not None else None
+    for _ in range(MAX_SCANS_PER_PAGE):
+        kwargs: dict[str, Any] = {"TableName": table, "Limit": limit - len(records), **_prefix_filter(prefix)}
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = client.scan(**kwargs)
+        records.extend(schema.item_to_record(item) for item in page.get("Items", []))
+        start = page.get("LastEvaluatedKey")
+        if not start or len(records) >= limit:
+            break
+    cursor = encode_cursor(start[schema.KEY]["S"], prefix) if start else None
+    return {"routes": _order(records), "next": cursor}
+
+
+def top_routes(client: Any, table: str, prefix: str, n: int, budget: int = TOP_SCAN_BUDGET) -> dict[str, Any]:
+    """The n most-hit routes over the whole table, reading at most ``budget`` items; memory stays O(n + page)."""
+    best: list[dict[str, Any]] = []
+    scanned, start = 0, None
+    while scanned < budget:
+        kwargs: dict[str, Any] = {"TableName": table, "Limit": budget - scanned, **_prefix_filter(prefix)}
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = client.scan(**kwargs)
+        scanned += page.get("ScannedCount", 0)
+        records = [schema.item_to_record(item) for item in page.get("Items", [])]
+        best = heapq.nsmallest(n, best + records, key=lambda r: (-r["count"], r["route"]))
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+    return {"routes": best, "truncated": bool(start), "scanned": scanned}

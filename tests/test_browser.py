@@ -1,0 +1,108 @@
+"""The dashboard in a real browser: Debian's chromium, headless, driven by selenium against the local API."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from urllib.parse import quote
+
+import pytest
+
+from tests.localapi import LocalApi
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+HITS = {"/home": 5, "/about": 2, "/blog/first-post": 1, "/<script>alert(1)</script>": 1}
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not (CHROMIUM and CHROMEDRIVER):
+        if os.environ.get("CI"):
+            pytest.fail("chromium and chromedriver must be installed in CI (.ci/run installs them with apt)")
+        pytest.skip("needs Debian's chromium and chromium-driver: apt-get install chromium chromium-driver")
+    os.environ["SE_OFFLINE"] = "true"  # selenium must not try to download a browser or driver
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1200,800", f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def api():
+    with LocalApi("--quiet") as server:
+        for route, n in HITS.items():
+            for _ in range(n):
+                assert server.request("GET", quote(route))[0] == 200
+        yield server
+
+
+def rows(driver):
+    """The table as the user sees it, read in one script call (the page re-renders rows as a whole)."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#rows tr')].map(tr => [...tr.cells].map(td => td.innerText.trim()))"
+    )
+
+
+def test_dashboard_shows_counts_bars_filter_and_escapes_routes(browser, api, tmp_path):
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{api.base}/_counts")  # a browser's Accept header: the page, not JSON
+    WebDriverWait(browser, 10).until(lambda d: len(rows(d)) == len(HITS))
+    table = rows(browser)
+    assert [(r[0], r[1]) for r in table] == [("/home", "5"), ("/about", "2"), ("/<script>alert(1)</script>", "1"),
+                                             ("/blog/first-post", "1")]
+    assert table[0][2] == "GET 5"
+    assert browser.find_element(By.ID, "totals").text == "4 routes, 9 hits"
+    widths = [bar.value_of_css_property("width") for bar in browser.find_elements(By.CSS_SELECTOR, "#rows .bar")]
+    cells = [td.size["width"] for td in browser.find_elements(By.CSS_SELECTOR, "#rows td.n")]
+    ratios = [round(float(w.removesuffix("px")) / c, 2) for w, c in zip(widths, cells)]
+    assert ratios == [1.0, 0.4, 0.2, 0.2]  # bars scaled to the top count
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text  # the hostile route rendered as text, its script never ran
+
+    browser.find_element(By.ID, "filter").send_keys("blog")
+    assert [r[0] for r in rows(browser)] == ["/blog/first-post"]
+    assert "(1 shown)" in browser.find_element(By.ID, "totals").text
+    browser.find_element(By.ID, "filter").clear()
+    browser.find_element(By.ID, "filter").send_keys(" ")  # clear() fires no input event
+    browser.find_element(By.ID, "filter").clear()
+
+    browser.find_elements(By.TAG_NAME, "th")[0].click()  # sort by route
+    browser.save_screenshot(str(tmp_path / "dashboard.png"))
+    if os.environ.get("DASHBOARD_SCREENSHOT"):  # keep a copy to look at
+        browser.save_screenshot(os.environ["DASHBOARD_SCREENSHOT"])
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == []  # no CSP violation, no script error
+
+
+def test_load_more_pages_through_the_same_cursor(browser, api):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{api.base}/_counts?format=html&limit=2")
+    WebDriverWait(browser, 10).until(lambda d: len(rows(d)) == 2)
+    more = browser.find_element(By.ID, "more")
+    assert more.is_displayed()
+    more.click()
+    WebDriverWait(browser, 10).until(lambda d: len(rows(d)) == 4)
+    more = browser.find_element(By.ID, "more")
+    if more.is_displayed():  # a full last page can hand back a cursor to an empty page
+        more.click()
+        WebDriverWait(browser, 10).until(lambda d: not d.find_element(By.ID, "more").is_displayed())
+    assert sorted(r[0] for r in rows(browser)) == sorted(HITS)  # and no /favicon.ico counted by viewing

@@ -1,0 +1,92 @@
+"""The dashboard page and the badge: served by the read-only listing, safe with hostile route names."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from handler import counter, dashboard, listing
+from local.events import build_event
+
+HOSTILE = "/<script>alert(1)</script>"
+
+
+@pytest.fixture
+def hits(writer, settings):
+    def record(counts: dict[str, int]) -> None:
+        for route, n in counts.items():
+            for _ in range(n):
+                event, _ = build_event("GET", route)
+                assert counter.handle(event, None, settings, writer)["statusCode"] == 200
+
+    return record
+
+
+def get(reader, settings, target, headers=()):
+    event, _ = build_event("GET", target, headers)
+    return listing.handle(event, None, settings, reader)
+
+
+@pytest.mark.parametrize(
+    ("accept", "query", "html"),
+    [
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", {}, True),  # a browser
+        ("*/*", {}, False),  # curl
+        (None, {}, False),
+        ("application/json", {}, False),
+        ("*/*", {"format": "html"}, True),
+        ("text/html", {"format": "json"}, False),
+    ],
+)
+def test_json_stays_the_default(accept, query, html):
+    assert dashboard.wants_html(accept, query) is html
+
+
+def test_dashboard_page_is_self_contained_and_strict(hits, reader, settings):
+    hits({"/a": 3, "/b": 1})
+    response = get(reader, settings, "/_counts", [("Accept", "text/html,*/*;q=0.8")])
+    assert response["statusCode"] == 200 and response["headers"]["Content-Type"] == "text/html; charset=utf-8"
+    page = response["body"]
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing loaded from elsewhere
+    assert "@import" not in page and "url(" not in page
+    csp = response["headers"]["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "unsafe-inline" not in csp and "connect-src 'self'" in csp
+    embedded = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', page).group(1))
+    assert [(r["route"], r["count"]) for r in embedded["routes"]] == [("/a", 3), ("/b", 1)]
+    assert reader.writes == 0
+
+
+def test_hostile_route_cannot_break_out_of_the_page(hits, reader, settings):
+    hits({"/%3Cscript%3Ealert(1)%3C/script%3E": 1})
+    page = get(reader, settings, "/_counts?format=html")["body"]
+    assert "<script>alert" not in page and "</script>alert" not in page
+    assert page.count("<script") == 2  # the data island and the page's own script, nothing else
+    embedded = json.loads(re.search(r'type="application/json">(.*?)</script>', page).group(1))
+    assert embedded["routes"][0]["route"] == HOSTILE  # the data is intact, only its markup is escaped
+
+
+def test_badge_svg_and_shields_json(hits, reader, settings):
+    hits({"/visits/home": 1234})
+    response = get(reader, settings, "/_counts/badge?route=/visits/home")
+    assert response["statusCode"] == 200 and response["headers"]["Content-Type"] == "image/svg+xml"
+    assert response["headers"]["Cache-Control"] == "public, max-age=300"
+    svg = ET.fromstring(response["body"])
+    assert [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")] == ["visits", "1,234"]
+    response = get(reader, settings, "/_counts/badge?route=/visits/home&format=shields&label=views")
+    assert json.loads(response["body"]) == {"schemaVersion": 1, "label": "views", "message": "1,234", "color": "blue",
+                                            "cacheSeconds": 300}
+    assert reader.writes == 0
+
+
+def test_badge_for_a_route_never_hit_shows_zero_and_escapes_its_label(reader, settings):
+    response = get(reader, settings, '/_counts/badge?route=/new&label=<b>"x"')
+    svg = ET.fromstring(response["body"])  # still well-formed XML
+    assert [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")] == ['<b>"x"', "0"]
+
+
+def test_badge_needs_a_route(reader, settings):
+    response = get(reader, settings, "/_counts/badge")
+    assert response["statusCode"] == 400 and json.loads(response["body"])["error"] == "bad_query"
