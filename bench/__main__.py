@@ -60,7 +60,7 @@ def cold_init(runs: int) -> dict[str, Any]:
         which = ("ours", "baseline")[i % 2]
         out = subprocess.run([sys.executable, "-c", COLD, which], cwd=ROOT, env={**os.environ, **ENV},
                              capture_output=True, text=True, check=True).stdout.split()
-        for key, value in zip(("cpu", "wall", "rss"), map(float, out)):
+        for key, value in zip(("cpu", "wall", "rss"), map(float, out), strict=True):
             samples[which][key].append(value)
     return {key: median_ratio(samples["ours"][key], samples["baseline"][key]) for key in ("cpu", "wall", "rss")}
 
@@ -250,10 +250,10 @@ def main(argv: list[str] | None = None) -> int:
                  "", "", "<= 16 KB, handler/ only"))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for n, row in enumerate(rows):
-        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |")
+        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |")
         if n == 0:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    print(f"\nreproduce: make bench   (options: .venv/bin/python -m bench --help)")
+    print("\nreproduce: make bench   (options: .venv/bin/python -m bench --help)")
     return 0 if asset["only_handler"] else 1
 
 

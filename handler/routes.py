@@ -72,7 +72,7 @@ class Template(NamedTuple):
 
     def matches(self, segments: list[str]) -> bool:
         return len(segments) == len(self.parts) and all(
-            part is None or part == segment for part, segment in zip(self.parts, segments)
+            part is None or part == segment for part, segment in zip(self.parts, segments, strict=True)
         )
 
 

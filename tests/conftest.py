@@ -21,9 +21,10 @@ from collections import Counter  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from handler import schema  # noqa: E402
+from handler import counter, schema  # noqa: E402
 from handler.dynamo import create_client  # noqa: E402
 from handler.settings import Settings  # noqa: E402
+from local.events import build_event  # noqa: E402
 from tests.faults import Faults  # noqa: E402
 
 TABLE = os.environ["TABLE_NAME"]
@@ -56,6 +57,19 @@ def reader(table):
 @pytest.fixture
 def settings() -> Settings:
     return Settings.from_env(os.environ)
+
+
+@pytest.fixture
+def hits(writer, settings):
+    """Record hits through the real counter handler: {route: count}."""
+
+    def record(counts: dict[str, int]) -> None:
+        for route, n in counts.items():
+            for _ in range(n):
+                event, _ = build_event("GET", route)
+                assert counter.handle(event, None, settings, writer)["statusCode"] == 200
+
+    return record
 
 
 def stored(client, route: str) -> dict | None:

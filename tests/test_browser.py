@@ -70,10 +70,10 @@ def test_dashboard_shows_counts_bars_filter_and_escapes_routes(browser, api, tmp
     assert browser.find_element(By.ID, "totals").text == "4 routes, 9 hits"
     widths = [bar.value_of_css_property("width") for bar in browser.find_elements(By.CSS_SELECTOR, "#rows .bar")]
     cells = [td.size["width"] for td in browser.find_elements(By.CSS_SELECTOR, "#rows td.n")]
-    ratios = [round(float(w.removesuffix("px")) / c, 2) for w, c in zip(widths, cells)]
+    ratios = [round(float(w.removesuffix("px")) / c, 2) for w, c in zip(widths, cells, strict=True)]
     assert ratios == [1.0, 0.4, 0.2, 0.2]  # bars scaled to the top count
     with pytest.raises(NoAlertPresentException):
-        browser.switch_to.alert.text  # the hostile route rendered as text, its script never ran
+        _ = browser.switch_to.alert.text  # the hostile route rendered as text, its script never ran
 
     browser.find_element(By.ID, "filter").send_keys("blog")
     assert [r[0] for r in rows(browser)] == ["/blog/first-post"]

@@ -10,18 +10,13 @@ import sys
 import pytest
 
 from counts.cli import main, parser, run
-from handler import counter
-from local.events import build_event
 from tests.conftest import TABLE, stored
 from tests.localapi import ROOT, LocalApi
 
 
 @pytest.fixture
-def seeded(writer, settings):
-    for route, n in {"/a": 3, "/b/c": 2, "/d": 1}.items():
-        for method in ["GET"] * n:
-            event, _ = build_event(method, route)
-            counter.handle(event, None, settings, writer)
+def seeded(writer, hits):
+    hits({"/a": 3, "/b/c": 2, "/d": 1})
     return writer
 
 

@@ -8,21 +8,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from handler import counter, dashboard, listing
+from handler import dashboard, listing
 from local.events import build_event
 
 HOSTILE = "/<script>alert(1)</script>"
-
-
-@pytest.fixture
-def hits(writer, settings):
-    def record(counts: dict[str, int]) -> None:
-        for route, n in counts.items():
-            for _ in range(n):
-                event, _ = build_event("GET", route)
-                assert counter.handle(event, None, settings, writer)["statusCode"] == 200
-
-    return record
 
 
 def get(reader, settings, target, headers=()):

@@ -8,23 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from handler import counter, listing, queries
+from handler import listing, queries
 from local.events import build_event
 
 EVENTS = Path(__file__).parent / "events"
-
-
-@pytest.fixture
-def hits(writer, settings):
-    """Record hits through the real counter handler: {route: count}."""
-
-    def record(counts: dict[str, int]) -> None:
-        for route, n in counts.items():
-            for _ in range(n):
-                event, _ = build_event("GET", route)
-                assert counter.handle(event, None, settings, writer)["statusCode"] == 200
-
-    return record
 
 
 def get(reader, settings, target, method="GET", headers=()):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import string
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
