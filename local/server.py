@@ -75,23 +75,17 @@ class Backend:
             for name, value in FAKE_CREDENTIALS.items():
                 os.environ.setdefault(name, value)
             os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = self.config.endpoint  # read by botocore itself
-        self._ensure_table()
-        from handler.dynamo import create_client
-
-        self.store = create_client(retries=True)
-        for name in (COUNTER, LISTING):
-            self.functions[name] = importlib.import_module(f"handler.{name}").handler
-
-    def _ensure_table(self) -> None:
         from handler import schema
         from handler.dynamo import create_client
 
-        client = create_client(retries=True)
+        self.store = create_client(retries=True)
         try:
-            client.describe_table(TableName=self.config.table)
-        except client.exceptions.ResourceNotFoundException:
-            client.create_table(**schema.create_table_kwargs(self.config.table))
-            client.get_waiter("table_exists").wait(TableName=self.config.table, WaiterConfig={"Delay": 0.2})
+            self.store.describe_table(TableName=self.config.table)
+        except self.store.exceptions.ResourceNotFoundException:
+            self.store.create_table(**schema.create_table_kwargs(self.config.table))
+            self.store.get_waiter("table_exists").wait(TableName=self.config.table, WaiterConfig={"Delay": 0.2})
+        for name in (COUNTER, LISTING):
+            self.functions[name] = importlib.import_module(f"handler.{name}").handler
 
     def stop(self) -> None:
         self._stack.close()
@@ -102,6 +96,8 @@ class Backend:
         from botocore.exceptions import ClientError
 
         operation = target.rpartition(".")[2]
+        if operation not in self.store.meta.service_model.operation_names:
+            return 400, {"__type": "com.amazon.coral.service#UnknownOperationException", "message": operation}
         try:
             call = getattr(self.store, xform_name(operation))
             params = json.loads(body or b"{}")
@@ -111,7 +107,7 @@ class Backend:
             error = exc.response.get("Error", {})
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
             return status, {"__type": f"com.amazonaws.dynamodb.v20120810#{error.get('Code')}", "message": error.get("Message")}
-        except (AttributeError, TypeError, ValueError) as exc:
+        except (TypeError, ValueError) as exc:
             return 400, {"__type": "com.amazonaws.dynamodb.v20120810#ValidationException", "message": str(exc)}
         result.pop("ResponseMetadata", None)
         return 200, result
@@ -168,7 +164,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         config = self.server.config
         target_header = self.headers.get("X-Amz-Target", "")
-        if self.command == "POST" and target_header.startswith(DYNAMODB_TARGET) and config.admin:
+        # Browsers always send Origin on such a request, botocore never does: no web page can drive this.
+        admin_call = config.admin and "Origin" not in self.headers
+        if self.command == "POST" and target_header.startswith(DYNAMODB_TARGET) and admin_call:
             status, answer = self.server.backend.dynamodb_api(target_header, body)
             return self._write({"statusCode": status, "body": json.dumps(answer),
                                 "headers": {"Content-Type": "application/x-amz-json-1.0"}})

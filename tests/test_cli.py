@@ -99,3 +99,17 @@ def test_against_the_local_api(tmp_path):
         backup.write_text(exported)
         assert "imported 2 routes" in counts("import", str(backup), "--yes")
         assert api.request("GET", "/_counts?route=/x")[2]["count"] == 2  # restored from the export
+
+
+@pytest.mark.e2e
+def test_the_local_admin_pass_through_takes_only_dynamodb_operations():
+    with LocalApi("--quiet") as api:
+        for operation in ("close", "get_paginator", "_make_api_call", "NoSuchThing"):
+            status, _, body = api.request("POST", "/", {"X-Amz-Target": f"DynamoDB_20120810.{operation}"}, b"{}")
+            assert status == 400 and "UnknownOperation" in json.loads(body)["__type"]
+        status, _, body = api.request("POST", "/", {"X-Amz-Target": "DynamoDB_20120810.ListTables"}, b"{}")
+        assert status == 200 and json.loads(body)["TableNames"] == ["route-counts-local"]
+        # A web page (which always sends Origin) cannot reach it: the request is just a counted hit.
+        status, _, body = api.request("POST", "/", {"X-Amz-Target": "DynamoDB_20120810.DeleteTable",
+                                                    "Origin": "https://evil.example"}, b'{"TableName": "route-counts-local"}')
+        assert status == 200 and body == {"route": "/", "count": 1}
