@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.localapi import LocalApi
+from tests.localapi import ROOT, LocalApi
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -106,3 +106,51 @@ def test_load_more_pages_through_the_same_cursor(browser, api):
         more.click()
         WebDriverWait(browser, 10).until(lambda d: not d.find_element(By.ID, "more").is_displayed())
     assert sorted(r[0] for r in rows(browser)) == sorted(HITS)  # and no /favicon.ico counted by viewing
+
+
+def readme_snippet() -> str:
+    """The static-site snippet exactly as the README gives it."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("**A static page counting its own visits**"):]
+    return section[section.index("```html") + len("```html"):section.index("```", section.index("```html") + 7)]
+
+
+@pytest.fixture
+def static_site(tmp_path):
+    """Serve a page holding the README's snippet from its own origin (another loopback port)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.func.log_message = lambda *args: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def publish(api_base: str) -> None:
+        snippet = readme_snippet().replace("https://abc123.execute-api.us-east-1.amazonaws.com/v1", api_base)
+        (tmp_path / "index.html").write_text(f'<!doctype html><meta charset="utf-8"><title>portfolio</title>{snippet}')
+
+    yield f"http://127.0.0.1:{server.server_address[1]}", publish
+    server.shutdown()
+
+
+def test_readme_static_site_snippet_counts_and_shows_visits_for_the_allowed_origin(browser, static_site):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    site, publish = static_site
+    with LocalApi("--quiet", "--allow-prefixes", "/visits", "--cors-origins", site) as api:
+        publish(api.base)
+        for expected in ("1", "2"):
+            browser.get(f"{site}/index.html")
+            WebDriverWait(browser, 10).until(lambda d, want=expected: d.find_element(By.ID, "visits").text == want)
+        assert api.request("GET", "/_counts?route=/visits/index.html")[2]["count"] == 2
+
+        # Another origin's page still sends the hit, but may not read the answer (README says so).
+        browser.get(f"{api.base.replace('127.0.0.1', 'localhost')}/nothing-here")  # leave the site
+        other = site.replace("127.0.0.1", "localhost")  # same server, a different origin
+        browser.get(f"{other}/index.html")
+        WebDriverWait(browser, 10).until(
+            lambda d: api.request("GET", "/_counts?route=/visits/index.html")[2]["count"] == 3)
+        assert browser.find_element(By.ID, "visits").text == "\u2026"  # still the placeholder: CORS blocked the read
