@@ -176,8 +176,9 @@ class RouteCounter(pulumi.ComponentResource):
             memory_size=args.memory_size,
             timeout=timeout,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
+            # WARN: our own lines are errors; botocore's INFO chatter would only add log volume and cost.
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="JSON", log_group=log_group.name, application_log_level="INFO", system_log_level="WARN"
+                log_format="JSON", log_group=log_group.name, application_log_level="WARN", system_log_level="WARN"
             ),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active") if args.tracing else None,
             reserved_concurrent_executions=reserved_concurrency,

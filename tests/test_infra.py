@@ -235,7 +235,7 @@ def test_functions_runtime_logging_and_environment():
         for name, fn in fns.items():
             assert fn["runtime"] == "python3.13" and fn["architectures"] == ["arm64"] and fn["memorySize"] == 256
             assert fn["timeout"] <= 10
-            assert fn["loggingConfig"]["logFormat"] == "JSON"
+            assert fn["loggingConfig"]["logFormat"] == "JSON" and fn["loggingConfig"]["applicationLogLevel"] == "WARN"
             assert fn["loggingConfig"]["logGroup"].startswith(f"/aws/lambda/{name}-")
             variables = fn["environment"]["variables"]
             assert set(variables) == {env.TABLE_NAME, env.CORS_ORIGINS, env.MAX_ROUTE_BYTES, env.ALLOW_PREFIXES, env.ROUTE_TEMPLATES}
