@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from handler import events, schema
 from handler.dynamo import DynamoFailure, call_once_retry_safe, create_client
-from handler.responses import cors_headers, error_response, json_response, method_not_allowed, preflight
+from handler.responses import Answered, admit, error_response, json_response
 from handler.routes import RouteError
 from handler.settings import Settings
 
@@ -60,16 +60,10 @@ def count_hit(client: Any, table: str, route: str, method: str) -> int:
 
 def handle(event: Any, context: Any, settings: Settings, client: Callable[[], Any]) -> dict[str, Any]:
     """Core of the handler with its settings and client factory passed in."""
-    cors = cors_headers(None, settings.cors_origins)
     try:
-        request = events.parse(event, context)
-    except events.BadEvent as exc:
-        return error_response(400, "bad_event", str(exc), cors)
-    cors = cors_headers(request.header("origin"), settings.cors_origins)
-    if request.method == "OPTIONS":
-        return preflight(cors, ALLOWED_METHODS, request.header("access-control-request-headers"))
-    if request.method not in schema.COUNTED_METHODS:
-        return method_not_allowed(cors, ALLOWED_METHODS, request.method, request.request_id)
+        request, cors = admit(event, context, settings.cors_origins, ALLOWED_METHODS, schema.COUNTED_METHODS)
+    except Answered as early:
+        return early.response
     try:
         route = settings.rules.resolve(request.raw_path())
     except RouteError as exc:

@@ -11,13 +11,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handler import dashboard, events
 from handler.dynamo import DynamoFailure, classify, create_client
 from handler.queries import BadQuery, decode_cursor, get_route, list_page, top_routes
-from handler.responses import cors_headers, error_response, json_response, method_not_allowed, preflight, response
+from handler.responses import Answered, admit, error_response, json_response, response
 from handler.routes import RouteError, normalize
 from handler.settings import Settings
 
 SETTINGS = Settings.from_env(os.environ)  # fail fast at init on a bad environment
 LOGGER = logging.getLogger("route_counter.listing")
-ALLOWED_METHODS = ("GET", "HEAD", "OPTIONS")
+READ_METHODS = ("GET", "HEAD")
+ALLOWED_METHODS = (*READ_METHODS, "OPTIONS")
 
 DEFAULT_LIMIT, MAX_LIMIT, MAX_TOP = 100, 1000, 1000
 BADGE_PATH = "badge"
@@ -79,17 +80,11 @@ def answer(request: events.Request, settings: Settings, client: Callable[[], Any
 
 def handle(event: Any, context: Any, settings: Settings, client: Callable[[], Any]) -> dict[str, Any]:
     """Core of the handler with its settings and client factory passed in."""
-    cors = cors_headers(None, settings.cors_origins)
     try:
-        request = events.parse(event, context)
-    except events.BadEvent as exc:
-        return error_response(400, "bad_event", str(exc), cors)
-    cors = cors_headers(request.header("origin"), settings.cors_origins)
+        request, cors = admit(event, context, settings.cors_origins, ALLOWED_METHODS, READ_METHODS)
+    except Answered as early:
+        return early.response
     rid = request.request_id
-    if request.method == "OPTIONS":
-        return preflight(cors, ALLOWED_METHODS, request.header("access-control-request-headers"))
-    if request.method not in ("GET", "HEAD"):
-        return method_not_allowed(cors, ALLOWED_METHODS, request.method, rid)
     try:
         if request.path_params.get("proxy", "").strip("/") == BADGE_PATH:
             return badge(request, settings, client, cors)

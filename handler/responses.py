@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any, Mapping
 
+from handler import events
 from handler.settings import ANY_ORIGIN
 
 JSON_TYPE = "application/json"
@@ -80,3 +81,28 @@ def method_not_allowed(cors: Mapping[str, str], methods: tuple[str, ...], method
     return error_response(
         405, "method_not_allowed", f"{method} is not allowed here", cors, request_id, {"Allow": ", ".join(methods)}
     )
+
+
+class Answered(Exception):
+    """The request was answered before any storage was touched; ``response`` is the answer."""
+
+    def __init__(self, response: dict[str, Any]) -> None:
+        super().__init__(response["statusCode"])
+        self.response = response
+
+
+def admit(
+    event: Any, context: Any, origins: tuple[str, ...], allowed: tuple[str, ...], accepted: tuple[str, ...]
+) -> tuple[events.Request, dict[str, str]]:
+    """The request and its CORS headers; raises Answered for a bad event (400), a preflight (204) or a
+    method outside ``accepted`` (405 with ``allowed``). Shared by both handlers."""
+    try:
+        request = events.parse(event, context)
+    except events.BadEvent as exc:
+        raise Answered(error_response(400, "bad_event", str(exc), cors_headers(None, origins))) from None
+    cors = cors_headers(request.header("origin"), origins)
+    if request.method == "OPTIONS":
+        raise Answered(preflight(cors, allowed, request.header("access-control-request-headers")))
+    if request.method not in accepted:
+        raise Answered(method_not_allowed(cors, allowed, request.method, request.request_id))
+    return request, cors

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 from urllib.parse import quote
 
 import pytest
 
-from tests.localapi import LocalApi
+from tests.localapi import ROOT, LocalApi
 
 pytestmark = pytest.mark.e2e
 
@@ -137,9 +139,6 @@ def test_port_in_use_is_a_clear_error():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        import subprocess, sys
-        from tests.localapi import ROOT
-
         result = subprocess.run([sys.executable, "-m", "local", "--port", str(port)], cwd=ROOT,
                                 capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
@@ -148,9 +147,6 @@ def test_port_in_use_is_a_clear_error():
 
 
 def test_bad_config_is_a_clear_error():
-    import subprocess, sys
-    from tests.localapi import ROOT
-
     result = subprocess.run([sys.executable, "-m", "local", "--max-route-bytes", "9999"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
