@@ -3,7 +3,7 @@
 import pulumi
 
 from infra import settings as stack
-from infra.component import RouteCounter, RouteCounterArgs
+from infra.component import RouteCounter
 
 config = pulumi.Config()
 try:
@@ -11,6 +11,6 @@ try:
 except stack.SettingsError as exc:
     raise pulumi.RunError(f"invalid stack config: {exc}") from None
 
-route_counter = RouteCounter("route-counter", RouteCounterArgs.from_settings(settings))
+route_counter = RouteCounter("route-counter", settings)
 for output_name, value in route_counter.outputs.items():
     pulumi.export(output_name, value)

@@ -8,6 +8,7 @@ re-sends only what certainly did not apply: throttling answers and connections t
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from typing import Any, Callable, TypeVar
@@ -19,6 +20,7 @@ from botocore.loaders import Loader
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
 T = TypeVar("T")
+LOGGER = logging.getLogger("route_counter.dynamo")
 
 # Error codes that mean DynamoDB rejected the request before applying it.
 THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
@@ -48,7 +50,9 @@ class _DynamoDBOnlyLoader(Loader):
     """botocore's data loader, minus its scan of every service's data directory (~400 of them).
 
     Loading a model first lists all available services to validate the name, which costs ~20 ms of a cold
-    start; this code only ever loads DynamoDB's models. (`make bench` measures it.)
+    start; this code only ever loads DynamoDB's models. (`make bench` measures it.) ``register_component``
+    is not a documented botocore API and the Lambda runtime's botocore changes without notice, so
+    ``create_client`` falls back to the default loader if using it fails in any way.
     """
 
     def list_available_services(self, type_name: str) -> list[str]:
@@ -71,9 +75,13 @@ def create_client(*, retries: bool) -> Any:
         tcp_keepalive=True,
         user_agent=f"route-counter botocore/{botocore.__version__}",
     )
-    session = botocore.session.get_session()
-    session.register_component("data_loader", _DynamoDBOnlyLoader())
-    return session.create_client("dynamodb", config=config)
+    try:
+        session = botocore.session.get_session()
+        session.register_component("data_loader", _DynamoDBOnlyLoader())
+        return session.create_client("dynamodb", config=config)
+    except Exception:  # noqa: BLE001 - the shortcut is an undocumented hook: any failure -> botocore's own way
+        LOGGER.warning("botocore data-loader shortcut failed; using the default loader", exc_info=True)
+    return botocore.session.get_session().create_client("dynamodb", config=config)
 
 
 def classify(exc: Exception, *, write: bool) -> DynamoFailure:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,9 +9,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from handler import events, schema
-from handler import settings as env
-from infra import policies
+from handler import schema
+from infra import alarms, openapi, policies
 from infra.settings import StackSettings
 
 HANDLER_DIR = Path(__file__).resolve().parent.parent / "handler"
@@ -20,8 +18,7 @@ COUNTER_HANDLER = "handler.counter.handler"
 LISTING_HANDLER = "handler.listing.handler"
 RUNTIME = aws.lambda_.Runtime.PYTHON3D13
 COUNTER_TIMEOUT = 6  # seconds: the writer's retry budget (1 s) plus one attempt's timeouts (3 s), with room
-LISTING_TIMEOUT = 10  # seconds: a top=N scan reads up to 50,000 items
-LISTING_METHODS = ("GET", "HEAD", "OPTIONS")
+LISTING_TIMEOUT = 10  # seconds: a top=N scan reads up to 50,000 items (README: "Sizing the listing")
 
 # Stack outputs: README and tests use these names.
 OUTPUT_URL = "url"
@@ -36,53 +33,14 @@ def handler_files(root: Path = HANDLER_DIR) -> dict[str, Path]:
     return {f"handler/{path.relative_to(root).as_posix()}": path for path in sorted(root.rglob("*.py"))}
 
 
-@dataclass
-class RouteCounterArgs:
-    """Inputs of the component. Settings that decide which resources exist are plain values."""
-
-    stage_name: pulumi.Input[str]
-    cors_origins: pulumi.Input[str]
-    allow_prefixes: pulumi.Input[str]
-    route_templates: pulumi.Input[str]
-    max_route_bytes: pulumi.Input[int]
-    memory_size: pulumi.Input[int]
-    architecture: pulumi.Input[str]
-    log_retention_days: pulumi.Input[int]
-    throttle_rate_limit: pulumi.Input[int]
-    throttle_burst_limit: pulumi.Input[int]
-    counts_path: str = "_counts"
-    reserved_concurrency: int | None = None
-    protect_data: bool = True
-    tracing: bool = False
-    access_logs: bool = False
-    alarm_email: str | None = None
-
-    @classmethod
-    def from_settings(cls, s: StackSettings) -> RouteCounterArgs:
-        return cls(
-            stage_name=s.stage_name,
-            cors_origins=s.cors_origins,
-            allow_prefixes=s.allow_prefixes,
-            route_templates=s.route_templates,
-            max_route_bytes=s.max_route_bytes,
-            memory_size=s.memory_size,
-            architecture=s.architecture,
-            log_retention_days=s.log_retention_days,
-            throttle_rate_limit=s.throttle_rate_limit,
-            throttle_burst_limit=s.throttle_burst_limit,
-            counts_path=s.counts_path,
-            reserved_concurrency=s.reserved_concurrency,
-            protect_data=s.protect_data,
-            tracing=s.tracing,
-            access_logs=s.access_logs,
-            alarm_email=s.alarm_email,
-        )
+# The component's args are the parsed stack settings themselves: one object, no field-by-field mirror.
+RouteCounterArgs = StackSettings
 
 
 class RouteCounter(pulumi.ComponentResource):
     """API Gateway REST API -> counter / listing Lambdas -> one DynamoDB table, least privilege throughout."""
 
-    def __init__(self, name: str, args: RouteCounterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: StackSettings, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("route-counter:index:RouteCounter", name, None, opts)
         self._name = name
         self._args = args
@@ -90,19 +48,14 @@ class RouteCounter(pulumi.ComponentResource):
 
         self.table = self._create_table()
         code = pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in handler_files().items()})
-        environment = {
-            env.TABLE_NAME: self.table.name,
-            env.CORS_ORIGINS: args.cors_origins,
-            env.ALLOW_PREFIXES: args.allow_prefixes,
-            env.ROUTE_TEMPLATES: args.route_templates,
-            env.MAX_ROUTE_BYTES: pulumi.Output.from_input(args.max_route_bytes).apply(str),
-        }
+        environment = args.handler_environment(self.table.name)
         self.counter = self._create_function(
             "counter", COUNTER_HANDLER, policies.COUNTER_TABLE_ACTIONS, code, environment, COUNTER_TIMEOUT,
-            args.reserved_concurrency,
+            args.memory_size, args.reserved_concurrency,
         )
         self.listing = self._create_function(
-            "listing", LISTING_HANDLER, policies.LISTING_TABLE_ACTIONS, code, environment, LISTING_TIMEOUT, None
+            "listing", LISTING_HANDLER, policies.LISTING_TABLE_ACTIONS, code, environment, LISTING_TIMEOUT,
+            args.listing_memory_size, None,
         )
         self._create_api()
         self._create_alarms()
@@ -142,6 +95,7 @@ class RouteCounter(pulumi.ComponentResource):
         code: pulumi.Archive,
         environment: dict[str, pulumi.Input[str]],
         timeout: int,
+        memory_size: int,
         reserved_concurrency: int | None,
     ) -> FunctionParts:
         """A function with its own log group, its own role and an inline least-privilege policy."""
@@ -173,12 +127,15 @@ class RouteCounter(pulumi.ComponentResource):
             handler=handler,
             code=code,
             architectures=[args.architecture],
-            memory_size=args.memory_size,
+            memory_size=memory_size,
             timeout=timeout,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
-            # WARN: our own lines are errors; botocore's INFO chatter would only add log volume and cost.
+            # Application WARN: our own lines are errors; botocore's INFO chatter would only add log volume.
+            # System INFO by default: the START and REPORT lines (duration, memory, init) are what people
+            # read first when something is slow (systemLogLevel WARN drops them, to save log cost).
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="JSON", log_group=log_group.name, application_log_level="WARN", system_log_level="WARN"
+                log_format="JSON", log_group=log_group.name, application_log_level="WARN",
+                system_log_level=args.system_log_level,
             ),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active") if args.tracing else None,
             reserved_concurrent_executions=reserved_concurrency,
@@ -189,59 +146,29 @@ class RouteCounter(pulumi.ComponentResource):
 
     def _create_api(self) -> None:
         args, name = self._args, self._name
+        # The whole API is one document (see infra/openapi.py for why); its hash is the Deployment's trigger.
+        self.api_body = pulumi.Output.json_dumps(
+            openapi.document(
+                self.counter.function.invoke_arn, self.listing.function.invoke_arn, args.counts_path, args.cors_origins
+            )
+        )
         self.api = aws.apigateway.RestApi(
             f"{name}-api",
             description="route-counter: every path counts a hit; /" + args.counts_path + " lists the counts",
+            body=self.api_body,
+            put_rest_api_mode="overwrite",  # paths missing from the document are removed from the API
+            fail_on_warnings=True,
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types="REGIONAL"),
             opts=self._opts(),
         )
-        proxy = self._resource("proxy", self.api.root_resource_id, events.PROXY_PART)
-        counts = self._resource("counts", self.api.root_resource_id, args.counts_path)
-        counts_proxy = self._resource("counts-proxy", counts.id, events.PROXY_PART)
-
-        # (resource label, resource id, HTTP method, function). ANY under the listing path sends every
-        # other method to the listing function too, which answers 405 with Allow -- never to the counter.
-        routes = [("root", self.api.root_resource_id, "ANY", self.counter), ("proxy", proxy.id, "ANY", self.counter)]
-        for label, resource_id in (("counts", counts.id), ("counts-proxy", counts_proxy.id)):
-            routes += [(label, resource_id, method, self.listing) for method in (*LISTING_METHODS, "ANY")]
-        self.methods, self.integrations = [], []
-        for label, resource_id, http_method, target in routes:
-            method = aws.apigateway.Method(
-                f"{name}-{label}-{http_method.lower()}",
-                rest_api=self.api.id,
-                resource_id=resource_id,
-                http_method=http_method,
-                authorization="NONE",
-                opts=self._opts(),
-            )
-            integration = aws.apigateway.Integration(
-                f"{name}-{label}-{http_method.lower()}-integration",
-                rest_api=self.api.id,
-                resource_id=resource_id,
-                http_method=method.http_method,
-                type="AWS_PROXY",
-                integration_http_method="POST",
-                uri=target.function.invoke_arn,
-                opts=self._opts(),
-            )
-            self.methods.append(method)
-            self.integrations.append(integration)
-
-        # Every change to a resource, method or integration changes this hash, which replaces the
-        # Deployment, which the stage then points at: the stage redeploys on every API change.
-        definition = pulumi.Output.json_dumps(
-            {
-                "resources": [[r.id, r.path_part] for r in (proxy, counts, counts_proxy)],
-                "methods": [[m.id, m.resource_id, m.http_method, m.authorization] for m in self.methods],
-                "integrations": [[i.id, i.type, i.uri, i.integration_http_method] for i in self.integrations],
-            }
-        )
+        # Replaced whenever the document changes, after the RestApi has imported it (rest_api=api.id orders
+        # them), so the new snapshot holds the new routes and none of the removed ones.
         self.deployment = aws.apigateway.Deployment(
             f"{name}-deployment",
             rest_api=self.api.id,
             description="route-counter deployment",
-            triggers={"redeployment": definition.apply(lambda text: hashlib.sha256(text.encode()).hexdigest())},
-            opts=self._opts(depends_on=[*self.methods, *self.integrations]),
+            triggers={"redeployment": self.api_body.apply(openapi.digest)},
+            opts=self._opts(depends_on=[self.api]),
         )
         access_log_settings = None
         if args.access_logs:
@@ -283,11 +210,6 @@ class RouteCounter(pulumi.ComponentResource):
             self._permission("listing-proxy", self.listing, pulumi.Output.concat(source, args.counts_path, "/*")),
         ]
 
-    def _resource(self, label: str, parent_id: pulumi.Input[str], path_part: str) -> aws.apigateway.Resource:
-        return aws.apigateway.Resource(
-            f"{self._name}-{label}", rest_api=self.api.id, parent_id=parent_id, path_part=path_part, opts=self._opts()
-        )
-
     def _permission(self, label: str, target: FunctionParts, source_arn: pulumi.Input[str]) -> aws.lambda_.Permission:
         return aws.lambda_.Permission(
             f"{self._name}-{label}-permission",
@@ -299,7 +221,8 @@ class RouteCounter(pulumi.ComponentResource):
         )
 
     def _create_alarms(self) -> None:
-        """API 5XX, counter errors and throttles, DynamoDB throttling -> one SNS topic."""
+        """Rates, not single events (infra/alarms.py): API 5XX, counter errors and throttles, DynamoDB
+        throttling -> one SNS topic."""
         name = self._name
         self.alarm_topic = aws.sns.Topic(f"{name}-alarms", opts=self._opts())
         if self._args.alarm_email:
@@ -310,30 +233,28 @@ class RouteCounter(pulumi.ComponentResource):
                 endpoint=self._args.alarm_email,
                 opts=self._opts(),
             )
-        specs = [
-            ("api-5xx", "AWS/ApiGateway", "5XXError", {"ApiName": self.api.name, "Stage": self.stage.stage_name}),
-            ("counter-errors", "AWS/Lambda", "Errors", {"FunctionName": self.counter.function.name}),
-            ("counter-throttles", "AWS/Lambda", "Throttles", {"FunctionName": self.counter.function.name}),
-            ("table-throttles", "AWS/DynamoDB", "ThrottledRequests", {"TableName": self.table.name, "Operation": "UpdateItem"}),
-        ]
+        counter = {"FunctionName": self.counter.function.name}
+        dimensions = {
+            "api": {"ApiName": self.api.name, "Stage": self.stage.stage_name},
+            "counter": counter,
+            "throttles": counter,
+            "table": {"TableName": self.table.name, "Operation": "UpdateItem"},
+        }
         self.alarms = [
             aws.cloudwatch.MetricAlarm(
-                f"{name}-{label}",
-                alarm_description=f"route-counter {label.replace('-', ' ')} ({name})",
-                namespace=namespace,
-                metric_name=metric,
-                dimensions=dimensions,
-                statistic="Sum",
-                period=300,
-                evaluation_periods=1,
-                threshold=1,
-                comparison_operator="GreaterThanOrEqualToThreshold",
+                f"{name}-{spec.label}",
+                alarm_description=f"route-counter {name}: {spec.description}. README: Operating it.",
+                metric_queries=alarms.metric_queries(spec, dimensions[key]),
+                threshold=spec.threshold,
+                comparison_operator="GreaterThanThreshold",
+                evaluation_periods=alarms.EVALUATION_PERIODS,
+                datapoints_to_alarm=alarms.DATAPOINTS_TO_ALARM,
                 treat_missing_data="notBreaching",
                 alarm_actions=[self.alarm_topic.arn],
                 ok_actions=[self.alarm_topic.arn],
                 opts=self._opts(),
             )
-            for label, namespace, metric, dimensions in specs
+            for key, spec in alarms.SPECS.items()
         ]
 
 

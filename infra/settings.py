@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
 
 import yaml
 
@@ -23,10 +23,16 @@ ARCHITECTURES = ("arm64", "x86_64")
 # The retention values CloudWatch Logs accepts.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 _STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
+# What an API Gateway path part may hold; "." and ".." would vanish when the route rules normalise a path.
+_PATH_PART = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,64}$")
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")  # what Lambda's LoggingConfig accepts for system logs
 _ORIGIN = re.compile(r"^https?://[^/\s,*]+$")
 _ARCHITECTURE = re.compile("^(" + "|".join(ARCHITECTURES) + ")$")
+_SYSTEM_LOG_LEVEL = re.compile("^(" + "|".join(SYSTEM_LOG_LEVELS) + ")$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+T = TypeVar("T")
 
 
 class SettingsError(ValueError):
@@ -42,6 +48,7 @@ class StackSettings:
     route_templates: str
     max_route_bytes: int
     memory_size: int
+    listing_memory_size: int
     architecture: str
     log_retention_days: int
     throttle_rate_limit: int
@@ -50,10 +57,12 @@ class StackSettings:
     protect_data: bool
     tracing: bool
     access_logs: bool
+    system_log_level: str
     alarm_email: str | None
 
-    def handler_environment(self, table_name: str) -> dict[str, str]:
-        """The Lambda environment both handlers read (names from handler.settings)."""
+    def handler_environment(self, table_name: T) -> dict[str, T | str]:
+        """The Lambda environment both handlers read (names from handler.settings): the one function that
+        turns settings into it, for the Pulumi program (``table_name`` an Output there) and the local API."""
         return {
             env.TABLE_NAME: table_name,
             env.CORS_ORIGINS: self.cors_origins,
@@ -70,7 +79,7 @@ def schema(path: Path = PROJECT_FILE) -> dict[str, dict[str, Any]]:
 
 
 def defaults(path: Path = PROJECT_FILE) -> dict[str, Any]:
-    """Each key's declared default (absent for optional keys)."""
+    """Each key's declared default (every key has one: see Pulumi.yaml)."""
     return {key: spec["default"] for key, spec in schema(path).items() if "default" in spec}
 
 
@@ -115,27 +124,31 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
     if unknown:
         raise SettingsError(f"unknown config key(s): {', '.join(sorted(unknown))}")
     values = {**defaults(path), **{k: v for k, v in raw.items() if v is not None}}
-    optional = lambda key: values.get(key) not in (None, "")  # noqa: E731
     settings = StackSettings(
         stage_name=_match("stageName", values["stageName"], _STAGE, "1-128 letters, digits, - or _"),
-        counts_path=_match("countsPath", values["countsPath"], _SEGMENT, "one path segment of letters, digits, . _ ~ -"),
+        counts_path=_match(
+            "countsPath", values["countsPath"], _PATH_PART,
+            "one path segment of letters, digits, '.', '_' or '-' (what an API Gateway path part may hold), not . or ..",
+        ),
         cors_origins=_origins(values["corsOrigins"]),
         allow_prefixes=str(values["allowPrefixes"]).strip(),
         route_templates=str(values["routeTemplates"]).strip(),
         max_route_bytes=_int("maxRouteBytes", values["maxRouteBytes"], 1, DYNAMODB_KEY_LIMIT),
         memory_size=_int("memorySize", values["memorySize"], 128, 10240),
+        listing_memory_size=_int("listingMemorySize", values["listingMemorySize"], 128, 10240),
         architecture=_match("architecture", values["architecture"], _ARCHITECTURE, " or ".join(ARCHITECTURES)),
         log_retention_days=_int("logRetentionDays", values["logRetentionDays"], 1, 3653),
         throttle_rate_limit=_int("throttleRateLimit", values["throttleRateLimit"], 1, 10000),
         throttle_burst_limit=_int("throttleBurstLimit", values["throttleBurstLimit"], 1, 5000),
-        reserved_concurrency=_int("reservedConcurrency", values["reservedConcurrency"], 1, 1000)
-        if optional("reservedConcurrency")
-        else None,
+        # 0 (the default) means none reserved: the CLI needs a default of the declared type.
+        reserved_concurrency=_int("reservedConcurrency", values["reservedConcurrency"], 0, 1000) or None,
         protect_data=_bool("protectData", values["protectData"]),
         tracing=_bool("tracing", values["tracing"]),
         access_logs=_bool("accessLogs", values["accessLogs"]),
+        system_log_level=_match("systemLogLevel", str(values["systemLogLevel"]).upper(), _SYSTEM_LOG_LEVEL,
+                                " or ".join(SYSTEM_LOG_LEVELS)),
         alarm_email=_match("alarmEmail", values["alarmEmail"], _EMAIL, "an email address")
-        if optional("alarmEmail")
+        if str(values["alarmEmail"]).strip()
         else None,
     )
     if settings.log_retention_days not in LOG_RETENTION_DAYS:

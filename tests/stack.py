@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 
-from infra import settings as stack
 from infra.component import FunctionParts
+from tests import pulumi_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "route-counter"
@@ -19,16 +18,31 @@ ACCOUNT, REGION = "123456789012", "us-east-1"
 
 
 def stack_config(stack_name: str = "dev", **overrides: Any) -> dict[str, str]:
-    """Pulumi.yaml defaults, then Pulumi.<stack>.yaml, then overrides: namespaced keys, string values."""
-    def text(value: Any) -> str:
-        return str(value).lower() if isinstance(value, bool) else str(value)
+    """The config the program receives, merged as the CLI merges it (tests/pulumi_cli.py): Pulumi.<stack>.yaml
+    (none for a new stack) plus ``overrides`` as if set with `pulumi config set`, then Pulumi.yaml's defaults."""
+    on_stack = pulumi_cli.stack_file_config(ROOT, stack_name)
+    on_stack.update({f"{PROJECT}:{key}": value for key, value in overrides.items()})
+    return pulumi_cli.merge_config(pulumi_cli.load_project(ROOT), stack_name, on_stack)
 
-    config = {f"{PROJECT}:{key}": text(value) for key, value in stack.defaults().items()}
-    stack_file = ROOT / f"Pulumi.{stack_name}.yaml"
-    if stack_file.exists():  # a new stack has no file yet: Pulumi.yaml's defaults alone
-        config.update({key: text(value) for key, value in yaml.safe_load(stack_file.read_text())["config"].items()})
-    config.update({f"{PROJECT}:{key}": text(value) for key, value in overrides.items()})
-    return config
+
+AUTONAME_SUFFIX = "1a2b3c4"
+
+
+def real_arn(typ: str, name: str, resource_id: str, inputs: dict[str, Any]) -> str | None:
+    """The ARN AWS gives each resource type this program creates, in that service's own format."""
+    formats = {
+        "aws:dynamodb/table:Table": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}",
+        "aws:lambda/function:Function": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}",
+        "aws:iam/role:Role": f"arn:aws:iam::{ACCOUNT}:role/{name}",
+        # The provider's log group ARN has no trailing ":*".
+        "aws:cloudwatch/logGroup:LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}",
+        "aws:cloudwatch/metricAlarm:MetricAlarm": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}",
+        "aws:cloudwatch/dashboard:Dashboard": f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{name}",
+        "aws:sns/topic:Topic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}",
+        "aws:apigateway/restApi:RestApi": f"arn:aws:apigateway:{REGION}::/restapis/{resource_id}",
+        "aws:apigateway/stage:Stage": f"arn:aws:apigateway:{REGION}::/restapis/{inputs.get('restApi')}/stages/{inputs.get('stageName')}",
+    }
+    return formats.get(typ)
 
 
 @dataclass
@@ -49,9 +63,12 @@ class Recorder(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         resource_id = f"{args.name}-id"
         state = dict(args.inputs)
-        arn = f"arn:aws:{args.typ.split(':')[1].split('/')[0]}:{REGION}:{ACCOUNT}:{args.name}"
-        state.setdefault("arn", arn)
-        state.setdefault("name", args.inputs.get("name") or f"{args.inputs.get('namePrefix', args.name)}1a2b3c")
+        # Physical names as Pulumi's auto-naming makes them (logical name, "-", 7 random hex digits).
+        name = args.inputs.get("name") or (args.inputs.get("namePrefix") or f"{args.name}-") + AUTONAME_SUFFIX
+        state.setdefault("name", name)
+        arn = real_arn(args.typ, name, resource_id, args.inputs)
+        if arn:
+            state.setdefault("arn", arn)
         if args.typ == "aws:apigateway/restApi:RestApi":
             state.update(rootResourceId=f"{args.name}-root", executionArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{resource_id}")
         if args.typ == "aws:lambda/function:Function":

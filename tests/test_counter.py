@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from handler import counter
 from handler.routes import RouteRules, parse_prefixes, parse_templates
+from handler.settings import Settings
 from local.events import build_event
 from tests.conftest import TABLE, stored
 
@@ -232,3 +234,18 @@ def test_lambda_entry_point_uses_env_settings_and_one_client(table, monkeypatch)
     second = counter.handler(event, None)
     assert json.loads(first["body"])["count"] == 1 and json.loads(second["body"])["count"] == 2
     assert counter._client is client  # created once per container
+
+
+def test_client_falls_back_to_the_default_loader_when_the_shortcut_breaks(table, monkeypatch, caplog):
+    """The runtime's botocore may change the undocumented data-loader hook: a cold start must survive that."""
+    from handler import dynamo
+
+    def broken(self, type_name):
+        raise AttributeError("botocore changed")
+
+    monkeypatch.setattr(dynamo._DynamoDBOnlyLoader, "list_available_services", broken)
+    client = dynamo.create_client(retries=False)
+    event, _ = build_event("GET", "/fallback")
+    response = counter.handle(event, None, Settings.from_env(os.environ), lambda: client)
+    assert response["statusCode"] == 200 and json.loads(response["body"]) == {"route": "/fallback", "count": 1}
+    assert "data-loader shortcut failed" in caplog.text

@@ -6,6 +6,7 @@ and returns the Output whose apply holds the assertions, so the checks really ru
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
 import json
@@ -15,9 +16,9 @@ import pytest
 
 from handler import schema, settings as env
 from infra import component as rc
-from infra import policies
+from infra import openapi, policies
 from infra.settings import SettingsError, defaults, parse
-from tests.stack import ACCOUNT, REGION, Recorder, everything, run_program
+from tests.stack import ACCOUNT, AUTONAME_SUFFIX, REGION, Recorder, everything, run_program
 
 RESTAPI = "aws:apigateway/restApi:RestApi"
 METHOD, INTEGRATION = "aws:apigateway/method:Method", "aws:apigateway/integration:Integration"
@@ -31,40 +32,46 @@ def check(program_and_recorder, assertions):
     return everything(program["route_counter"]).apply(lambda _: assertions(recorder, program["route_counter"]))
 
 
+def api_document(recorder):
+    """The OpenAPI document the RestApi imports: what the stage serves."""
+    return json.loads(recorder.resources["route-counter-api"].inputs["body"])
+
+
 def routes(recorder):
-    """{(resource path, method): function logical name} from the registered methods and integrations."""
-    paths = {"route-counter-api-root": "/"}
-    resources = recorder.of_type(RESOURCE)
-    while len(paths) < len(resources) + 1:
-        for r in resources:
-            if r.inputs["parentId"] in paths:
-                parent = paths[r.inputs["parentId"]]
-                paths[f"{r.name}-id"] = parent.rstrip("/") + "/" + r.inputs["pathPart"]
+    """{(path, method): (function name, integration type, integration method)} from the API document."""
     table = {}
-    for integration in recorder.of_type(INTEGRATION):
-        function_arn = integration.inputs["uri"].split("/functions/")[1].removesuffix("/invocations")
-        fn = function_arn.rsplit(":", 1)[-1]
-        table[(paths[integration.inputs["resourceId"]], integration.inputs["httpMethod"])] = (
-            fn, integration.inputs["type"], integration.inputs["integrationHttpMethod"]
-        )
+    for path, methods in api_document(recorder)["paths"].items():
+        for method, operation in methods.items():
+            integration = operation["x-amazon-apigateway-integration"]
+            function_arn = integration["uri"].split("/functions/")[1].removesuffix("/invocations")
+            key = (path, "ANY" if method == openapi.ANY_METHOD else method.upper())
+            table[key] = (function_arn.rsplit(":", 1)[-1], integration["type"], integration["httpMethod"])
     return table
+
+
+COUNTER_FN, LISTING_FN = f"route-counter-counter-{AUTONAME_SUFFIX}", f"route-counter-listing-{AUTONAME_SUFFIX}"
 
 
 @pulumi.runtime.test
 def test_root_and_proxy_go_to_the_counter_and_the_listing_path_to_the_listing_only():
     def assertions(recorder, _):
         table = routes(recorder)
-        assert table[("/", "ANY")] == ("route-counter-counter", "AWS_PROXY", "POST")
-        assert table[("/{proxy+}", "ANY")] == ("route-counter-counter", "AWS_PROXY", "POST")
+        assert table[("/", "ANY")] == (COUNTER_FN, "aws_proxy", "POST")
+        assert table[("/{proxy+}", "ANY")] == (COUNTER_FN, "aws_proxy", "POST")
         for path in ("/_counts", "/_counts/{proxy+}"):
             for method in ("GET", "HEAD", "OPTIONS", "ANY"):
-                assert table[(path, method)] == ("route-counter-listing", "AWS_PROXY", "POST"), (path, method)
+                assert table[(path, method)] == (LISTING_FN, "aws_proxy", "POST"), (path, method)
         listing_paths = {path for path, _ in table if path.startswith("/_counts")}
-        assert all(table[key][0] == "route-counter-listing" for key in table if key[0] in listing_paths)
-        assert len(recorder.of_type(METHOD)) == len(table) == 10
-        assert all(m.inputs["authorization"] == "NONE" for m in recorder.of_type(METHOD))
+        assert all(table[key][0] == LISTING_FN for key in table if key[0] in listing_paths)
+        assert len(table) == 10
+        for path, methods in api_document(recorder)["paths"].items():  # {proxy+} is a declared path parameter
+            for operation in methods.values():
+                assert ("parameters" in operation) == path.endswith("{proxy+}"), path
+                assert "security" not in operation  # public: no authorizer, no API key
         assert len(recorder.of_type(RESTAPI)) == 1  # a REST API, not an HTTP API
         assert recorder.of_type("aws:apigatewayv2/api:Api") == []
+        # No separately managed routes: they would outlive a removal (pulumi-aws#3289).
+        assert recorder.of_type(METHOD) == recorder.of_type(INTEGRATION) == recorder.of_type(RESOURCE) == []
 
     return check(run_program(), assertions)
 
@@ -83,6 +90,35 @@ def deployment_trigger(recorder=None, **overrides):
     return everything(program["route_counter"]).apply(
         lambda _: recorder.resources["route-counter-deployment"].inputs["triggers"]["redeployment"]
     )
+
+
+@pulumi.runtime.test
+def test_deployment_trigger_is_the_hash_of_the_document_the_api_imports():
+    def assertions(recorder, _):
+        api = recorder.resources["route-counter-api"].inputs
+        deployment = recorder.resources["route-counter-deployment"].inputs
+        assert deployment["triggers"]["redeployment"] == hashlib.sha256(api["body"].encode()).hexdigest()
+        assert deployment["restApi"] == "route-counter-api-id"  # ordered after the API's import
+        assert api["putRestApiMode"] == "overwrite" and api["failOnWarnings"] is True
+
+    return check(run_program(), assertions)
+
+
+@pulumi.runtime.test
+def test_renaming_counts_path_leaves_no_trace_of_the_old_path():
+    """What is deployed is the document: after a rename, nothing routes, grants or names the old path."""
+    def assertions(recorder, component):
+        document = recorder.resources["route-counter-api"].inputs["body"]
+        assert "_counts" not in document
+        assert set(api_document(recorder)["paths"]) == {"/", "/{proxy+}", "/stats", "/stats/{proxy+}"}
+        for permission in recorder.of_type(PERMISSION):
+            assert "_counts" not in permission.inputs["sourceArn"]
+        for fn in recorder.of_type(FUNCTION):
+            assert fn.inputs["environment"]["variables"].get("COUNTS_PATH", "stats") == "stats"
+        assert "_counts" not in recorder.resources["route-counter-api"].inputs["description"]
+        return component.counts_url.apply(lambda url: url.endswith("/v1/stats") or pytest.fail(url))
+
+    return check(run_program(countsPath="stats"), assertions)
 
 
 @pulumi.runtime.test
@@ -154,13 +190,13 @@ def statements(document):
 def test_iam_is_least_privilege_with_no_wildcards():
     def assertions(recorder, _):
         docs = policy_documents(recorder)
-        table_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:route-counter-table"
+        table_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/route-counter-table-{AUTONAME_SUFFIX}"
         expected = {"route-counter-counter-policy": ["dynamodb:UpdateItem"],
                     "route-counter-listing-policy": ["dynamodb:GetItem", "dynamodb:Scan"]}
         assert set(docs) == set(expected)
         for name, doc in docs.items():
             role = name.removesuffix("-policy")
-            own_group = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:{role}-logs"
+            own_group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{role}-{AUTONAME_SUFFIX}"
             granted = {}
             for statement, actions, resources in statements(doc):
                 assert statement["Effect"] == "Allow"
@@ -232,10 +268,12 @@ def test_functions_runtime_logging_and_environment():
         assert set(fns) == {"route-counter-counter", "route-counter-listing"}
         assert fns["route-counter-counter"]["handler"] == rc.COUNTER_HANDLER == "handler.counter.handler"
         assert fns["route-counter-listing"]["handler"] == rc.LISTING_HANDLER == "handler.listing.handler"
+        assert fns["route-counter-counter"]["memorySize"] == 256 and fns["route-counter-listing"]["memorySize"] == 1024
         for name, fn in fns.items():
-            assert fn["runtime"] == "python3.13" and fn["architectures"] == ["arm64"] and fn["memorySize"] == 256
+            assert fn["runtime"] == "python3.13" and fn["architectures"] == ["arm64"]
             assert fn["timeout"] <= 10
             assert fn["loggingConfig"]["logFormat"] == "JSON" and fn["loggingConfig"]["applicationLogLevel"] == "WARN"
+            assert fn["loggingConfig"]["systemLogLevel"] == "INFO"  # keeps START/REPORT lines
             assert fn["loggingConfig"]["logGroup"].startswith(f"/aws/lambda/{name}-")
             variables = fn["environment"]["variables"]
             assert set(variables) == {env.TABLE_NAME, env.CORS_ORIGINS, env.MAX_ROUTE_BYTES, env.ALLOW_PREFIXES, env.ROUTE_TEMPLATES}
@@ -300,17 +338,42 @@ def test_handler_package_imports_nothing_outside_the_lambda_runtime():
 
 
 @pulumi.runtime.test
-def test_alarms_and_topic():
+def test_alarms_are_rates_with_a_minimum_volume():
     def assertions(recorder, _):
         alarms = {a.name: a.inputs for a in recorder.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
-        metrics = {(a["namespace"], a["metricName"]) for a in alarms.values()}
-        assert metrics == {("AWS/ApiGateway", "5XXError"), ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"),
-                           ("AWS/DynamoDB", "ThrottledRequests")}
-        topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:route-counter-alarms"
-        assert all(a["alarmActions"] == [topic_arn] for a in alarms.values())
+        assert set(alarms) == {"route-counter-api-5xx-rate", "route-counter-counter-error-rate",
+                               "route-counter-counter-throttle-rate", "route-counter-table-throttle-rate"}
+        topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:route-counter-alarms-{AUTONAME_SUFFIX}"
+        for name, alarm in alarms.items():
+            assert alarm["alarmActions"] == [topic_arn], name
+            assert "metricName" not in alarm  # not a single metric: a rate
+            queries = {q["id"]: q for q in alarm["metricQueries"]}
+            assert [q["id"] for q in alarm["metricQueries"] if q.get("returnData")] == ["rate"]
+            expression = queries["rate"]["expression"]
+            assert expression.startswith("IF(") and ">= 20" in expression, expression  # minimum volume
+            assert 0 < alarm["threshold"] <= 5 and alarm["datapointsToAlarm"] == 2 and alarm["evaluationPeriods"] == 3
+        metrics = {name: {q["id"]: (q["metric"]["namespace"], q["metric"]["metricName"]) for q in a["metricQueries"] if "metric" in q}
+                   for name, a in alarms.items()}
+        assert metrics["route-counter-api-5xx-rate"] == {"bad": ("AWS/ApiGateway", "5XXError"), "volume": ("AWS/ApiGateway", "Count")}
+        assert metrics["route-counter-counter-error-rate"] == {"bad": ("AWS/Lambda", "Errors"), "volume": ("AWS/Lambda", "Invocations")}
+        assert metrics["route-counter-table-throttle-rate"]["bad"] == ("AWS/DynamoDB", "ThrottledRequests")
         assert recorder.of_type("aws:sns/topicSubscription:TopicSubscription") == []
 
     return check(run_program(), assertions)
+
+
+def test_one_deliberate_503_does_not_trip_an_alarm():
+    """The expressions evaluated as CloudWatch would, on a quiet period with one 503 and a busy bad one."""
+    from infra.alarms import SPECS
+
+    api = SPECS["api"]
+
+    def rate(bad: float, volume: float) -> float:
+        return eval(api.expression().replace("IF(", "_if("), {"_if": lambda c, a, b: a if c else b, "bad": bad, "volume": volume})
+
+    assert rate(bad=1, volume=3) == 0  # a lone 503 on a quiet site: below the minimum volume
+    assert rate(bad=1, volume=100) <= api.threshold  # 1 % of a busy period
+    assert rate(bad=20, volume=100) > api.threshold  # a real outage
 
 
 @pulumi.runtime.test
@@ -326,7 +389,7 @@ def test_alarm_email_subscribes_to_the_topic():
 def test_access_logs_when_enabled():
     def assertions(recorder, _):
         stage = recorder.resources["route-counter-stage"].inputs
-        assert stage["accessLogSettings"]["destinationArn"].endswith("route-counter-access-logs")
+        assert stage["accessLogSettings"]["destinationArn"].endswith(f"log-group:route-counter-access-logs-{AUTONAME_SUFFIX}")
         assert json.loads(stage["accessLogSettings"]["format"].replace("$", ""))  # one JSON line
         assert recorder.resources["route-counter-method-settings"].inputs["settings"]["loggingLevel"] == "ERROR"
 
@@ -360,7 +423,12 @@ def test_stack_outputs():
         ("architecture", "arm", "architecture must be arm64 or x86_64"),
         ("logRetentionDays", "8", "logRetentionDays must be one of"),
         ("throttleRateLimit", "fast", "throttleRateLimit must be an integer"),
-        ("reservedConcurrency", "0", "reservedConcurrency must be an integer from 1 to 1000"),
+        ("reservedConcurrency", "-1", "reservedConcurrency must be an integer from 0 to 1000"),
+        ("listingMemorySize", "100", "listingMemorySize must be an integer from 128 to 10240"),
+        ("systemLogLevel", "ERROR", "systemLogLevel must be DEBUG or INFO or WARN"),
+        ("countsPath", "a~b", "what an API Gateway path part may hold"),
+        ("countsPath", "..", "countsPath must be one path segment"),
+        ("countsPath", "{x}", "letters, digits, '.', '_' or '-'"),
         ("protectData", "yes", "protectData must be true or false"),
         ("countsPath", "a/b", "countsPath must be one path segment"),
         ("stageName", "my stage", "stageName must be"),
@@ -410,10 +478,7 @@ def test_security_audit_of_every_policy_and_permission():
         for perm in recorder.of_type(PERMISSION):
             assert perm.inputs["principal"] == "apigateway.amazonaws.com"
             assert perm.inputs["sourceArn"].startswith(f"arn:aws:execute-api:{REGION}:{ACCOUNT}:route-counter-api-id/v1/")
-        assert {p.inputs["function"] for p in recorder.of_type(PERMISSION)} == {
-            "route-counter-counter1a2b3c", "route-counter-listing1a2b3c"}
-        for method in recorder.of_type(METHOD):  # public by design, but nothing beyond the routes above
-            assert not method.inputs.get("apiKeyRequired") and "authorizerId" not in method.inputs
+        assert {p.inputs["function"] for p in recorder.of_type(PERMISSION)} == {COUNTER_FN, LISTING_FN}
         assert recorder.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []
         assert recorder.of_type("aws:iam/policy:Policy") == []
 

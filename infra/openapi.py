@@ -1,0 +1,98 @@
+"""The REST API as one OpenAPI document: routes, Lambda integrations and gateway responses. Pure data.
+
+Why a document and not Resource/Method/Integration resources: a Deployment snapshots the API when it is
+created. With separate resources, a Deployment replaced because a route changed is created *before* the
+removed routes are deleted (pulumi-aws#3289, "by design"), so a renamed ``countsPath`` kept serving the
+old path forever. As the RestApi's ``body`` (imported in ``overwrite`` mode), every change, additions and
+removals alike, lands in the API first; the Deployment, whose trigger is this document's hash, is then
+replaced and the stage points at a snapshot of exactly this document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from handler.events import PROXY_PARAM, PROXY_PART, ROOT_RESOURCE
+
+ANY_METHOD = "x-amazon-apigateway-any-method"
+LISTING_METHODS = ("get", "head", "options")
+TITLE = "route-counter"
+
+# API Gateway's own answers (throttled 429, 403 for a missing route, 502/504 from the integration) in the
+# product's error shape. Which answer it was is API Gateway's response type (THROTTLED, INTEGRATION_TIMEOUT,
+# ...); $context.error.messageString is already a quoted JSON string.
+GATEWAY_ERROR_TEMPLATE = (
+    '{"error":"$context.error.responseType","message":$context.error.messageString,'
+    '"requestId":"$context.requestId"}'
+)
+
+
+def _operation(invoke_arn: Any, proxy: bool) -> dict[str, Any]:
+    """One method: a Lambda proxy integration (Lambda is always invoked with POST)."""
+    operation: dict[str, Any] = {
+        "responses": {"200": {"description": "The function's answer, passed through."}},
+        "x-amazon-apigateway-integration": {
+            "type": "aws_proxy",
+            "httpMethod": "POST",
+            "uri": invoke_arn,
+            "passthroughBehavior": "when_no_match",
+        },
+    }
+    if proxy:
+        operation["parameters"] = [{"name": PROXY_PARAM, "in": "path", "required": True, "schema": {"type": "string"}}]
+    return operation
+
+
+def gateway_cors(cors_origins: str) -> dict[str, str]:
+    """CORS headers on API Gateway's own answers, as the functions send them.
+
+    A gateway response cannot choose among several allowed origins, so with more than one it echoes the
+    request's Origin: these bodies are API Gateway's error messages, never counts.
+    """
+    origins = [o for o in cors_origins.split(",") if o]
+    if origins == ["*"]:
+        allow = "'*'"
+    elif len(origins) == 1:
+        allow = f"'{origins[0]}'"
+    else:
+        allow = "method.request.header.origin"
+    headers = {"gatewayresponse.header.Access-Control-Allow-Origin": allow}
+    if origins != ["*"]:
+        headers["gatewayresponse.header.Vary"] = "'Origin'"
+    return headers
+
+
+def document(counter_invoke_arn: Any, listing_invoke_arn: Any, counts_path: str, cors_origins: str) -> dict[str, Any]:
+    """The whole API. Invoke ARNs may be Outputs (serialise with pulumi.Output.json_dumps).
+
+    ``ANY /`` and ``ANY /{proxy+}`` go to the counter; ``/<countsPath>`` and ``/<countsPath>/{proxy+}`` go to
+    the listing for every method (GET, HEAD, OPTIONS, and ANY so that other methods get its 405 with Allow
+    rather than API Gateway's 403), so nothing under the listing path ever reaches the counter.
+    """
+    counts = f"/{counts_path}"
+    listing_paths = {counts: False, f"{counts}/{PROXY_PART}": True}
+    paths: dict[str, Any] = {
+        ROOT_RESOURCE: {ANY_METHOD: _operation(counter_invoke_arn, proxy=False)},
+        f"/{PROXY_PART}": {ANY_METHOD: _operation(counter_invoke_arn, proxy=True)},
+    }
+    for path, proxy in listing_paths.items():
+        paths[path] = {method: _operation(listing_invoke_arn, proxy) for method in (*LISTING_METHODS, ANY_METHOD)}
+    responses = {
+        kind: {
+            "responseParameters": gateway_cors(cors_origins),
+            "responseTemplates": {"application/json": GATEWAY_ERROR_TEMPLATE},
+        }
+        for kind in ("DEFAULT_4XX", "DEFAULT_5XX")
+    }
+    return {
+        "openapi": "3.0.1",
+        "info": {"title": TITLE, "version": "1.0"},
+        "paths": paths,
+        "x-amazon-apigateway-gateway-responses": responses,
+    }
+
+
+def digest(body: str) -> str:
+    """The Deployment's trigger: any change to the document redeploys the stage, and nothing else does."""
+    return hashlib.sha256(body.encode()).hexdigest()
