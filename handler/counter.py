@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from handler import events, schema
 from handler.dynamo import DynamoFailure, call_once_retry_safe, create_client
-from handler.responses import Answered, admit, error_response, json_response
+from handler.responses import Answered, admit, error_response, json_response, last_resort
 from handler.routes import RouteError
 from handler.settings import Settings
 
@@ -89,4 +89,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bad input -> 400/404/405/414 JSON error (nothing written); DynamoDB failure -> 5xx JSON error,
     503 with Retry-After when the hit was throttled or its outcome is unknown.
     """
-    return handle(event, context, SETTINGS, _dynamodb)
+    try:
+        return handle(event, context, SETTINGS, _dynamodb)
+    except Exception:  # noqa: BLE001 - the last resort: a JSON 500 with the request id, never a 502
+        return last_resort(event, context, SETTINGS.cors_origins, LOGGER)

@@ -1,7 +1,8 @@
 """What the listing serves to people: a self-contained HTML dashboard and a visits badge. Pure functions.
 
-The page embeds the first page of JSON and renders it with textContent only, so a route like
-``/<script>`` is always shown as text. Its one script and one style are allowed by hash in its own
+The page embeds the first answer as JSON (by default the 100 most-hit routes of the whole table, ``top``;
+"Load more" asks for 100 more, up to 1,000; with ``limit`` or ``cursor``, Scan pages) and renders it with
+textContent only, so a route like ``/<script>`` is always shown as text. Its one script and one style are allowed by hash in its own
 Content-Security-Policy; nothing is loaded from anywhere else.
 """
 
@@ -21,7 +22,7 @@ th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after
 td.route{font-family:ui-monospace,monospace;word-break:break-all}input{padding:.3rem;width:20rem;margin:.5rem 0}"""
 
 _SCRIPT = """(()=>{const $=i=>document.getElementById(i),d=JSON.parse($('data').textContent);
-let rows=d.routes,next=d.next,key='count',dir=-1;
+let rows=d.routes,top=d.top||0,next=top?rows.length>=top&&top<1000:d.next,key='count',dir=-1;
 const td=(tr,t,c)=>{const e=document.createElement('td');e.textContent=t;if(c)e.className=c;tr.append(e);return e};
 function render(){const q=$('filter').value.toLowerCase(),max=Math.max(1,...rows.map(r=>r.count));
 const v=r=>key==='methods'?Object.keys(r.methods).join():r[key]??'';
@@ -38,8 +39,10 @@ for(const th of document.querySelectorAll('th'))th.setAttribute('aria-sort',th.d
 for(const th of document.querySelectorAll('th'))th.onclick=()=>{dir=key===th.dataset.k?-dir:(th.dataset.k==='route'?1:-1);
 key=th.dataset.k;render()};
 $('filter').oninput=render;
-$('more').onclick=async()=>{const u=new URL(location.href);u.searchParams.set('cursor',next);u.searchParams.delete('format');
-const r=await fetch(u,{headers:{Accept:'application/json'}}),p=await r.json();rows=rows.concat(p.routes);next=p.next;render()};
+$('more').onclick=async()=>{const u=new URL(location.href);u.searchParams.delete('format');
+if(top){u.searchParams.set('top',Math.min(1000,top+100))}else{u.searchParams.set('cursor',next)}
+const r=await fetch(u,{headers:{Accept:'application/json'}}),p=await r.json();
+if(top){rows=p.routes;top=p.top;next=p.routes.length>=top&&top<1000}else{rows=rows.concat(p.routes);next=p.next}render()};
 render()})();"""
 
 

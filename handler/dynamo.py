@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, NamedTuple, TypeVar
 
 import botocore
 import botocore.session
@@ -105,12 +105,21 @@ def classify(exc: Exception, *, write: bool) -> DynamoFailure:
     return DynamoFailure(503, "storage_unavailable", "the counts store did not answer in time", cause)
 
 
+class Clock(NamedTuple):
+    """Where the retry loop gets time and waits: the system's, or a test's (module attribute CLOCK)."""
+
+    monotonic: Callable[[], float]
+    sleep: Callable[[float], None]
+
+
+CLOCK = Clock(time.monotonic, time.sleep)
+
+
 def call_once_retry_safe(
     operation: Callable[[], T],
     *,
     budget: float = RETRY_BUDGET,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Clock | None = None,
     jitter: Callable[[], float] = random.random,
 ) -> T:
     """Run a non-idempotent write, re-sending it only when it certainly did not apply.
@@ -118,7 +127,8 @@ def call_once_retry_safe(
     Throttling and never-opened connections are retried with jittered backoff while the budget lasts;
     anything whose outcome is unknown raises at once. Raises DynamoFailure.
     """
-    deadline = clock() + budget
+    clock = clock or CLOCK
+    deadline = clock.monotonic() + budget
     attempt = 0
     while True:
         try:
@@ -133,6 +143,6 @@ def call_once_retry_safe(
             raise classify(exc, write=True) from exc
         delay = jitter() * min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
         attempt += 1
-        if clock() + delay >= deadline:
+        if clock.monotonic() + delay >= deadline:
             raise classify(last, write=True) from last
-        sleep(delay)
+        clock.sleep(delay)

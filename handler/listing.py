@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import time
 from typing import Any, Callable, Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -11,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handler import dashboard, events
 from handler.dynamo import DynamoFailure, classify, create_client
 from handler.queries import BadQuery, decode_cursor, get_route, list_page, top_routes
-from handler.responses import Answered, admit, error_response, json_response, response
+from handler.responses import Answered, admit, error_response, json_response, last_resort, response
 from handler.routes import RouteError, normalize
 from handler.settings import Settings
 
@@ -21,6 +23,13 @@ READ_METHODS = ("GET", "HEAD")
 ALLOWED_METHODS = (*READ_METHODS, "OPTIONS")
 
 DEFAULT_LIMIT, MAX_LIMIT, MAX_TOP = 100, 1000, 1000
+_DIGITS = re.compile(r"^[0-9]{1,4}$")  # ASCII digits only: str.isdigit() accepts '²', which int() refuses
+# top=N reads up to 50,000 items: its answer is kept this long per container and may be cached as long by
+# browsers and proxies, so a burst of dashboard views or scripted calls costs one scan a minute.
+TOP_CACHE_SECONDS = 60
+TOP_CACHE_CONTROL = f"public, max-age={TOP_CACHE_SECONDS}"
+_TOP_CACHE_SIZE = 64
+_top_cache: dict[tuple[str, str, int], tuple[float, dict[str, Any]]] = {}
 BADGE_PATH = "badge"
 BADGE_CACHE = "public, max-age=300"  # badges are fetched by image proxies (GitHub's camo): let them cache
 MAX_LABEL = 40
@@ -40,9 +49,22 @@ def _int_param(query: Mapping[str, str], name: str, default: int | None, low: in
     raw = query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not _DIGITS.match(raw) or not low <= int(raw) <= high:
         raise BadQuery(f"{name} must be an integer from {low} to {high}")
     return int(raw)
+
+
+def cached_top(client: Any, table: str, prefix: str, n: int, clock: Callable[[], float]) -> dict[str, Any]:
+    """top_routes, memoised per container for TOP_CACHE_SECONDS (bounded: the oldest entry goes first)."""
+    key, now = (table, prefix, n), clock()
+    hit = _top_cache.get(key)
+    if hit and now - hit[0] < TOP_CACHE_SECONDS:
+        return hit[1]
+    result = top_routes(client(), table, prefix, n)
+    if len(_top_cache) >= _TOP_CACHE_SIZE:
+        del _top_cache[min(_top_cache, key=lambda k: _top_cache[k][0])]
+    _top_cache[key] = (now, result)
+    return result
 
 
 def badge(request: events.Request, settings: Settings, client: Callable[[], Any], cors: dict[str, str]) -> dict[str, Any]:
@@ -57,38 +79,46 @@ def badge(request: events.Request, settings: Settings, client: Callable[[], Any]
     return response(200, svg, cors, "image/svg+xml", {"Cache-Control": BADGE_CACHE})
 
 
-def answer(request: events.Request, settings: Settings, client: Callable[[], Any]) -> tuple[int, Any]:
-    """Status and JSON payload for a GET; raises BadQuery, RouteError or DynamoDB errors."""
+def answer(
+    request: events.Request, settings: Settings, client: Callable[[], Any], clock: Callable[[], float], html: bool
+) -> tuple[int, Any, dict[str, str]]:
+    """Status, JSON payload and extra headers for a GET; raises BadQuery, RouteError or DynamoDB errors."""
     query, rules, table = request.query, settings.rules, settings.table_name
     if request.path_params.get("proxy"):
-        return 404, None
+        return 404, None, {}
     picked = [name for name in ("route", "top", "cursor") if name in query]
     if len(picked) > 1:
         raise BadQuery(f"use only one of route, top and cursor (got {', '.join(picked)})")
     if "route" in query:
         route = rules.resolve(query["route"], encoded=False)  # query values arrive decoded
         record = get_route(client(), table, route)
-        return (200, record) if record else (404, route)
+        return (200, record, {}) if record else (404, route, {})
     prefix = normalize(query.get("prefix", "/"))
     top = _int_param(query, "top", None, 1, MAX_TOP)
+    # The dashboard opens on the most-hit routes of the whole table, not on the first Scan page.
+    if top is None and html and "cursor" not in query and "limit" not in query:
+        top = DEFAULT_LIMIT
     if top is not None:
-        return 200, top_routes(client(), table, prefix, top)
+        return 200, {**cached_top(client, table, prefix, top, clock), "top": top}, {"Cache-Control": TOP_CACHE_CONTROL}
     limit = _int_param(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     after = decode_cursor(query["cursor"], prefix) if "cursor" in query else None
-    return 200, list_page(client(), table, prefix, limit, after)
+    return 200, list_page(client(), table, prefix, limit, after), {}
 
 
-def handle(event: Any, context: Any, settings: Settings, client: Callable[[], Any]) -> dict[str, Any]:
-    """Core of the handler with its settings and client factory passed in."""
+def handle(
+    event: Any, context: Any, settings: Settings, client: Callable[[], Any], clock: Callable[[], float] = time.monotonic
+) -> dict[str, Any]:
+    """Core of the handler with its settings, client factory and clock passed in."""
     try:
         request, cors = admit(event, context, settings.cors_origins, ALLOWED_METHODS, READ_METHODS)
     except Answered as early:
         return early.response
     rid = request.request_id
+    html = dashboard.wants_html(request.header("accept"), request.query)
     try:
         if request.path_params.get("proxy", "").strip("/") == BADGE_PATH:
             return badge(request, settings, client, cors)
-        status, payload = answer(request, settings, client)
+        status, payload, headers = answer(request, settings, client, clock, html)
     except BadQuery as exc:
         return error_response(400, "bad_query", str(exc), cors, rid)
     except RouteError as exc:
@@ -101,11 +131,11 @@ def handle(event: Any, context: Any, settings: Settings, client: Callable[[], An
         return error_response(404, "not_found", "no such listing path", cors, rid)
     if status == 404:
         return error_response(404, "route_not_found", f"{payload} has not been hit", cors, rid)
-    if dashboard.wants_html(request.header("accept"), request.query):
+    if html:
         first = payload if "routes" in payload else {"routes": [payload], "next": None}
-        headers = {"Content-Security-Policy": dashboard.CSP, "X-Content-Type-Options": "nosniff"}
+        headers = {**headers, "Content-Security-Policy": dashboard.CSP, "X-Content-Type-Options": "nosniff"}
         return response(200, dashboard.page(first), cors, dashboard.HTML_TYPE, headers)
-    return json_response(status, payload, cors)
+    return json_response(status, payload, cors, headers)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -116,8 +146,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ``/_counts/badge?route=/x`` an SVG badge (``format=shields``: shields.io endpoint JSON).
     Query: ``limit`` (1..1000, default 100) and ``cursor`` page through the table; ``prefix=/api`` filters;
     ``route=/a/b`` returns one route; ``top=N`` (1..1000) the N most-hit routes, reading at most
-    TOP_SCAN_BUDGET items (``"truncated": true`` when that bound is hit).
+    TOP_SCAN_BUDGET items (``"truncated": true`` when that bound is hit), cached for TOP_CACHE_SECONDS.
+    The HTML view opens on ``top=100``.
     Response: 200 ``{"routes": [{"route", "count", "methods", "firstSeen", "lastSeen"}], "next": cursor|null}``;
     405 with Allow for methods other than GET/HEAD/OPTIONS; 400 for a bad query or edited cursor.
     """
-    return handle(event, context, SETTINGS, _dynamodb)
+    try:
+        return handle(event, context, SETTINGS, _dynamodb)
+    except Exception:  # noqa: BLE001 - the last resort: a JSON 500 with the request id, never a 502
+        return last_resort(event, context, SETTINGS.cors_origins, LOGGER)

@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import heapq
-import hmac
 import json
+import re
 from typing import Any
 
 from handler import schema
+from handler.routes import DYNAMODB_KEY_LIMIT, RouteError, normalize
 
 # ?top=N reads the whole table; it stops after this many items and says "truncated": true.
 TOP_SCAN_BUDGET = 50_000
 # A filtered page stops after this many Scan calls (each reads at most 1 MB) and hands back a cursor.
 MAX_SCANS_PER_PAGE = 10
 
-# The cursor is the last key read, checksummed so that an edited cursor is refused (400). It is not a
-# secret: the listing is public, the checksum only catches tampering and truncation.
-_CURSOR_KEY = b"route-counter/cursor/v1"
+# The cursor is plain data, the filter and the last key read: [prefix, route] as JSON in URL-safe base64.
+# Anyone may make one (the listing is public); it only says where a Scan resumes, so decode_cursor checks
+# its whole shape and nothing else is needed.
+MAX_CURSOR = 8192  # characters: two keys of at most 2,048 UTF-8 bytes each, base64 of their JSON
+_CURSOR = re.compile(r"^[A-Za-z0-9_-]{1,%d}$" % MAX_CURSOR)
 
 
 class BadQuery(ValueError):
@@ -28,24 +30,33 @@ class BadQuery(ValueError):
 
 
 def encode_cursor(route: str, prefix: str) -> str:
-    payload = json.dumps({"r": route, "p": prefix}, separators=(",", ":"), ensure_ascii=False).encode()
-    mac = hashlib.blake2b(payload, key=_CURSOR_KEY, digest_size=8).digest()
-    return base64.urlsafe_b64encode(mac + payload).rstrip(b"=").decode()
+    payload = json.dumps([prefix, route], separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+
+
+def _canonical_key(value: Any) -> bool:
+    """A string that could be a stored route: normalised and within DynamoDB's key size."""
+    if not isinstance(value, str) or len(value.encode("utf-8", "surrogatepass")) > DYNAMODB_KEY_LIMIT:
+        return False
+    try:
+        return normalize(value) == value
+    except RouteError:
+        return False
 
 
 def decode_cursor(cursor: str, prefix: str) -> str:
-    """The route to continue after; BadQuery when the cursor was edited or belongs to another filter."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-    except (binascii.Error, ValueError):
-        raise BadQuery("cursor is not valid") from None
-    mac, payload = raw[:8], raw[8:]
-    if not hmac.compare_digest(mac, hashlib.blake2b(payload, key=_CURSOR_KEY, digest_size=8).digest()):
+    """The route to continue after; BadQuery for anything but a cursor this listing made for this filter."""
+    if not _CURSOR.match(cursor):
         raise BadQuery("cursor is not valid")
-    data = json.loads(payload)
-    if data.get("p") != prefix:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8"))
+    except (binascii.Error, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise BadQuery("cursor is not valid") from None
+    if not (isinstance(data, list) and len(data) == 2 and all(_canonical_key(v) for v in data)):
+        raise BadQuery("cursor is not valid")
+    if data[0] != prefix:
         raise BadQuery("cursor belongs to another prefix filter")
-    return data["r"]
+    return str(data[1])
 
 
 def _order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -62,6 +62,24 @@ def error_response(
     return json_response(status, payload, cors, headers)
 
 
+def last_resort(event: Any, context: Any, origins: tuple[str, ...], logger: Any) -> dict[str, Any]:
+    """What a handler answers when it raised anyway: logged with its traceback, a JSON 500 with the request
+    id (never Lambda's error, which API Gateway turns into a bare 502). Reads the event defensively."""
+    request_id = str(getattr(context, "aws_request_id", "") or "")
+    origin = None
+    if isinstance(event, dict):
+        context_part, headers = event.get("requestContext"), event.get("headers")
+        if isinstance(context_part, dict) and isinstance(context_part.get("requestId"), str):
+            request_id = context_part["requestId"]
+        if isinstance(headers, dict):
+            found = next((v for k, v in headers.items() if isinstance(k, str) and k.lower() == "origin"), None)
+            origin = found if isinstance(found, str) else None
+    logger.exception("unhandled error", extra={"requestId": request_id})
+    return error_response(
+        500, "internal_error", "the request could not be handled", cors_headers(origin, origins), request_id
+    )
+
+
 def preflight(cors: Mapping[str, str], methods: tuple[str, ...], request_headers: str | None) -> dict[str, Any]:
     """204 answer to a CORS preflight; it is never counted."""
     headers = {

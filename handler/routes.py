@@ -1,7 +1,7 @@
 """Route rules: how a request path becomes the key it is counted under. Pure functions, no I/O.
 
-Pipeline (``RouteRules.resolve``): percent-decode once -> normalise -> size limit -> allowed prefixes ->
-templates. API Gateway REST APIs hand the Lambda the path still percent-encoded, so decoding happens
+Pipeline (``RouteRules.resolve``): percent-decode once -> normalise -> size limit -> reserved paths (the
+listing's) -> allowed prefixes -> templates. API Gateway REST APIs hand the Lambda the path still percent-encoded, so decoding happens
 here exactly once; ``normalize`` itself never decodes, which is what makes it idempotent.
 """
 
@@ -12,7 +12,6 @@ from typing import NamedTuple
 from urllib.parse import unquote_to_bytes
 
 DYNAMODB_KEY_LIMIT = 2048  # bytes: DynamoDB's maximum partition-key size
-DEFAULT_MAX_ROUTE_BYTES = 1024
 
 # C0 and C1 control characters and DEL; lone surrogates cannot be stored as DynamoDB strings.
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -114,9 +113,10 @@ def under_prefix(route: str, prefix: str) -> bool:
 class RouteRules(NamedTuple):
     """Everything that decides a route's key, parsed once per container."""
 
-    max_bytes: int = DEFAULT_MAX_ROUTE_BYTES
+    max_bytes: int = DYNAMODB_KEY_LIMIT  # the hard bound; the setting (maxRouteBytes) comes from the stack
     prefixes: tuple[str, ...] = ()
     templates: tuple[Template, ...] = ()
+    reserved: tuple[str, ...] = ()  # normalised paths never counted, nor anything under them
 
     def canonical(self, path: str, encoded: bool = True) -> str:
         """Decode (when still percent-encoded), normalise and size-check; no prefix or template rules."""
@@ -128,6 +128,8 @@ class RouteRules(NamedTuple):
     def resolve(self, path: str, encoded: bool = True) -> str:
         """The key a path is counted under, or RouteError (400, 404 or 414)."""
         route = self.canonical(path, encoded)
+        if any(under_prefix(route, r) for r in self.reserved):
+            raise RouteError(404, "reserved_route", "this path belongs to the listing and is never counted")
         if self.prefixes and not any(under_prefix(route, p) for p in self.prefixes):
             raise RouteError(404, "route_not_counted", "route is outside the allowed prefixes")
         if self.templates:

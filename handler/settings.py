@@ -1,10 +1,16 @@
-"""Handler configuration from the Lambda environment, parsed once per container."""
+"""Handler configuration from the Lambda environment, parsed once per container.
+
+The environment is built by one function, ``infra.settings.StackSettings.handler_environment``, for the
+Pulumi program and the local API alike, so every variable is always present: none has a default here
+(the defaults live in Pulumi.yaml alone). A missing or bad variable fails the function at init.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Mapping, NamedTuple
 
-from handler.routes import DEFAULT_MAX_ROUTE_BYTES, DYNAMODB_KEY_LIMIT, RouteRules, parse_prefixes, parse_templates, split_list
+from handler.routes import DYNAMODB_KEY_LIMIT, RouteRules, parse_prefixes, parse_templates, split_list
 
 # Environment variable names: the Pulumi program and the local server set exactly these.
 TABLE_NAME = "TABLE_NAME"
@@ -12,8 +18,12 @@ CORS_ORIGINS = "CORS_ORIGINS"
 MAX_ROUTE_BYTES = "MAX_ROUTE_BYTES"
 ALLOW_PREFIXES = "ALLOW_PREFIXES"
 ROUTE_TEMPLATES = "ROUTE_TEMPLATES"
+COUNTS_PATH = "COUNTS_PATH"
+VARIABLES = (TABLE_NAME, CORS_ORIGINS, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH)
 
 ANY_ORIGIN = "*"
+_DIGITS = re.compile(r"^[0-9]{1,9}$")  # ASCII only: str.isdigit() accepts '²', which int() refuses
+_PATH_PART = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class ConfigError(RuntimeError):
@@ -22,29 +32,35 @@ class ConfigError(RuntimeError):
 
 class Settings(NamedTuple):
     table_name: str
-    cors_origins: tuple[str, ...] = (ANY_ORIGIN,)
-    rules: RouteRules = RouteRules()
+    cors_origins: tuple[str, ...]
+    rules: RouteRules
+    counts_path: str  # the listing's path segment, e.g. "_counts"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Parse and validate; every problem names the variable and what it accepts."""
-        table = env.get(TABLE_NAME, "").strip()
+        missing = [name for name in VARIABLES if name not in env]
+        if missing:
+            raise ConfigError(f"missing environment variable(s) {', '.join(missing)}: set by the Pulumi program")
+        table = env[TABLE_NAME].strip()
         if not table:
             raise ConfigError(f"{TABLE_NAME} is required: the DynamoDB table holding the counts")
-        raw_max = env.get(MAX_ROUTE_BYTES, "").strip() or str(DEFAULT_MAX_ROUTE_BYTES)
-        try:
-            max_bytes = int(raw_max)
-        except ValueError:
-            max_bytes = 0
+        raw_max = env[MAX_ROUTE_BYTES].strip()
+        max_bytes = int(raw_max) if _DIGITS.match(raw_max) else 0
         if not 1 <= max_bytes <= DYNAMODB_KEY_LIMIT:
             raise ConfigError(f"{MAX_ROUTE_BYTES} must be an integer from 1 to {DYNAMODB_KEY_LIMIT}, got {raw_max!r}")
+        counts_path = env[COUNTS_PATH].strip()
+        if not _PATH_PART.match(counts_path) or counts_path in (".", ".."):
+            raise ConfigError(f"{COUNTS_PATH} must be one path segment of letters, digits, '.', '_' or '-', got {counts_path!r}")
         try:
-            prefixes = parse_prefixes(env.get(ALLOW_PREFIXES))
+            prefixes = parse_prefixes(env[ALLOW_PREFIXES])
         except ValueError as exc:
             raise ConfigError(f"{ALLOW_PREFIXES}: {exc}") from None
         try:
-            templates = parse_templates(env.get(ROUTE_TEMPLATES))
+            templates = parse_templates(env[ROUTE_TEMPLATES])
         except ValueError as exc:
             raise ConfigError(f"{ROUTE_TEMPLATES}: {exc}") from None
-        origins = tuple(split_list(env.get(CORS_ORIGINS))) or (ANY_ORIGIN,)
-        return cls(table, origins, RouteRules(max_bytes, prefixes, templates))
+        origins = tuple(split_list(env[CORS_ORIGINS])) or (ANY_ORIGIN,)
+        # Nothing under the listing path is ever counted, however the request spells it.
+        rules = RouteRules(max_bytes, prefixes, templates, reserved=("/" + counts_path,))
+        return cls(table, origins, rules, counts_path)

@@ -69,6 +69,7 @@ class StackSettings:
             env.MAX_ROUTE_BYTES: str(self.max_route_bytes),
             env.ALLOW_PREFIXES: self.allow_prefixes,
             env.ROUTE_TEMPLATES: self.route_templates,
+            env.COUNTS_PATH: self.counts_path,
         }
 
 

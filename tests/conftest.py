@@ -13,8 +13,11 @@ os.environ.update(
     AWS_SESSION_TOKEN="testing",
     AWS_DEFAULT_REGION="us-east-1",
     AWS_REGION="us-east-1",
-    TABLE_NAME="route-counts-test",
 )
+# The handlers' environment exactly as the Pulumi program builds it, from Pulumi.yaml's defaults.
+from infra import settings as _stack  # noqa: E402
+
+os.environ.update(_stack.parse({}).handler_environment("route-counts-test"))
 
 from collections import Counter  # noqa: E402
 
@@ -28,6 +31,40 @@ from local.events import build_event  # noqa: E402
 from tests.faults import Faults  # noqa: E402
 
 TABLE = os.environ["TABLE_NAME"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_containers():
+    """Each test is a fresh Lambda container: no top=N answer memoised by an earlier test."""
+    from handler import listing
+
+    listing._top_cache.clear()
+    yield
+    listing._top_cache.clear()
+
+
+class FakeClock:
+    """Time that moves only when the code under test sleeps: retries cost no wall-clock time."""
+
+    def __init__(self) -> None:
+        self.now, self.slept = 0.0, []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch) -> FakeClock:
+    """Every test runs the retry path on a fake clock (handler.dynamo.CLOCK)."""
+    from handler import dynamo
+
+    fake = FakeClock()
+    monkeypatch.setattr(dynamo, "CLOCK", dynamo.Clock(fake.monotonic, fake.sleep))
+    return fake
 
 
 @pytest.fixture

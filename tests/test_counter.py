@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from handler import counter
-from handler.routes import RouteRules, parse_prefixes, parse_templates
+from handler.routes import parse_prefixes, parse_templates
 from handler.settings import Settings
 from local.events import build_event
 from tests.conftest import TABLE, stored
@@ -121,10 +121,15 @@ def test_cors_echoes_only_configured_origins(writer, settings):
         ("/%zz", 400, "bad_encoding"),
         ("/%C0%AF", 400, "bad_encoding"),
         ("/elsewhere", 404, "route_not_counted"),
+        # Nothing under the listing path is counted, however it is spelled.
+        ("/%5Fcounts", 404, "reserved_route"),
+        ("/%5fcounts/x", 404, "reserved_route"),
+        ("/x/%2E%2E/_counts", 404, "reserved_route"),
+        ("/x/..%2F_counts", 404, "reserved_route"),
     ],
 )
 def test_bad_input_gets_a_json_error_and_writes_nothing(writer, settings, target, status, code):
-    rules = RouteRules(prefixes=parse_prefixes("/api")) if code == "route_not_counted" else RouteRules()
+    rules = settings.rules._replace(prefixes=parse_prefixes("/api")) if code == "route_not_counted" else settings.rules
     response, body = call(writer, settings._replace(rules=rules), "GET", target)
     assert response["statusCode"] == status
     assert body["error"] == code and body["message"]
@@ -163,7 +168,7 @@ def test_unknown_method_is_405_with_allow(writer, settings):
 
 
 def test_templates_count_under_the_template(writer, settings):
-    templated = settings._replace(rules=RouteRules(templates=parse_templates("/users/{id}")))
+    templated = settings._replace(rules=settings.rules._replace(templates=parse_templates("/users/{id}")))
     for user in ("1", "2", "3"):
         call(writer, templated, "GET", f"/users/{user}")
     assert stored(writer.client, "/users/{id}")["count"] == 3
@@ -249,3 +254,28 @@ def test_client_falls_back_to_the_default_loader_when_the_shortcut_breaks(table,
     response = counter.handle(event, None, Settings.from_env(os.environ), lambda: client)
     assert response["statusCode"] == 200 and json.loads(response["body"]) == {"route": "/fallback", "count": 1}
     assert "data-loader shortcut failed" in caplog.text
+
+
+@pytest.mark.parametrize("proxy", ["_counts", "_counts/badge", "./_counts", "a/../_counts/x", "_counts/"])
+def test_the_listing_path_is_never_counted_even_if_it_reaches_the_counter(writer, settings, proxy):
+    """Whatever API Gateway's own path matching does, the counter itself refuses the listing path."""
+    event, _ = build_event("GET", "/anything")
+    event["pathParameters"] = {"proxy": proxy}
+    response, body = call(writer, settings, event=event)
+    assert (response["statusCode"], body["error"]) == (404, "reserved_route")
+    assert writer.sent == {}
+
+
+def test_an_unexpected_exception_is_a_json_500_with_the_request_id(monkeypatch, caplog):
+    """The last-resort guard: a bug answers JSON 500 (never Lambda's error, which API Gateway makes a 502)."""
+    def broken(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(counter, "handle", broken)
+    event, _ = build_event("GET", "/x", [("Origin", "https://site.example")], request_id="req-123")
+    response = counter.handler(event, None)
+    body = json.loads(response["body"])
+    assert response["statusCode"] == 500 and response["headers"]["Content-Type"] == "application/json"
+    assert body == {"error": "internal_error", "message": "the request could not be handled", "requestId": "req-123"}
+    assert "a bug" not in response["body"] and "Traceback" in caplog.text  # logged, not shown
+    assert counter.handler("not even an event", None)["statusCode"] in (400, 500)

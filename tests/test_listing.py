@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -62,18 +63,34 @@ def test_pagination_visits_every_route_once(hits, reader, settings):
     assert no_writes(reader)
 
 
-def test_tampered_cursor_is_a_400(hits, reader, settings):
+def b64(data) -> str:
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "x", "not-a-cursor", "%%%", "=", "a" * 9000, b64(b"\xff\xfe"), b64("x"), b64([]), b64({"p": "/"}),
+        b64(["/"]), b64(["/", "/a", "/b"]), b64(["/", 5]), b64(["/", None]), b64(["/", "a"]), b64(["/", "/a/"]),
+        b64(["/", "/a/../b"]), b64(["/", "/a\u0000"]), b64(["/", "/" + "x" * 2048]), b64(["/x", "/a"]),
+    ],
+)
+def test_any_malformed_cursor_is_a_400(reader, settings, bad):
+    response, body = get(reader, settings, f"/_counts?cursor={quote(bad)}")
+    assert response["statusCode"] == 400 and body["error"] == "bad_query", bad
+    assert reader.sent == {}  # refused before any read
+
+
+def test_a_cursor_is_plain_data_for_its_own_filter(hits, reader, settings):
     hits({"/a": 1, "/b": 1, "/c": 1})
     _, body = get(reader, settings, "/_counts?limit=1")
     cursor = body["next"]
-    raw = bytearray(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    raw[-3] ^= 1
-    forged = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
-    for bad in (forged, cursor[:-2], "not-a-cursor", "%%%"):
-        response, body = get(reader, settings, f"/_counts?cursor={bad}")
-        assert response["statusCode"] == 400 and body["error"] == "bad_query", bad
+    assert json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))[0] == "/"
     response, _ = get(reader, settings, f"/_counts?cursor={cursor}&prefix=/a")
     assert response["statusCode"] == 400  # a cursor belongs to the filter it was made for
+    response, body = get(reader, settings, f"/_counts?cursor={b64(['/', '/b'])}")  # made by hand: fine, it is data
+    assert response["statusCode"] == 200
 
 
 def test_single_route_via_get_item(hits, reader, settings):
@@ -107,7 +124,8 @@ def test_top_n_reports_truncation_at_its_bound(hits, reader, settings, monkeypat
 
 @pytest.mark.parametrize(
     "query",
-    ["limit=0", "limit=1001", "limit=abc", "top=0", "top=1001", "top=-1", "route=/a&top=2", "top=1&cursor=x"],
+    ["limit=0", "limit=1001", "limit=abc", "top=0", "top=1001", "top=-1", "route=/a&top=2", "top=1&cursor=x",
+     "limit=\u00b2", "top=\u00b2", "top=\u0661", "limit=\uff11", "top=+5", "top= 5", "limit=1e2", "top=00000000001"],
 )
 def test_bad_query_is_a_400(reader, settings, query):
     response, body = get(reader, settings, f"/_counts?{query}")
@@ -143,3 +161,77 @@ def test_storage_failure_is_a_json_5xx(reader, settings):
     response, body = get(reader, settings, "/_counts")
     assert response["statusCode"] == 503 and body["error"] == "storage_unavailable"
     assert "Traceback" not in response["body"]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_top_is_cached_per_container_and_marked_cacheable(hits, reader, settings):
+    hits({"/a": 2, "/b": 1})
+    clock = FakeClock()
+
+    def top():
+        event, _ = build_event("GET", "/_counts?top=5")
+        response = listing.handle(event, None, settings, reader, clock)
+        return response, json.loads(response["body"])
+
+    response, first = top()
+    assert response["headers"]["Cache-Control"] == f"public, max-age={listing.TOP_CACHE_SECONDS}"
+    scans = reader.sent["Scan"]
+    hits({"/b": 5})
+    clock.now += listing.TOP_CACHE_SECONDS - 1
+    assert top()[1] == first and reader.sent["Scan"] == scans  # served from memory: no scan
+    clock.now += 1
+    assert [r["route"] for r in top()[1]["routes"]] == ["/b", "/a"]  # expired: scanned again
+    assert reader.sent["Scan"] == scans + 1
+    # Pages and single routes are never cached.
+    assert get(reader, settings, "/_counts")[0]["headers"]["Cache-Control"] == "no-store"
+
+
+def test_top_cache_is_bounded(reader, settings, table):
+    clock = FakeClock()
+    for n in range(1, 200):
+        event, _ = build_event("GET", f"/_counts?top={n}")
+        listing.handle(event, None, settings, reader, clock)
+        clock.now += 0.001
+    assert len(listing._top_cache) <= 64
+
+
+def test_dashboard_opens_on_the_most_hit_routes_of_the_whole_table(writer, reader, settings):
+    """Past one Scan page the busiest route must still be first (not the first page sorted within itself)."""
+    from handler import counter
+    from tests.conftest import TABLE
+
+    for i in range(150):
+        writer.client.update_item(TableName=TABLE, Key={"route": {"S": f"/quiet/{i}"}},
+                                  UpdateExpression="ADD #c :one", ExpressionAttributeNames={"#c": "count"},
+                                  ExpressionAttributeValues={":one": {"N": "1"}})
+    for _ in range(3):  # written last: on a later Scan page
+        event, _ = build_event("GET", "/zz/busy")
+        counter.handle(event, None, settings, writer)
+    event, _ = build_event("GET", "/_counts?format=html")
+    response = listing.handle(event, None, settings, reader)
+    import re
+
+    embedded = json.loads(re.search(r'type="application/json">(.*?)</script>', response["body"]).group(1))
+    assert embedded["routes"][0] == {**embedded["routes"][0], "route": "/zz/busy", "count": 3}
+    assert embedded["top"] == 100 and len(embedded["routes"]) == 100
+    scan_page = get(reader, settings, "/_counts?limit=100")[1]  # the JSON page stays a Scan page
+    assert len(scan_page["routes"]) == 100 and scan_page["next"]
+
+
+def test_an_unexpected_exception_in_the_listing_is_a_json_500(monkeypatch):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError
+
+    monkeypatch.setattr(listing, "handle", broken)
+    event, _ = build_event("GET", "/_counts", request_id="req-9")
+    response = listing.handler(event, None)
+    assert response["statusCode"] == 500
+    assert json.loads(response["body"]) == {"error": "internal_error", "message": "the request could not be handled",
+                                            "requestId": "req-9"}

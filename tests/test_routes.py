@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from handler.routes import RouteError, RouteRules, decode, normalize, parse_prefixes, parse_templates, under_prefix
@@ -169,24 +171,31 @@ def test_root_resource_is_the_root_route():
     assert RouteRules().resolve(events.parse(event).raw_path()) == "/"
 
 
+ENV = {"TABLE_NAME": "t", "CORS_ORIGINS": "*", "MAX_ROUTE_BYTES": "1024", "ALLOW_PREFIXES": "", "ROUTE_TEMPLATES": "",
+       "COUNTS_PATH": "_counts"}
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({}, "TABLE_NAME is required"),
-        ({"TABLE_NAME": "t", "MAX_ROUTE_BYTES": "0"}, "MAX_ROUTE_BYTES must be an integer from 1 to 2048"),
-        ({"TABLE_NAME": "t", "MAX_ROUTE_BYTES": "4096"}, "MAX_ROUTE_BYTES must be an integer from 1 to 2048"),
-        ({"TABLE_NAME": "t", "MAX_ROUTE_BYTES": "ten"}, "MAX_ROUTE_BYTES must be an integer"),
-        ({"TABLE_NAME": "t", "ALLOW_PREFIXES": "api"}, "ALLOW_PREFIXES: allowed prefix 'api' must start with '/'"),
-        ({"TABLE_NAME": "t", "ROUTE_TEMPLATES": "/u/{id"}, "ROUTE_TEMPLATES:"),
+        ({}, "missing environment variable(s) TABLE_NAME, CORS_ORIGINS"),
+        ({**ENV, "TABLE_NAME": " "}, "TABLE_NAME is required"),
+        ({**ENV, "MAX_ROUTE_BYTES": "0"}, "MAX_ROUTE_BYTES must be an integer from 1 to 2048"),
+        ({**ENV, "MAX_ROUTE_BYTES": "4096"}, "MAX_ROUTE_BYTES must be an integer from 1 to 2048"),
+        ({**ENV, "MAX_ROUTE_BYTES": "ten"}, "MAX_ROUTE_BYTES must be an integer"),
+        ({**ENV, "MAX_ROUTE_BYTES": "\u00b2"}, "MAX_ROUTE_BYTES must be an integer"),
+        ({**ENV, "ALLOW_PREFIXES": "api"}, "ALLOW_PREFIXES: allowed prefix 'api' must start with '/'"),
+        ({**ENV, "ROUTE_TEMPLATES": "/u/{id"}, "ROUTE_TEMPLATES:"),
+        ({**ENV, "COUNTS_PATH": "a/b"}, "COUNTS_PATH must be one path segment"),
     ],
 )
 def test_settings_fail_fast_with_a_clear_message(env, message):
-    with pytest.raises(ConfigError, match=message.replace("{", r"\{").replace("(", r"\(")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         Settings.from_env(env)
 
 
-def test_settings_defaults():
-    s = Settings.from_env({"TABLE_NAME": "t"})
-    assert s.cors_origins == ("*",) and s.rules == RouteRules(1024, (), ())
-    s = Settings.from_env({"TABLE_NAME": "t", "CORS_ORIGINS": "https://a.example, https://b.example"})
+def test_settings_from_the_environment_the_program_builds():
+    s = Settings.from_env(ENV)
+    assert s.cors_origins == ("*",) and s.rules == RouteRules(1024, (), (), ("/_counts",)) and s.counts_path == "_counts"
+    s = Settings.from_env({**ENV, "CORS_ORIGINS": "https://a.example, https://b.example"})
     assert s.cors_origins == ("https://a.example", "https://b.example")
