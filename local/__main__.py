@@ -6,47 +6,64 @@ import argparse
 import errno
 import ipaddress
 import os
+import re
 import signal
 import socket
 import sys
+from typing import Any
 
-from handler import settings as env
 from infra import settings as stack
 from local.server import LocalConfig, configure_logging, running
 
 DEFAULT_TABLE = "route-counts-local"
+# The stack settings that mean something locally. Each becomes a flag (`--cors-origins`) and an
+# environment variable (`CORS_ORIGINS`), with the help text and default Pulumi.yaml declares: the local
+# API reads config through the same schema and the same parser as `pulumi up`.
+LOCAL_KEYS = ("stageName", "countsPath", "corsOrigins", "allowPrefixes", "routeTemplates", "maxRouteBytes")
+ALIASES = {"stageName": ["--stage"]}  # the wave-1 flag name
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    d = stack.defaults()
+def flag(key: str) -> str:
+    return "--" + re.sub(r"(?<!^)(?=[A-Z])", "-", key).lower()
+
+
+def env_name(key: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).upper()
+
+
+def parser() -> argparse.ArgumentParser:
     e = os.environ.get
     p = argparse.ArgumentParser(prog="python -m local", description=__doc__)
-    p.add_argument("--host", default=e("HOST", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=int(e("PORT", "8080")), help="0 picks a free port")
+    p.add_argument("--host", default=e("HOST", "127.0.0.1"), help="address to bind (IPv6 too: ::1)")
+    p.add_argument("--port", type=int, default=int(e("PORT") or 8080), help="0 picks a free port")
     p.add_argument("--dynamodb-endpoint", default=e("DYNAMODB_ENDPOINT") or None,
                    help="use this DynamoDB-compatible server instead of the embedded one")
     p.add_argument("--table", default=e("TABLE_NAME", DEFAULT_TABLE))
-    p.add_argument("--stage", default=e("STAGE_NAME", d["stageName"]))
-    p.add_argument("--counts-path", default=e("COUNTS_PATH", d["countsPath"]))
-    p.add_argument("--cors-origins", default=e(env.CORS_ORIGINS, d["corsOrigins"]))
-    p.add_argument("--allow-prefixes", default=e(env.ALLOW_PREFIXES, d["allowPrefixes"]))
-    p.add_argument("--route-templates", default=e(env.ROUTE_TEMPLATES, d["routeTemplates"]))
-    p.add_argument("--max-route-bytes", default=e(env.MAX_ROUTE_BYTES, d["maxRouteBytes"]))
+    schema, defaults = stack.schema(), stack.defaults()
+    for key in LOCAL_KEYS:
+        p.add_argument(flag(key), *ALIASES.get(key, []), dest=key, default=e(env_name(key), defaults[key]),
+                       help=f"{schema[key].get('description', '')} (stack config {key}; env {env_name(key)})")
     p.add_argument("--quiet", action="store_true", help="no per-request log line")
-    return p.parse_args(argv)
+    return p
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address the host name resolves to is a loopback one (IPv4 or IPv6)."""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except socket.gaierror:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+
+
+def url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = parser().parse_args(argv)
     try:
-        settings = stack.parse({
-            "stageName": args.stage,
-            "countsPath": args.counts_path,
-            "corsOrigins": args.cors_origins,
-            "allowPrefixes": args.allow_prefixes,
-            "routeTemplates": args.route_templates,
-            "maxRouteBytes": args.max_route_bytes,
-        })
+        settings = stack.parse({key: getattr(args, key) for key in LOCAL_KEYS})
     except stack.SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -59,39 +76,48 @@ def main(argv: list[str] | None = None) -> int:
         environment=settings.handler_environment(args.table),
         endpoint=args.dynamodb_endpoint,
         quiet=args.quiet,
-        admin=ipaddress.ip_address(socket.gethostbyname(args.host)).is_loopback,
+        admin=is_loopback(args.host),
     )
     configure_logging()
     # SIGTERM ends the server like Ctrl-C does: cleanly, exit status 0.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         with running(config) as server:
-            host, port = server.server_address[:2]
-            base = f"http://{host}:{port}"
-            store = (
-                f"DynamoDB at {config.endpoint}, table {config.table}"
-                if config.endpoint
-                else "embedded DynamoDB (moto): counts live in memory and are gone when this stops"
-            )
-            print(f"route-counter local API on {base}  ({store})", flush=True)
-            print(f"  count a hit:  curl {base}/hello", flush=True)
-            print(f"  see counts:   curl {base}/{config.counts_path}   (or open it in a browser)", flush=True)
-            if config.admin:
-                print(f"  manage:       .venv/bin/python -m counts --endpoint {base} list", flush=True)
-            print("Ctrl-C to stop.", flush=True)
-            try:
-                server.serve_forever(poll_interval=0.2)
-            except KeyboardInterrupt:
-                pass
+            serve(server, config)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print(f"error: {args.host}:{args.port} is already in use; pick another port, e.g. make dev PORT={args.port + 1}",
                   file=sys.stderr)
             return 1
+        if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or isinstance(exc, socket.gaierror):
+            print(f"error: cannot listen on {args.host}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
         raise
     print("stopped", flush=True)
     return 0
 
 
+def serve(server: Any, config: LocalConfig) -> None:
+    base = url(str(server.effective_host), int(server.effective_port))
+    store = (
+        f"DynamoDB at {config.endpoint}, table {config.table}"
+        if config.endpoint
+        else "embedded DynamoDB (moto): counts live in memory and are gone when this stops"
+    )
+    print(f"route-counter local API on {base}  ({store})", flush=True)
+    print(f"  count a hit:  curl {base}/hello", flush=True)
+    print(f"  see counts:   curl {base}/{config.counts_path}   (or open it in a browser)", flush=True)
+    if config.admin:
+        print(f"  manage:       .venv/bin/python -m counts --endpoint {base} list", flush=True)
+    print("Ctrl-C to stop.", flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C while starting
+        sys.exit(130)

@@ -21,7 +21,6 @@ import traceback
 import uuid
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any, Callable, Iterator
 from urllib.parse import quote
@@ -59,7 +58,8 @@ class Backend:
             threading.Lock() if config.endpoint is None else contextlib.nullcontext()
         )
         self.functions: dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]] = {}
-        self.store: Any = None  # a client of the store, for the admin pass-through
+        self.store: Any = None  # a client of the store
+        self.admin: Any = None  # a validating client of the store, for the admin pass-through
 
     def start(self) -> None:
         os.environ.update(self.config.environment)
@@ -79,6 +79,11 @@ class Backend:
         from handler.dynamo import create_client
 
         self.store = create_client(retries=True)
+        # The admin pass-through takes requests from outside: a client that validates their parameters,
+        # so a malformed call is a ValidationException (400), not an error deep in botocore.
+        import botocore.session
+
+        self.admin = botocore.session.get_session().create_client("dynamodb")
         try:
             self.store.describe_table(TableName=self.config.table)
         except self.store.exceptions.ResourceNotFoundException:
@@ -93,21 +98,22 @@ class Backend:
     def dynamodb_api(self, target: str, body: bytes) -> tuple[int, dict[str, Any]]:
         """Answer one DynamoDB JSON-protocol request against the store (for `python -m counts --endpoint`)."""
         from botocore import xform_name
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         operation = target.rpartition(".")[2]
-        if operation not in self.store.meta.service_model.operation_names:
+        if operation not in self.admin.meta.service_model.operation_names:
             return 400, {"__type": "com.amazon.coral.service#UnknownOperationException", "message": operation}
         try:
-            call = getattr(self.store, xform_name(operation))
             params = json.loads(body or b"{}")
+            if not isinstance(params, dict):
+                raise ValueError("the request body must be a JSON object")
             with self._lock:
-                result = call(**params)
+                result = getattr(self.admin, xform_name(operation))(**params)
         except ClientError as exc:
             error = exc.response.get("Error", {})
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
             return status, {"__type": f"com.amazonaws.dynamodb.v20120810#{error.get('Code')}", "message": error.get("Message")}
-        except (TypeError, ValueError) as exc:
+        except (BotoCoreError, TypeError, ValueError) as exc:  # ParamValidationError, bad JSON, wrong shapes
             return 400, {"__type": "com.amazonaws.dynamodb.v20120810#ValidationException", "message": str(exc)}
         result.pop("ResponseMetadata", None)
         return 200, result
@@ -122,131 +128,106 @@ class Backend:
             return self.functions[function](event, context)
 
 
-class LocalServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
+class LocalApp:
+    """The WSGI application: an HTTP request -> the proxy event AWS would send -> the handler -> HTTP.
+
+    HTTP itself (parsing, keep-alive and HTTP/1.0, timeouts, header and body limits, IPv6) is waitress's;
+    its own answers to requests it cannot parse are plain text 4xx. Everything this app answers is JSON.
+    """
 
     def __init__(self, config: LocalConfig, backend: Backend) -> None:
         self.config = config
         self.backend = backend
-        super().__init__((config.host, config.port), RequestHandler)
 
-
-class RequestHandler(BaseHTTPRequestHandler):
-    server: LocalServer
-    protocol_version = "HTTP/1.1"
-    server_version = "route-counter-local"
-    # Errors found before the request line is understood still get a status line (not HTTP/0.9 HTML).
-    default_request_version = "HTTP/1.0"
-
-    def _handle(self) -> None:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         started = time.perf_counter()
-        status = self._respond()
-        if not self.server.config.quiet:
-            elapsed = (time.perf_counter() - started) * 1000
-            print(f"{self.command} {self.path} {status} {elapsed:.1f}ms", flush=True)
-
-    def __getattr__(self, name: str) -> Any:
-        # Every method reaches the handlers (which answer 405 for the ones they do not take), as on AWS.
-        if name.startswith("do_"):
-            return self._handle
-        raise AttributeError(name)
-
-    def _respond(self) -> int:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            return self._error(411, "length_required", "send a Content-Length")
+        method = environ.get("REQUEST_METHOD", "GET")
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            return self._error(400, "bad_request", "Content-Length is not a number")
-        if not 0 <= length <= MAX_BODY:
-            return self._error(413, "payload_too_large", "body is larger than 10 MB")
-        body = self.rfile.read(length) if length else b""
-        config = self.server.config
-        target_header = self.headers.get("X-Amz-Target", "")
-        # Browsers always send Origin on such a request, botocore never does: no web page can drive this.
-        admin_call = config.admin and "Origin" not in self.headers
-        if self.command == "POST" and target_header.startswith(DYNAMODB_TARGET) and admin_call:
-            status, answer = self.server.backend.dynamodb_api(target_header, body)
-            return self._write({"statusCode": status, "body": json.dumps(answer),
-                                "headers": {"Content-Type": "application/x-amz-json-1.0"}})
-        # http.server decodes the request line as Latin-1; put raw bytes back as %XX, as clients send them,
-        # so the handlers' strict UTF-8 decoding sees exactly what arrived.
-        target = quote(self.path.encode("latin-1", "replace"), safe=_URL_SAFE)
-        event, function = build_event(
-            self.command,
-            target,
-            self.headers.items(),
-            body,
-            counts_path=config.counts_path,
-            stage=config.stage,
-            source_ip=self.client_address[0],
-            request_id=str(uuid.uuid4()),
-        )
-        try:
-            result = self.server.backend.invoke(function, event)
-        except Exception:  # what API Gateway answers when the function itself fails
+            status, headers, body = self._respond(environ, method)
+        except Exception:  # noqa: BLE001 - the server's own last resort: logged, answered as JSON
             traceback.print_exc(file=sys.stderr)
-            return self._error(502, "internal_server_error", "Internal server error")
-        return self._write(result)
+            status, headers, body = _json_error(500, "internal_error", "the local server failed; see its log")
+        start_response(f"{status} {_phrase(status)}", headers)
+        if not self.config.quiet:
+            elapsed = (time.perf_counter() - started) * 1000
+            print(f"{method} {environ.get('REQUEST_URI', '')} {status} {elapsed:.1f}ms", flush=True)
+        return [] if method == "HEAD" else [body]
 
-    def _write(self, result: dict[str, Any]) -> int:
-        status = int(result.get("statusCode", 200))
+    def _respond(self, environ: dict[str, Any], method: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        body = environ["wsgi.input"].read()  # waitress has buffered it, within its body limit
+        headers = [(name[5:].replace("_", "-").title(), value) for name, value in environ.items()
+                   if name.startswith("HTTP_")]
+        if environ.get("CONTENT_TYPE"):
+            headers.append(("Content-Type", environ["CONTENT_TYPE"]))
+        if environ.get("CONTENT_LENGTH"):
+            headers.append(("Content-Length", environ["CONTENT_LENGTH"]))
+        target_header = environ.get("HTTP_X_AMZ_TARGET", "")
+        # Browsers always send Origin on such a request, botocore never does: no web page can drive this.
+        admin_call = self.config.admin and "HTTP_ORIGIN" not in environ
+        if method == "POST" and target_header.startswith(DYNAMODB_TARGET) and admin_call:
+            status, answer = self.backend.dynamodb_api(target_header, body)
+            return status, [("Content-Type", "application/x-amz-json-1.0")], json.dumps(answer).encode()
+        # REQUEST_URI is the raw request target, as Latin-1; put raw bytes back as %XX, as clients send them,
+        # so the handlers' strict UTF-8 decoding sees exactly what arrived (API Gateway passes it encoded).
+        target = quote(environ.get("REQUEST_URI", "/").encode("latin-1", "replace"), safe=_URL_SAFE)
+        event, function = build_event(
+            method, target, headers, body, counts_path=self.config.counts_path, stage=self.config.stage,
+            source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"), request_id=str(uuid.uuid4()),
+        )
+        result = self.backend.invoke(function, event)
         raw = result.get("body") or ""
         payload = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode("utf-8")
-        self.send_response(status)
-        for name, value in (result.get("headers") or {}).items():
-            self.send_header(name, str(value))
-        for name, values in (result.get("multiValueHeaders") or {}).items():
-            for value in values:
-                self.send_header(name, str(value))
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
-        return status
+        out = [(name, str(value)) for name, value in (result.get("headers") or {}).items()]
+        out += [(name, str(v)) for name, values in (result.get("multiValueHeaders") or {}).items() for v in values]
+        out.append(("Content-Length", str(len(payload))))
+        return int(result.get("statusCode", 200)), out, payload
 
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """http.server's own errors (bad request line, oversized headers) as JSON, and always a 4xx."""
-        if code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:  # a malformed request, for our purposes
-            code, message = HTTPStatus.BAD_REQUEST, message or "unsupported HTTP version"
-        self._error(code, HTTPStatus(code).phrase.lower().replace(" ", "_").replace("-", "_"), message or HTTPStatus(code).phrase)
 
-    def _error(self, status: int, code: str, message: str) -> int:
-        body = json.dumps({"error": code, "message": message}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-        self.close_connection = True
-        return status
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
-        # Only http.server's own errors (bad request lines, oversized headers) reach here.
-        if not self.server.config.quiet:
-            sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
-    def log_request(self, code: Any = "-", size: Any = "-") -> None:
-        """Replaced by the one-line log in _handle."""
+def _json_error(status: int, code: str, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    body = json.dumps({"error": code, "message": message}).encode()
+    return status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body
+
+
+# What API Gateway allows: 10 KB of request line and headers, a 10 MB payload.
+MAX_HEADER_BYTES = 10_240
+CHANNEL_TIMEOUT = 30  # seconds a connection may sit idle (or stall mid-request) before it is closed
 
 
 @contextlib.contextmanager
-def running(config: LocalConfig) -> Iterator[LocalServer]:
-    """Start the backend and bind the server; closes both on exit."""
+def running(config: LocalConfig) -> Iterator[Any]:
+    """Start the backend and bind the server (a waitress server: .effective_host/.effective_port, .run());
+    closes both on exit."""
+    from waitress.server import create_server
+
     backend = Backend(config)
     backend.start()
     try:
-        server = LocalServer(config, backend)
+        server = create_server(
+            LocalApp(config, backend),
+            host=config.host,
+            port=config.port,
+            threads=8,
+            channel_timeout=CHANNEL_TIMEOUT,
+            max_request_header_size=MAX_HEADER_BYTES,
+            max_request_body_size=MAX_BODY,
+            connection_limit=256,
+            ident="route-counter-local",
+            clear_untrusted_proxy_headers=True,
+        )
     except BaseException:
         backend.stop()
         raise
     try:
         yield server
     finally:
-        server.server_close()
+        server.close()
         backend.stop()
 
 
@@ -265,3 +246,6 @@ def configure_logging() -> None:
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     logging.getLogger("botocore").setLevel(logging.WARNING)
+    # "Task queue depth is N": waitress's note that requests waited for a worker. Under a local load test
+    # that is every request; it says nothing a developer can act on.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)

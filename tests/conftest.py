@@ -22,6 +22,7 @@ os.environ.update(_stack.parse({}).handler_environment("route-counts-test"))
 from collections import Counter  # noqa: E402
 
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings as hypothesis_settings  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from handler import counter, schema  # noqa: E402
@@ -31,6 +32,19 @@ from local.events import build_event  # noqa: E402
 from tests.faults import Faults  # noqa: E402
 
 TABLE = os.environ["TABLE_NAME"]
+
+# Property tests: repeatable locally (derandomised), fresh random seeds and 10x the examples in CI.
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+EXAMPLES_SCALE = 10 if CI else 1
+_common = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]}
+hypothesis_settings.register_profile("dev", derandomize=True, **_common)
+hypothesis_settings.register_profile("ci", derandomize=False, print_blob=True, **_common)
+hypothesis_settings.load_profile("ci" if CI else "dev")
+
+
+def examples(n: int) -> int:
+    """How many examples a property test runs here: n locally, 10n in CI."""
+    return n * EXAMPLES_SCALE
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,20 @@ class LocalApi:
             self.proc.kill()
             raise RuntimeError(f"local API did not start: {line}{self.proc.stderr.read()}")
         self.banner.append(line)
+        # Drain stderr all along: a full pipe would block the server on its next log line.
+        self.stderr: list[str] = []
+        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
         self.base = line.split(" on ")[1].split()[0]
-        self.host, port = self.base.removeprefix("http://").rsplit(":", 1)
-        self.port = int(port)
+        host, port = self.base.removeprefix("http://").rsplit(":", 1)
+        self.host, self.port = host.strip("[]"), int(port)
         return self
+
+    def read_banner(self) -> list[str]:
+        """The rest of the start-up banner, up to its "Ctrl-C to stop." line."""
+        assert self.proc is not None and self.proc.stdout is not None
+        while not self.banner[-1].startswith("Ctrl-C"):
+            self.banner.append(self.proc.stdout.readline())
+        return self.banner
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
