@@ -10,23 +10,71 @@ import argparse
 import csv
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
-from typing import Any, Iterator, TextIO
+import time
+from typing import Any, Callable, Iterator, NoReturn, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handler import queries, schema
 from handler.dynamo import create_client
 from handler.routes import RouteError, RouteRules
+from infra import settings as stack
 
 LOCAL_TABLE = "route-counts-local"
 CSV_FIELDS = ("route", "count", "methods", "firstSeen", "lastSeen")
+BATCH = 25  # BatchWriteItem's limit
+BATCH_TRIES = 8  # attempts for items DynamoDB hands back unprocessed (throttling), with backoff between
+BACKOFF_BASE, BACKOFF_CAP = 0.05, 2.0  # seconds
 
 
 class CliError(Exception):
     """A message for the user and exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2), like every other user error here."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def stack_config(stack_name: str | None) -> dict[str, Any]:
+    """The stack's config as `pulumi config` shows it (our keys only, no secrets); {} without the CLI."""
+    if not shutil.which("pulumi"):
+        return {}
+    command = ["pulumi", "config", "--json"] + (["--stack", stack_name] if stack_name else [])
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        return {}
+    try:
+        shown = json.loads(result.stdout)
+    except ValueError:
+        return {}
+    prefix, keys = "route-counter:", set(stack.schema())
+    return {
+        key[len(prefix):]: entry.get("value")
+        for key, entry in shown.items()
+        if key.startswith(prefix) and key[len(prefix):] in keys and isinstance(entry, dict) and not entry.get("secret")
+    }
+
+
+def route_rules(args: argparse.Namespace) -> RouteRules:
+    """The route rules the deployed handlers use: the stack's maxRouteBytes and listing path (through the
+    same parser as `pulumi up`), unless --max-route-bytes / --counts-path say otherwise."""
+    raw = {} if args.endpoint else stack_config(args.stack)
+    if args.max_route_bytes is not None:
+        raw["maxRouteBytes"] = args.max_route_bytes
+    if args.counts_path is not None:
+        raw["countsPath"] = args.counts_path
+    try:
+        settings = stack.parse(raw)
+    except stack.SettingsError as exc:
+        raise CliError(str(exc)) from None
+    return RouteRules(settings.max_route_bytes, reserved=("/" + settings.counts_path,))
 
 
 def resolve_table(args: argparse.Namespace) -> str:
@@ -64,11 +112,18 @@ def all_records(client: Any, table: str, prefix: str = "/") -> Iterator[dict[str
         after = queries.decode_cursor(page["next"], prefix)
 
 
-def canonical(route: str) -> str:
+def canonical(rules: RouteRules, route: str) -> str:
+    """A route as the counter stores it (decoded input: the CLI takes routes as typed)."""
     try:
-        return RouteRules().canonical(route, encoded=False)
+        return rules.canonical(route, encoded=False)
     except RouteError as exc:
         raise CliError(f"{route!r}: {exc.message}") from None
+
+
+def whole_number(text: str, low: int, high: int) -> int:
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from {low} to {high}")
+    return int(text)
 
 
 def confirm(question: str, yes: bool, stdin: TextIO) -> None:
@@ -88,53 +143,139 @@ def print_table(records: list[dict[str, Any]], out: TextIO) -> None:
         print(f"{r['count']:>{width},}  {(r['lastSeen'] or '')[:19].replace('T', ' '):19}  {r['route']}", file=out)
 
 
-def read_records(path: str) -> list[dict[str, Any]]:
-    """Records from a JSON export ({"routes": [...]} or a list) or a CSV export, validated before any write."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        if path.endswith(".csv"):
-            rows = list(csv.DictReader(handle))
-            for row in rows:
-                row["methods"] = json.loads(row.get("methods") or "{}")
-        else:
+def _rows(path: str) -> list[tuple[str, Any]]:
+    """(where, raw record) pairs from a JSON export ({"routes": [...]} or a list) or a CSV export."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            if path.endswith(".csv"):
+                return [(f"line {n}", row) for n, row in enumerate(csv.DictReader(handle), 2)]
             data = json.load(handle)
-            rows = data["routes"] if isinstance(data, dict) else data
-    records = []
-    for number, row in enumerate(rows, 1):
+    except OSError as exc:
+        raise CliError(f"{path}: {exc.strerror}") from None
+    except (ValueError, csv.Error) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise CliError(f"{path}: not a JSON or CSV export ({exc})") from None
+    rows = data.get("routes") if isinstance(data, dict) else data
+    if not isinstance(rows, list):
+        raise CliError(f'{path}: expected {{"routes": [...]}} or a list of records')
+    return [(f"record {n}", row) for n, row in enumerate(rows, 1)]
+
+
+def _record(rules: RouteRules, row: Any) -> dict[str, Any]:
+    """One validated record, or ValueError naming what is wrong."""
+    if not isinstance(row, dict) or not isinstance(row.get("route"), str):
+        raise ValueError("needs a route")
+    methods = row.get("methods") or {}
+    if isinstance(methods, str):  # CSV: the methods column holds JSON
+        methods = json.loads(methods)
+    if not isinstance(methods, dict):
+        raise ValueError('methods must be an object like {"GET": 3}')
+    count = _count(row.get("count"))
+    methods = {str(m): _count(n) for m, n in methods.items()}
+    if not set(methods) <= set(schema.COUNTED_METHODS):
+        raise ValueError(f"unknown method in {sorted(methods)}")
+    route = rules.canonical(row["route"], encoded=False)
+    if any(route == r or route.startswith(r + "/") for r in rules.reserved):
+        raise ValueError(f"{route} is under the listing path, which is never counted")
+    seen = {name: row.get(name) for name in ("firstSeen", "lastSeen")}
+    if any(value is not None and not isinstance(value, str) for value in seen.values()):
+        raise ValueError("firstSeen and lastSeen must be text")
+    return {"route": route, "count": count, "methods": methods, **{k: v for k, v in seen.items() if v}}
+
+
+def _count(value: Any) -> int:
+    text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"count {value!r} is not a whole number of 0 or more")
+    return int(text)
+
+
+def read_records(path: str, rules: RouteRules) -> list[dict[str, Any]]:
+    """Every record validated and de-duplicated before any write: two records for one route (after
+    normalisation, say /a and /a/) are an error naming both, never a guess at which one wins."""
+    records: list[dict[str, Any]] = []
+    where_of: dict[str, str] = {}
+    for where, row in _rows(path):
         try:
-            count = int(row["count"])
-            methods = {str(m): int(n) for m, n in (row.get("methods") or {}).items()}
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise CliError(f"{path}: record {number} needs a route and a whole-number count") from None
-        if count < 0 or any(n < 0 for n in methods.values()) or not set(methods) <= set(schema.COUNTED_METHODS):
-            raise CliError(f"{path}: record {number} has a negative count or an unknown method")
-        records.append({**row, "route": canonical(str(row["route"])), "count": count, "methods": methods})
+            record = _record(rules, row)
+        except (ValueError, RouteError) as exc:
+            message = exc.message if isinstance(exc, RouteError) else str(exc)
+            raise CliError(f"{path}: {where}: {message}") from None
+        if record["route"] in where_of:
+            raise CliError(f"{path}: {where_of[record['route']]} and {where} are both {record['route']}")
+        where_of[record["route"]] = where
+        records.append(record)
     return records
 
 
+def write_records(client: Any, table: str, records: list[dict[str, Any]],
+                  sleep: Callable[[float], None] = time.sleep) -> None:
+    """BatchWriteItem in 25s; items handed back unprocessed are sent again after a jittered backoff."""
+    for start in range(0, len(records), BATCH):
+        requests = [{"PutRequest": {"Item": schema.record_to_item(r)}} for r in records[start:start + BATCH]]
+        for attempt in range(BATCH_TRIES):
+            unprocessed = client.batch_write_item(RequestItems={table: requests}).get("UnprocessedItems", {})
+            requests = unprocessed.get(table, [])
+            if not requests:
+                break
+            sleep(random.random() * min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
+        else:
+            written = start + BATCH - len(requests)
+            raise CliError(f"DynamoDB kept refusing {len(requests)} records (throttled) after {BATCH_TRIES} tries; "
+                           f"{written:,} of {len(records):,} were written: run the same import again")
+
+
+def reset(client: Any, table: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Subtract exactly the counts shown (one atomic ADD of their negatives), so hits that land between
+    showing and resetting are kept; firstSeen and lastSeen stay. Returns the route's new attributes."""
+    names = {"#count": schema.COUNT, "#route": schema.KEY}
+    values = {":shown": {"N": str(-record["count"])}}
+    parts = ["#count :shown"]
+    for i, (method, n) in enumerate(sorted(record["methods"].items())):
+        names[f"#m{i}"] = schema.method_attribute(method)
+        values[f":m{i}"] = {"N": str(-n)}
+        parts.append(f"#m{i} :m{i}")
+    result = client.update_item(
+        TableName=table, Key=schema.key(record["route"]), UpdateExpression="ADD " + ", ".join(parts),
+        ConditionExpression="attribute_exists(#route)", ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values, ReturnValues="UPDATED_NEW",
+    )
+    return result.get("Attributes", {})
+
+
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, stdin: TextIO = sys.stdin) -> int:
-    table, client = resolve_table(args), make_client(args)
+    table, rules = resolve_table(args), route_rules(args)
+    client = make_client(args)
     if args.command == "list":
-        print_table(sorted(all_records(client, table, canonical(args.prefix)), key=lambda r: (-r["count"], r["route"])), out)
+        records = all_records(client, table, canonical(rules, args.prefix))
+        print_table(sorted(records, key=lambda r: (-r["count"], r["route"])), out)
     elif args.command == "get":
-        record = queries.get_route(client, table, canonical(args.route))
+        route = canonical(rules, args.route)
+        record = queries.get_route(client, table, route)
         if not record:
-            print(f"{canonical(args.route)} has not been hit", file=sys.stderr)
+            print(f"{route} has not been hit", file=sys.stderr)
             return 1
         print(json.dumps(record, indent=2, ensure_ascii=False), file=out)
     elif args.command == "top":
-        result = queries.top_routes(client, table, canonical(args.prefix), args.n)
+        result = queries.top_routes(client, table, canonical(rules, args.prefix), args.n)
         print_table(result["routes"], out)
         if result["truncated"]:
             print(f"(read the first {result['scanned']:,} routes only)", file=sys.stderr)
     elif args.command == "reset":
-        route = canonical(args.route)
+        route = canonical(rules, args.route)
         record = queries.get_route(client, table, route)
         if not record:
             print(f"{route} has not been hit: nothing to reset", file=sys.stderr)
             return 1
         confirm(f"Reset {route} ({record['count']:,} hits) in {table}?", args.yes, stdin)
-        client.delete_item(TableName=table, Key=schema.key(route))
-        print(f"reset {route}", file=out)
+        try:
+            left = int(reset(client, table, record).get(schema.COUNT, {}).get("N", "0"))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            print(f"{route} was removed meanwhile: nothing to reset", file=sys.stderr)
+            return 1
+        since = f"; {left:,} hits arrived since it was shown and are kept" if left else ""
+        print(f"reset {route}: {record['count']:,} hits set back to zero (first seen kept){since}", file=out)
     elif args.command == "export":
         records = list(all_records(client, table))
         if args.format == "json":
@@ -145,32 +286,30 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, stdin: TextIO = sys.
             writer.writeheader()
             writer.writerows({**r, "methods": json.dumps(r["methods"])} for r in records)
     elif args.command == "import":
-        records = read_records(args.file)
+        records = read_records(args.file, rules)
         confirm(f"Import {len(records):,} routes into {table}, replacing their counts?", args.yes, stdin)
-        for start in range(0, len(records), 25):
-            requests = [{"PutRequest": {"Item": schema.record_to_item(r)}} for r in records[start:start + 25]]
-            while requests:  # BatchWriteItem may hand some back under load: send those again
-                unprocessed = client.batch_write_item(RequestItems={table: requests}).get("UnprocessedItems", {})
-                requests = unprocessed.get(table, [])
+        write_records(client, table, records)
         print(f"imported {len(records):,} routes", file=out)
     return 0
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m counts", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="python -m counts", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--table", help="DynamoDB table (default: pulumi stack output table_name)")
     p.add_argument("--stack", help="Pulumi stack to read table_name from")
     p.add_argument("--endpoint", help="DynamoDB endpoint, e.g. the local API http://127.0.0.1:8080")
     p.add_argument("--region", help="AWS region (default: your AWS configuration)")
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--max-route-bytes", help="the stack's maxRouteBytes (default: from the stack, else Pulumi.yaml)")
+    p.add_argument("--counts-path", help="the stack's countsPath (default: from the stack, else Pulumi.yaml)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     listing = sub.add_parser("list", help="every route, most hit first")
     listing.add_argument("--prefix", default="/")
     sub.add_parser("get", help="one route's record").add_argument("route")
     top = sub.add_parser("top", help="the N most-hit routes")
-    top.add_argument("n", type=int, choices=range(1, 1001), metavar="N (1-1000)")
+    top.add_argument("n", type=lambda text: whole_number(text, 1, queries.MAX_TOP), metavar="N",
+                     help=f"1 to {queries.MAX_TOP}")
     top.add_argument("--prefix", default="/")
-    reset = sub.add_parser("reset", help="set a route back to zero (asks first)")
+    reset = sub.add_parser("reset", help="set a route's counts back to zero, keeping first seen (asks first)")
     reset.add_argument("route")
     reset.add_argument("--yes", action="store_true", help="do not ask")
     export = sub.add_parser("export", help="all records to standard output")
@@ -191,3 +330,6 @@ def main(argv: list[str] | None = None) -> int:
     except (BotoCoreError, ClientError) as exc:  # one line, not a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -12,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handler import dashboard, events
 from handler.dynamo import DynamoFailure, classify, create_client
-from handler.queries import BadQuery, decode_cursor, get_route, list_page, top_routes
+from handler.queries import MAX_TOP, BadQuery, decode_cursor, get_route, list_page, top_routes
 from handler.responses import Answered, admit, error_response, json_response, last_resort, response
 from handler.routes import RouteError, normalize
 from handler.settings import Settings
@@ -22,7 +22,7 @@ LOGGER = logging.getLogger("route_counter.listing")
 READ_METHODS = ("GET", "HEAD")
 ALLOWED_METHODS = (*READ_METHODS, "OPTIONS")
 
-DEFAULT_LIMIT, MAX_LIMIT, MAX_TOP = 100, 1000, 1000
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 _DIGITS = re.compile(r"^[0-9]{1,4}$")  # ASCII digits only: str.isdigit() accepts '²', which int() refuses
 # top=N reads up to 50,000 items: its answer is kept this long per container and may be cached as long by
 # browsers and proxies, so a burst of dashboard views or scripted calls costs one scan a minute.

@@ -15,6 +15,7 @@ from handler.routes import DYNAMODB_KEY_LIMIT, RouteError, normalize
 
 # ?top=N reads the whole table; it stops after this many items and says "truncated": true.
 TOP_SCAN_BUDGET = 50_000
+MAX_TOP = 1000  # the largest N
 # A filtered page stops after this many Scan calls (each reads at most 1 MB) and hands back a cursor.
 MAX_SCANS_PER_PAGE = 10
 
