@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from typing import Any
+from typing import Any, Mapping
 from xml.sax.saxutils import escape
 
 _STYLE = """body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#222}h1{font-size:1.3rem}
@@ -58,12 +58,12 @@ CSP = (
 HTML_TYPE = "text/html; charset=utf-8"
 
 
-def wants_html(accept: str | None, query: dict[str, str]) -> bool:
+def wants_html(accept: str | None, query: Mapping[str, str]) -> bool:
     """HTML for ``?format=html``, or a browser asking for text/html rather than JSON; JSON otherwise."""
     fmt = query.get("format")
     if fmt:
         return fmt == "html"
-    return bool(accept) and "text/html" in accept and "application/json" not in accept
+    return accept is not None and "text/html" in accept and "application/json" not in accept
 
 
 def page(first: dict[str, Any]) -> str:

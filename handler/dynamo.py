@@ -46,7 +46,7 @@ class DynamoFailure(Exception):
         return {"Retry-After": RETRY_AFTER} if self.status == 503 else {}
 
 
-class _DynamoDBOnlyLoader(Loader):
+class _DynamoDBOnlyLoader(Loader):  # type: ignore[misc]  # botocore has no type hints
     """botocore's data loader, minus its scan of every service's data directory (~400 of them).
 
     Loading a model first lists all available services to validate the name, which costs ~20 ms of a cold

@@ -45,10 +45,11 @@ def _dynamodb() -> Any:
     return _client
 
 
-def _int_param(query: Mapping[str, str], name: str, default: int | None, low: int, high: int) -> int | None:
+def _int_param(query: Mapping[str, str], name: str, low: int, high: int) -> int | None:
+    """An optional whole-number parameter in [low, high]; None when absent."""
     raw = query.get(name)
     if raw is None:
-        return default
+        return None
     if not _DIGITS.match(raw) or not low <= int(raw) <= high:
         raise BadQuery(f"{name} must be an integer from {low} to {high}")
     return int(raw)
@@ -94,13 +95,13 @@ def answer(
         record = get_route(client(), table, route)
         return (200, record, {}) if record else (404, route, {})
     prefix = normalize(query.get("prefix", "/"))
-    top = _int_param(query, "top", None, 1, MAX_TOP)
+    top = _int_param(query, "top", 1, MAX_TOP)
     # The dashboard opens on the most-hit routes of the whole table, not on the first Scan page.
     if top is None and html and "cursor" not in query and "limit" not in query:
         top = DEFAULT_LIMIT
     if top is not None:
         return 200, {**cached_top(client, table, prefix, top, clock), "top": top}, {"Cache-Control": TOP_CACHE_CONTROL}
-    limit = _int_param(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    limit = _int_param(query, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
     after = decode_cursor(query["cursor"], prefix) if "cursor" in query else None
     return 200, list_page(client(), table, prefix, limit, after), {}
 

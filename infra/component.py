@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import pulumi
 import pulumi_aws as aws
@@ -55,7 +55,7 @@ class RouteCounter(pulumi.ComponentResource):
         )
         self.listing = self._create_function(
             "listing", LISTING_HANDLER, policies.LISTING_TABLE_ACTIONS, code, environment, LISTING_TIMEOUT,
-            args.listing_memory_size, None,
+            args.listing_memory_size, args.listing_reserved_concurrency,
         )
         self._create_api()
         self._create_alarms()
@@ -93,7 +93,7 @@ class RouteCounter(pulumi.ComponentResource):
         handler: str,
         table_actions: tuple[str, ...],
         code: pulumi.Archive,
-        environment: dict[str, pulumi.Input[str]],
+        environment: Mapping[str, pulumi.Input[str]],
         timeout: int,
         memory_size: int,
         reserved_concurrency: int | None,
@@ -129,7 +129,7 @@ class RouteCounter(pulumi.ComponentResource):
             architectures=[args.architecture],
             memory_size=memory_size,
             timeout=timeout,
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(environment)),
             # Application WARN: our own lines are errors; botocore's INFO chatter would only add log volume.
             # System INFO by default: the START and REPORT lines (duration, memory, init) are what people
             # read first when something is slow (systemLogLevel WARN drops them, to save log cost).
@@ -234,7 +234,7 @@ class RouteCounter(pulumi.ComponentResource):
                 opts=self._opts(),
             )
         counter = {"FunctionName": self.counter.function.name}
-        dimensions = {
+        dimensions: dict[str, dict[str, Any]] = {
             "api": {"ApiName": self.api.name, "Stage": self.stage.stage_name},
             "counter": counter,
             "throttles": counter,
@@ -244,7 +244,7 @@ class RouteCounter(pulumi.ComponentResource):
             aws.cloudwatch.MetricAlarm(
                 f"{name}-{spec.label}",
                 alarm_description=f"route-counter {name}: {spec.description}. README: Operating it.",
-                metric_queries=alarms.metric_queries(spec, dimensions[key]),
+                metric_queries=[_metric_query(q) for q in alarms.metric_queries(spec, dimensions[key])],
                 threshold=spec.threshold,
                 comparison_operator="GreaterThanThreshold",
                 evaluation_periods=alarms.EVALUATION_PERIODS,
@@ -256,6 +256,18 @@ class RouteCounter(pulumi.ComponentResource):
             )
             for key, spec in alarms.SPECS.items()
         ]
+
+
+def _metric_query(query: dict[str, Any]) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+    """infra/alarms.py's plain data as the provider's typed args."""
+    metric = query.get("metric")
+    return aws.cloudwatch.MetricAlarmMetricQueryArgs(
+        id=query["id"],
+        expression=query.get("expression"),
+        label=query.get("label"),
+        return_data=query["return_data"],
+        metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(**metric) if metric else None,
+    )
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ class StackSettings:
     throttle_rate_limit: int
     throttle_burst_limit: int
     reserved_concurrency: int | None
+    listing_reserved_concurrency: int | None
     protect_data: bool
     tracing: bool
     access_logs: bool
@@ -76,7 +77,8 @@ class StackSettings:
 @lru_cache(maxsize=None)
 def schema(path: Path = PROJECT_FILE) -> dict[str, dict[str, Any]]:
     """The ``config:`` section of Pulumi.yaml."""
-    return yaml.safe_load(path.read_text())["config"]
+    config: dict[str, dict[str, Any]] = yaml.safe_load(path.read_text())["config"]
+    return config
 
 
 def defaults(path: Path = PROJECT_FILE) -> dict[str, Any]:
@@ -143,6 +145,8 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
         throttle_burst_limit=_int("throttleBurstLimit", values["throttleBurstLimit"], 1, 5000),
         # 0 (the default) means none reserved: the CLI needs a default of the declared type.
         reserved_concurrency=_int("reservedConcurrency", values["reservedConcurrency"], 0, 1000) or None,
+        listing_reserved_concurrency=_int("listingReservedConcurrency", values["listingReservedConcurrency"], 0, 1000)
+        or None,
         protect_data=_bool("protectData", values["protectData"]),
         tracing=_bool("tracing", values["tracing"]),
         access_logs=_bool("accessLogs", values["accessLogs"]),

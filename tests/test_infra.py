@@ -276,10 +276,12 @@ def test_functions_runtime_logging_and_environment():
             assert fn["loggingConfig"]["systemLogLevel"] == "INFO"  # keeps START/REPORT lines
             assert fn["loggingConfig"]["logGroup"].startswith(f"/aws/lambda/{name}-")
             variables = fn["environment"]["variables"]
-            assert set(variables) == {env.TABLE_NAME, env.CORS_ORIGINS, env.MAX_ROUTE_BYTES, env.ALLOW_PREFIXES, env.ROUTE_TEMPLATES}
+            assert set(variables) == set(env.VARIABLES)  # exactly what the handlers read, all of it
+            assert variables[env.COUNTS_PATH] == "_counts"
             assert variables[env.TABLE_NAME].startswith("route-counter-table")
             assert variables[env.MAX_ROUTE_BYTES] == "1024" and variables[env.CORS_ORIGINS] == "*"
-            assert "reservedConcurrentExecutions" not in fn
+        assert "reservedConcurrentExecutions" not in fns["route-counter-counter"]
+        assert fns["route-counter-listing"]["reservedConcurrentExecutions"] == 5  # public reads are capped
         groups = {g.name: g.inputs for g in recorder.of_type("aws:cloudwatch/logGroup:LogGroup")}
         assert all(g["retentionInDays"] == 7 for g in groups.values())
 
@@ -293,11 +295,11 @@ def test_config_reaches_the_functions():
         counter = fns["route-counter-counter"]
         assert counter["architectures"] == ["x86_64"] and counter["memorySize"] == 512
         assert counter["reservedConcurrentExecutions"] == 5
-        assert "reservedConcurrentExecutions" not in fns["route-counter-listing"]
+        assert "reservedConcurrentExecutions" not in fns["route-counter-listing"]  # 0: none reserved
         assert counter["environment"]["variables"][env.ROUTE_TEMPLATES] == "/users/{id}"
         assert counter["environment"]["variables"][env.CORS_ORIGINS] == "https://site.example"
 
-    return check(run_program(architecture="x86_64", memorySize=512, reservedConcurrency=5,
+    return check(run_program(architecture="x86_64", memorySize=512, reservedConcurrency=5, listingReservedConcurrency=0,
                              routeTemplates="/users/{id}", corsOrigins="https://site.example"), assertions)
 
 
@@ -495,3 +497,26 @@ def test_a_new_stack_protects_its_data_by_default():
         assert component.table._protect is True
 
     return check(run_program("prod"), assertions)
+
+
+@pytest.mark.parametrize(
+    ("origins", "allow", "vary"),
+    [("*", "'*'", None), ("https://a.example", "'https://a.example'", "'Origin'"),
+     ("https://a.example,https://b.example", "method.request.header.origin", "'Origin'")],
+)
+@pulumi.runtime.test
+def test_api_gateway_own_errors_carry_cors_and_the_product_error_shape(origins, allow, vary):
+    """429 throttled, 403, 502, 504 from API Gateway itself: readable by the allowed pages, JSON like ours."""
+    def assertions(recorder, _):
+        responses = api_document(recorder)["x-amazon-apigateway-gateway-responses"]
+        assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+        for response in responses.values():
+            params = response["responseParameters"]
+            assert params["gatewayresponse.header.Access-Control-Allow-Origin"] == allow
+            assert params.get("gatewayresponse.header.Vary") == vary
+            template = response["responseTemplates"]["application/json"]
+            sample = (template.replace("$context.error.responseType", "THROTTLED")
+                      .replace("$context.error.messageString", '"Too Many Requests"').replace("$context.requestId", "r-1"))
+            assert json.loads(sample) == {"error": "THROTTLED", "message": "Too Many Requests", "requestId": "r-1"}
+
+    return check(run_program(corsOrigins=origins), assertions)

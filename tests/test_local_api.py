@@ -256,7 +256,7 @@ def test_stalled_clients_hold_no_worker_and_http10_keep_alive_completes():
             assert api.request("GET", "/not-blocked")[0] == 200
             with socket.create_connection((api.host, api.port), timeout=10) as sock:
                 for i in range(3):
-                    sock.sendall(f"GET /keepalive HTTP/1.0\r\nConnection: Keep-Alive\r\nHost: x\r\n\r\n".encode())
+                    sock.sendall("GET /keepalive HTTP/1.0\r\nConnection: Keep-Alive\r\nHost: x\r\n\r\n".encode())
                     head = b""
                     while b"\r\n\r\n" not in head:
                         head += sock.recv(1)
