@@ -12,7 +12,7 @@ ARGS   ?=
 # small venv pinned to the oldest botocore a python3.13 runtime may carry (requirements-runtime-botocore.txt).
 RT_VENV  := .venv-runtime-botocore
 RT_STAMP := $(RT_VENV)/.installed-$(shell cat requirements-runtime-botocore.txt | cksum | cut -d' ' -f1)
-RT_TESTS := tests/test_counter.py tests/test_faults.py tests/test_listing.py
+RT_TESTS := tests/test_counter.py tests/test_faults.py tests/test_listing.py tests/test_lean.py tests/test_sigv4.py
 
 # dynalite (npm) lets the tests check the local API against a DynamoDB-compatible server; optional
 # where npm is missing (those tests then skip, except in CI where they must run).

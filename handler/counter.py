@@ -8,7 +8,7 @@ import time
 from typing import Any, Callable
 
 from handler import events, schema
-from handler.dynamo import DynamoFailure, call_once_retry_safe, create_client
+from handler.writer import DynamoFailure, call_once_retry_safe, create_writer
 from handler.responses import Answered, admit, error_response, json_response, last_resort
 from handler.routes import RouteError
 from handler.settings import Settings
@@ -26,10 +26,11 @@ _client = None
 
 
 def _dynamodb() -> Any:
-    """The writer's client, created once per container on first use (so tests can patch first)."""
+    """The writer (stack config ``writer``: lean or botocore), created once per container on first use (so
+    tests can patch first), and its connection kept alive across invocations."""
     global _client
     if _client is None:
-        _client = create_client(retries=False)
+        _client = create_writer(SETTINGS.writer)
     return _client
 
 

@@ -1,17 +1,15 @@
-"""The DynamoDB edge: client creation, the retry policy for writes, and failures mapped to HTTP answers.
+"""The botocore edge: client creation, read failures mapped to HTTP answers, and botocore's exceptions
+translated into the write path's outcomes (handler/writer.py explains the write path and its retries).
 
-Why the writer does its own retries: botocore retries a request whose response was lost (read timeout,
-connection reset after sending) in every retry mode. For ``UpdateItem ... ADD`` that applies the
-increment twice. So the writer's client makes exactly one attempt per call, and ``call_once_retry_safe``
-re-sends only what certainly did not apply: throttling answers and connections that never opened.
+The listing, the admin CLI and the local server use botocore; the counter does only with ``writer`` set to
+``botocore`` (stack config), and then with one attempt per call: botocore re-sends a request whose
+response was lost in every retry mode, which for ``UpdateItem ... ADD`` applies the increment twice.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import time
-from typing import Any, Callable, NamedTuple, TypeVar
+from typing import Any
 
 import botocore
 import botocore.session
@@ -19,31 +17,20 @@ from botocore.config import Config
 from botocore.loaders import Loader
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
-T = TypeVar("T")
-LOGGER = logging.getLogger("route_counter.dynamo")
+from handler.writer import (
+    CONNECT_TIMEOUT,
+    NOT_APPLIED,
+    READ_TIMEOUT,
+    REJECTED,
+    THROTTLING_CODES,
+    UNKNOWN,
+    DynamoFailure,
+    WriteError,
+)
 
-# Error codes that mean DynamoDB rejected the request before applying it.
-THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
+LOGGER = logging.getLogger("route_counter.dynamo")
 # Connection failures raised before any byte of the request was sent.
 NOT_SENT = (EndpointConnectionError, ConnectTimeoutError)
-
-CONNECT_TIMEOUT = 1.0  # seconds
-READ_TIMEOUT = 2.0  # seconds; a DynamoDB write answers in single-digit milliseconds
-RETRY_BUDGET = 1.0  # seconds in which the writer may start another attempt
-BACKOFF_BASE, BACKOFF_CAP = 0.025, 0.25  # seconds; "full jitter" exponential backoff
-RETRY_AFTER = "1"  # seconds, sent with every 503
-
-
-class DynamoFailure(Exception):
-    """A DynamoDB failure mapped to the HTTP answer the client gets."""
-
-    def __init__(self, status: int, code: str, message: str, cause: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.cause = status, code, message, cause
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": RETRY_AFTER} if self.status == 503 else {}
 
 
 class _DynamoDBOnlyLoader(Loader):  # type: ignore[misc]  # botocore has no type hints
@@ -84,8 +71,24 @@ def create_client(*, retries: bool) -> Any:
     return botocore.session.get_session().create_client("dynamodb", config=config)
 
 
-def classify(exc: Exception, *, write: bool) -> DynamoFailure:
-    """Map a botocore error to an HTTP status; the message never carries internals."""
+def write_error(exc: Exception) -> WriteError | None:
+    """A botocore exception from a write as the write path's outcome (None: not botocore's)."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in THROTTLING_CODES:
+            return WriteError(NOT_APPLIED, code, "throttled")
+        # A 5xx from DynamoDB does not say whether the write was applied.
+        return WriteError(UNKNOWN if status >= 500 else REJECTED, code, f"HTTP {status}")
+    if isinstance(exc, NOT_SENT):
+        return WriteError(NOT_APPLIED, "", type(exc).__name__)
+    if isinstance(exc, BotoCoreError):  # read timeout, connection reset after sending, ...: do NOT resend
+        return WriteError(UNKNOWN, "", type(exc).__name__)
+    return None
+
+
+def classify(exc: Exception) -> DynamoFailure:
+    """A botocore error from a read as the HTTP answer (reads are idempotent: botocore retried them)."""
     cause = type(exc).__name__
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
@@ -94,55 +97,6 @@ def classify(exc: Exception, *, write: bool) -> DynamoFailure:
         if code in THROTTLING_CODES:
             return DynamoFailure(503, "throttled", "too many requests right now; try again shortly", cause)
         if status >= 500:
-            if write:  # a 5xx from DynamoDB does not say whether the write was applied
-                return DynamoFailure(503, "outcome_unknown", "the hit may or may not have been counted", cause)
             return DynamoFailure(502, "storage_error", "the counts store failed to answer", cause)
-        return DynamoFailure(500, "internal_error", "the counter is misconfigured", cause)
-    if isinstance(exc, NOT_SENT):
-        return DynamoFailure(503, "storage_unavailable", "the counts store cannot be reached", cause)
-    if write:
-        return DynamoFailure(503, "outcome_unknown", "the hit may or may not have been counted", cause)
+        return DynamoFailure(500, "internal_error", "the listing is misconfigured", cause)
     return DynamoFailure(503, "storage_unavailable", "the counts store did not answer in time", cause)
-
-
-class Clock(NamedTuple):
-    """Where the retry loop gets time and waits: the system's, or a test's (module attribute CLOCK)."""
-
-    monotonic: Callable[[], float]
-    sleep: Callable[[float], None]
-
-
-CLOCK = Clock(time.monotonic, time.sleep)
-
-
-def call_once_retry_safe(
-    operation: Callable[[], T],
-    *,
-    budget: float = RETRY_BUDGET,
-    clock: Clock | None = None,
-    jitter: Callable[[], float] = random.random,
-) -> T:
-    """Run a non-idempotent write, re-sending it only when it certainly did not apply.
-
-    Throttling and never-opened connections are retried with jittered backoff while the budget lasts;
-    anything whose outcome is unknown raises at once. Raises DynamoFailure.
-    """
-    clock = clock or CLOCK
-    deadline = clock.monotonic() + budget
-    attempt = 0
-    while True:
-        try:
-            return operation()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in THROTTLING_CODES:
-                raise classify(exc, write=True) from exc
-            last: Exception = exc
-        except NOT_SENT as exc:
-            last = exc
-        except BotoCoreError as exc:  # read timeout, connection reset after sending, ...: do NOT resend
-            raise classify(exc, write=True) from exc
-        delay = jitter() * min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
-        attempt += 1
-        if clock.monotonic() + delay >= deadline:
-            raise classify(last, write=True) from last
-        clock.sleep(delay)

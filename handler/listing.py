@@ -11,7 +11,8 @@ from typing import Any, Callable, Mapping
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handler import dashboard, events
-from handler.dynamo import DynamoFailure, classify, create_client
+from handler.dynamo import classify, create_client
+from handler.writer import DynamoFailure
 from handler.queries import MAX_TOP, BadQuery, decode_cursor, get_route, list_page, top_routes
 from handler.responses import Answered, admit, error_response, json_response, last_resort, response
 from handler.routes import RouteError, normalize
@@ -125,7 +126,7 @@ def handle(
     except RouteError as exc:
         return error_response(exc.status, exc.code, exc.message, cors, rid)
     except (ClientError, BotoCoreError) as exc:
-        failure: DynamoFailure = classify(exc, write=False)
+        failure: DynamoFailure = classify(exc)
         LOGGER.error("listing failed", extra={"requestId": rid, "status": failure.status, "cause": failure.cause})
         return error_response(failure.status, failure.code, failure.message, cors, rid, failure.headers)
     if status == 404 and payload is None:

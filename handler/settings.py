@@ -11,6 +11,7 @@ import re
 from typing import Mapping, NamedTuple
 
 from handler.routes import DYNAMODB_KEY_LIMIT, RouteRules, parse_prefixes, parse_templates, split_list
+from handler.writer import WRITERS
 
 # Environment variable names: the Pulumi program and the local server set exactly these.
 TABLE_NAME = "TABLE_NAME"
@@ -19,7 +20,8 @@ MAX_ROUTE_BYTES = "MAX_ROUTE_BYTES"
 ALLOW_PREFIXES = "ALLOW_PREFIXES"
 ROUTE_TEMPLATES = "ROUTE_TEMPLATES"
 COUNTS_PATH = "COUNTS_PATH"
-VARIABLES = (TABLE_NAME, CORS_ORIGINS, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH)
+WRITER = "WRITER"
+VARIABLES = (TABLE_NAME, CORS_ORIGINS, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH, WRITER)
 
 ANY_ORIGIN = "*"
 _DIGITS = re.compile(r"^[0-9]{1,9}$")  # ASCII only: str.isdigit() accepts '²', which int() refuses
@@ -35,6 +37,7 @@ class Settings(NamedTuple):
     cors_origins: tuple[str, ...]
     rules: RouteRules
     counts_path: str  # the listing's path segment, e.g. "_counts"
+    writer: str  # the counter's store client: "lean" or "botocore"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -60,7 +63,10 @@ class Settings(NamedTuple):
             templates = parse_templates(env[ROUTE_TEMPLATES])
         except ValueError as exc:
             raise ConfigError(f"{ROUTE_TEMPLATES}: {exc}") from None
+        writer = env[WRITER].strip()
+        if writer not in WRITERS:
+            raise ConfigError(f"{WRITER} must be {' or '.join(WRITERS)}, got {writer!r}")
         origins = tuple(split_list(env[CORS_ORIGINS])) or (ANY_ORIGIN,)
         # Nothing under the listing path is ever counted, however the request spells it.
         rules = RouteRules(max_bytes, prefixes, templates, reserved=("/" + counts_path,))
-        return cls(table, origins, rules, counts_path)
+        return cls(table, origins, rules, counts_path, writer)

@@ -16,6 +16,7 @@ import yaml
 
 from handler import settings as env
 from handler.routes import DYNAMODB_KEY_LIMIT
+from handler.writer import WRITERS
 
 PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 
@@ -29,6 +30,7 @@ SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")  # what Lambda's LoggingConfig acc
 _ORIGIN = re.compile(r"^https?://[^/\s,*]+$")
 _ARCHITECTURE = re.compile("^(" + "|".join(ARCHITECTURES) + ")$")
 _SYSTEM_LOG_LEVEL = re.compile("^(" + "|".join(SYSTEM_LOG_LEVELS) + ")$")
+_WRITER = re.compile("^(" + "|".join(WRITERS) + ")$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -59,6 +61,7 @@ class StackSettings:
     tracing: bool
     access_logs: bool
     system_log_level: str
+    writer: str
     alarm_email: str | None
 
     def handler_environment(self, table_name: T) -> dict[str, T | str]:
@@ -71,6 +74,7 @@ class StackSettings:
             env.ALLOW_PREFIXES: self.allow_prefixes,
             env.ROUTE_TEMPLATES: self.route_templates,
             env.COUNTS_PATH: self.counts_path,
+            env.WRITER: self.writer,
         }
 
 
@@ -152,6 +156,7 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
         access_logs=_bool("accessLogs", values["accessLogs"]),
         system_log_level=_match("systemLogLevel", str(values["systemLogLevel"]).upper(), _SYSTEM_LOG_LEVEL,
                                 " or ".join(SYSTEM_LOG_LEVELS)),
+        writer=_match("writer", values["writer"], _WRITER, " or ".join(WRITERS)),
         alarm_email=_match("alarmEmail", values["alarmEmail"], _EMAIL, "an email address")
         if str(values["alarmEmail"]).strip()
         else None,

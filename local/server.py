@@ -1,15 +1,18 @@
 """The local API: HTTP -> API Gateway REST proxy event -> the real handlers -> HTTP.
 
-The embedded store is moto, in process. moto loses concurrent ``ADD`` updates when several threads reach
-it at once, so every call into the embedded store is serialised by one lock; the HTTP side still accepts
-connections concurrently. With ``--dynamodb-endpoint`` (DynamoDB Local, dynalite, ...) the store
-handles concurrency itself and no lock is taken.
+The embedded store is moto, in process, behind a DynamoDB endpoint of its own on loopback. moto loses
+concurrent ``ADD`` updates when several threads reach it at once, so every call into the embedded store
+is serialised by one lock; the HTTP side still accepts connections concurrently. With
+``--dynamodb-endpoint`` (DynamoDB Local, dynalite, ...) the store handles concurrency itself and no lock
+is taken.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
+import decimal
 import importlib
 import json
 import logging
@@ -48,7 +51,13 @@ class LocalConfig:
 
 
 class Backend:
-    """Loads the handlers against the chosen store and invokes them like Lambda would."""
+    """Loads the handlers against the chosen store and invokes them like Lambda would.
+
+    The handlers always reach the store over HTTP through ``AWS_ENDPOINT_URL_DYNAMODB``, as they reach
+    DynamoDB on Lambda (the counter's lean writer and the listing's botocore alike). For the embedded
+    store that endpoint is a loopback server of its own that answers DynamoDB's JSON protocol from moto,
+    one call at a time.
+    """
 
     def __init__(self, config: LocalConfig) -> None:
         self.config = config
@@ -60,6 +69,7 @@ class Backend:
         self.functions: dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]] = {}
         self.store: Any = None  # a client of the store
         self.admin: Any = None  # a validating client of the store, for the admin pass-through
+        self.store_url: str | None = None  # where the handlers reach the store
 
     def start(self) -> None:
         os.environ.update(self.config.environment)
@@ -70,14 +80,16 @@ class Backend:
 
             os.environ.update(FAKE_CREDENTIALS)
             os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
+            os.environ.pop("AWS_ENDPOINT_URL", None)
             self._stack.enter_context(mock_aws())
         else:
             for name, value in FAKE_CREDENTIALS.items():
                 os.environ.setdefault(name, value)
-            os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = self.config.endpoint  # read by botocore itself
+            os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = self.config.endpoint
         from handler import schema
         from handler.dynamo import create_client
 
+        # Made before the handlers' endpoint is set: in embedded mode these talk to moto in process.
         self.store = create_client(retries=True)
         # The admin pass-through takes requests from outside: a client that validates their parameters,
         # so a malformed call is a ValidationException (400), not an error deep in botocore.
@@ -89,18 +101,40 @@ class Backend:
         except self.store.exceptions.ResourceNotFoundException:
             self.store.create_table(**schema.create_table_kwargs(self.config.table))
             self.store.get_waiter("table_exists").wait(TableName=self.config.table, WaiterConfig={"Delay": 0.2})
+        if self.config.endpoint is None:
+            self.store_url = self._serve_store()
+            os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = self.store_url  # the handlers' clients read it
+        else:
+            self.store_url = self.config.endpoint
         for name in (COUNTER, LISTING):
             self.functions[name] = importlib.import_module(f"handler.{name}").handler
+
+    def _serve_store(self) -> str:
+        """The embedded store's own DynamoDB endpoint, on a loopback port no one else is told about."""
+        from waitress.server import create_server
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+            status, answer = self.dynamodb_api(environ.get("HTTP_X_AMZ_TARGET", ""), environ["wsgi.input"].read())
+            body = json.dumps(answer, default=_wire).encode()
+            start_response(f"{status} {_phrase(status)}", [("Content-Type", "application/x-amz-json-1.0"),
+                                                           ("Content-Length", str(len(body)))])
+            return [body]
+
+        server = create_server(app, host="127.0.0.1", port=0, threads=4, ident="route-counter-local-store")
+        threading.Thread(target=server.run, daemon=True, name="embedded-store").start()
+        self._stack.callback(server.close)
+        return f"http://127.0.0.1:{server.effective_port}"
 
     def stop(self) -> None:
         self._stack.close()
 
     def dynamodb_api(self, target: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        """Answer one DynamoDB JSON-protocol request against the store (for `python -m counts --endpoint`)."""
+        """Answer one DynamoDB JSON-protocol request against the store: for the handlers (embedded store)
+        and for `python -m counts --endpoint`. Serialised for the embedded store (see module doc)."""
         from botocore import xform_name
         from botocore.exceptions import BotoCoreError, ClientError
 
-        operation = target.rpartition(".")[2]
+        operation = target.rpartition(".")[2] if target.startswith(DYNAMODB_TARGET) else ""
         if operation not in self.admin.meta.service_model.operation_names:
             return 400, {"__type": "com.amazon.coral.service#UnknownOperationException", "message": operation}
         try:
@@ -124,8 +158,18 @@ class Backend:
             function_name=f"route-counter-local-{function}",
             get_remaining_time_in_millis=lambda: 6000,
         )
-        with self._lock:
-            return self.functions[function](event, context)
+        return self.functions[function](event, context)
+
+
+def _wire(value: Any) -> Any:
+    """What DynamoDB's JSON protocol sends for values botocore parsed into Python types."""
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 class LocalApp:

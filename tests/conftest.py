@@ -73,11 +73,11 @@ class FakeClock:
 
 @pytest.fixture(autouse=True)
 def clock(monkeypatch) -> FakeClock:
-    """Every test runs the retry path on a fake clock (handler.dynamo.CLOCK)."""
-    from handler import dynamo
+    """Every test runs the retry path on a fake clock (handler.writer.CLOCK)."""
+    from handler import writer
 
     fake = FakeClock()
-    monkeypatch.setattr(dynamo, "CLOCK", dynamo.Clock(fake.monotonic, fake.sleep))
+    monkeypatch.setattr(writer, "CLOCK", writer.Clock(fake.monotonic, fake.sleep))
     return fake
 
 

@@ -232,6 +232,8 @@ def test_missing_table_is_a_500_without_internals(writer, settings, caplog):
 
 
 def test_lambda_entry_point_uses_env_settings_and_one_client(table, monkeypatch):
+    # In-process moto intercepts botocore only; the lean writer's entry point is tested over HTTP (test_lean).
+    monkeypatch.setattr(counter, "SETTINGS", counter.SETTINGS._replace(writer="botocore"))
     monkeypatch.setattr(counter, "_client", None)
     event, _ = build_event("GET", "/entry")
     first = counter.handler(event, None)

@@ -8,6 +8,7 @@ import socket
 import pytest
 
 from handler import counter, dynamo
+from handler import writer as writer_module
 from local.events import build_event
 from tests.conftest import stored
 from tests.faults import Faults
@@ -55,9 +56,9 @@ def test_throttling_beyond_the_budget_is_503_and_never_counted(writer, settings,
     assert (status, body["error"], headers["Retry-After"]) == (503, "throttled", "1")
     assert stored(writer.client, "/storm/long") is None and writer.sent["UpdateItem"] == 0
     # The budget bounds it (on the injected clock), well inside the Lambda timeout, with backoff between tries.
-    assert sum(clock.slept) < dynamo.RETRY_BUDGET and clock.now < dynamo.RETRY_BUDGET
+    assert sum(clock.slept) < writer_module.RETRY_BUDGET and clock.now < writer_module.RETRY_BUDGET
     assert len(clock.slept) == writer.throttled["UpdateItem"] - 1 >= 3
-    assert all(0 <= s <= dynamo.BACKOFF_CAP for s in clock.slept)
+    assert all(0 <= s <= writer_module.BACKOFF_CAP for s in clock.slept)
     report.count("throttling answers injected", writer.throttled["UpdateItem"])
 
 
@@ -74,4 +75,4 @@ def test_dynamodb_unreachable_is_a_quick_503(aws, settings, monkeypatch, clock):
     status, body, headers = hit(refused, settings, "/down")
     assert (status, body["error"], headers["Retry-After"]) == (503, "storage_unavailable", "1")
     # Refused before sending, so retried (with backoff between tries) until the budget ran out.
-    assert len(clock.slept) == refused.sent["UpdateItem"] - 1 >= 2 and clock.now < dynamo.RETRY_BUDGET
+    assert len(clock.slept) == refused.sent["UpdateItem"] - 1 >= 2 and clock.now < writer_module.RETRY_BUDGET

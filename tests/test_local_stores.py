@@ -38,6 +38,16 @@ def run_threads(backend: Backend, route: str, threads: int = 8, per_thread: int 
         w.join()
 
 
+@pytest.fixture(autouse=True)
+def _restore_environ():
+    """An in-process backend sets the handlers' environment (the store's endpoint among it) in os.environ,
+    as the local server does: put it back for the tests that follow."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 def embedded_backend(monkeypatch) -> Backend:
     """The local backend in-process, with the GIL switching as often as it can."""
     monkeypatch.setattr(counter, "_client", None)
@@ -59,7 +69,7 @@ def test_embedded_store_is_exact_under_concurrency(monkeypatch, fast_switching):
     try:
         backend.start()
         run_threads(backend, "/locked", per_thread=100)
-        assert stored(counter._dynamodb(), "/locked")["count"] == 800
+        assert stored(backend.store, "/locked")["count"] == 800
     finally:
         backend.stop()
 
@@ -76,7 +86,7 @@ def test_probe_moto_loses_concurrent_adds_without_the_lock(monkeypatch, fast_swi
         for attempt in range(3):
             route = f"/unlocked{attempt}"
             run_threads(backend, route, per_thread=100)
-            lost = 800 - stored(counter._dynamodb(), route)["count"]
+            lost = 800 - stored(backend.store, route)["count"]
             if lost:
                 break
         assert lost > 0, "moto no longer loses concurrent ADDs: the lock may be unnecessary"
