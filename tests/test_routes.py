@@ -172,7 +172,7 @@ def test_root_resource_is_the_root_route():
 
 
 ENV = {"TABLE_NAME": "t", "CORS_ORIGINS": "*", "MAX_ROUTE_BYTES": "1024", "ALLOW_PREFIXES": "", "ROUTE_TEMPLATES": "",
-       "COUNTS_PATH": "_counts"}
+       "COUNTS_PATH": "_counts", "WRITER": "lean"}
 
 
 @pytest.mark.parametrize(
@@ -187,6 +187,7 @@ ENV = {"TABLE_NAME": "t", "CORS_ORIGINS": "*", "MAX_ROUTE_BYTES": "1024", "ALLOW
         ({**ENV, "ALLOW_PREFIXES": "api"}, "ALLOW_PREFIXES: allowed prefix 'api' must start with '/'"),
         ({**ENV, "ROUTE_TEMPLATES": "/u/{id"}, "ROUTE_TEMPLATES:"),
         ({**ENV, "COUNTS_PATH": "a/b"}, "COUNTS_PATH must be one path segment"),
+        ({**ENV, "WRITER": "boto3"}, "WRITER must be lean or botocore"),
     ],
 )
 def test_settings_fail_fast_with_a_clear_message(env, message):
@@ -197,5 +198,6 @@ def test_settings_fail_fast_with_a_clear_message(env, message):
 def test_settings_from_the_environment_the_program_builds():
     s = Settings.from_env(ENV)
     assert s.cors_origins == ("*",) and s.rules == RouteRules(1024, (), (), ("/_counts",)) and s.counts_path == "_counts"
+    assert s.writer == "lean"
     s = Settings.from_env({**ENV, "CORS_ORIGINS": "https://a.example, https://b.example"})
     assert s.cors_origins == ("https://a.example", "https://b.example")
