@@ -36,7 +36,6 @@ def _operation(invoke_arn: Any, proxy: bool) -> dict[str, Any]:
             "type": "aws_proxy",
             "httpMethod": "POST",
             "uri": invoke_arn,
-            "passthroughBehavior": "when_no_match",
         },
     }
     if proxy:
