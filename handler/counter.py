@@ -9,13 +9,15 @@ from typing import Any, Callable
 
 from handler import events, schema
 from handler.writer import DynamoFailure, call_once_retry_safe, create_writer
-from handler.responses import Answered, admit, error_response, json_response, last_resort
+from handler.downloads import presign
+from handler.responses import Answered, admit, error_response, json_response, last_resort, method_not_allowed
 from handler.routes import RouteError
 from handler.settings import Settings
 
 SETTINGS = Settings.from_env(os.environ)  # fail fast at init on a bad environment
 LOGGER = logging.getLogger("route_counter.counter")
 ALLOWED_METHODS = schema.KNOWN_METHODS
+LINK_METHODS = ("GET", "HEAD")
 
 # The update is the same for every hit but for the key, the method attribute and the time: build it once.
 _UPDATE_EXPRESSION = "ADD #count :one, #method :one SET #last = :now, #first = if_not_exists(#first, :now)"
@@ -71,15 +73,43 @@ def handle(event: Any, context: Any, settings: Settings, client: Callable[[], An
         return error_response(exc.status, exc.code, exc.message, cors, request.request_id)
     except events.BadEvent as exc:
         return error_response(400, "bad_event", str(exc), cors, request.request_id)
+    links = settings.links
+    if route in links.downloads or route in links.redirects:
+        return follow_link(request, route, settings, client, cors)
     try:
         count = count_hit(client(), settings.table_name, route, request.method)
     except DynamoFailure as failure:
-        LOGGER.error(
-            "count failed",
-            extra={"requestId": request.request_id, "route": route, "status": failure.status, "cause": failure.cause},
-        )
-        return error_response(failure.status, failure.code, failure.message, cors, request.request_id, failure.headers)
+        return failed(failure, request, route, cors)
     return json_response(200, {"route": route, "count": count}, cors)
+
+
+def failed(failure: DynamoFailure, request: events.Request, route: str, cors: dict[str, str]) -> dict[str, Any]:
+    LOGGER.error(
+        "count failed",
+        extra={"requestId": request.request_id, "route": route, "status": failure.status, "cause": failure.cause},
+    )
+    return error_response(failure.status, failure.code, failure.message, cors, request.request_id, failure.headers)
+
+
+def follow_link(
+    request: events.Request, route: str, settings: Settings, client: Callable[[], Any], cors: dict[str, str]
+) -> dict[str, Any]:
+    """A download or redirect route: GET counts one hit and answers 302 to its one configured target (a
+    presigned URL for a download, the URL itself for a redirect); HEAD answers the same without counting
+    (link checkers and previews use it); other methods get 405."""
+    if request.method not in LINK_METHODS:
+        return method_not_allowed(cors, (*LINK_METHODS, "OPTIONS"), request.method, request.request_id)
+    download = settings.links.downloads.get(route)
+    # Signing is local: done before the count, so a hit is never counted without its answer.
+    location = presign(settings.download_bucket, download) if download else settings.links.redirects[route]
+    headers = {"Location": location, "Cache-Control": "no-store"}
+    if request.method == "HEAD":
+        return json_response(302, {"route": route}, cors, headers)
+    try:
+        count = count_hit(client(), settings.table_name, route, request.method)
+    except DynamoFailure as failure:
+        return failed(failure, request, route, cors)
+    return json_response(302, {"route": route, "count": count}, cors, headers)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -19,7 +19,8 @@ table{border-collapse:collapse;width:100%}th,td{padding:.3rem .5rem;border-botto
 th{cursor:pointer;user-select:none}td.n{position:relative;min-width:12rem}
 .bar{position:absolute;left:0;top:20%;height:60%;background:#cfe3ff;z-index:-1}
 th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
-td.route{font-family:ui-monospace,monospace;word-break:break-all}input{padding:.3rem;width:20rem;margin:.5rem 0}"""
+td.route{font-family:ui-monospace,monospace;word-break:break-all}
+.link{font:11px system-ui,sans-serif;background:#eee;border-radius:3px;padding:0 .3rem;color:#555}input{padding:.3rem;width:20rem;margin:.5rem 0}"""
 
 _SCRIPT = """(()=>{const $=i=>document.getElementById(i),d=JSON.parse($('data').textContent);
 let rows=d.routes,top=d.top||0,next=top?rows.length>=top&&top<1000:d.next,key='count',dir=-1;
@@ -27,7 +28,8 @@ const td=(tr,t,c)=>{const e=document.createElement('td');e.textContent=t;if(c)e.
 function render(){const q=$('filter').value.toLowerCase(),max=Math.max(1,...rows.map(r=>r.count));
 const v=r=>key==='methods'?Object.keys(r.methods).join():r[key]??'';
 const shown=rows.filter(r=>r.route.toLowerCase().includes(q)).sort((a,b)=>(v(a)<v(b)?-1:v(a)>v(b)?1:0)*dir);
-$('rows').replaceChildren(...shown.map(r=>{const tr=document.createElement('tr');td(tr,r.route,'route');
+$('rows').replaceChildren(...shown.map(r=>{const tr=document.createElement('tr'),c=td(tr,r.route,'route');
+if(r.link){const m=document.createElement('span');m.className='link';m.textContent=r.link;c.append(' ',m)}
 const n=td(tr,r.count.toLocaleString('en-US'),'n'),b=document.createElement('span');b.className='bar';
 b.style.width=(100*r.count/max)+'%';n.prepend(b);
 td(tr,Object.entries(r.methods).map(([m,c])=>m+' '+c).join(' \\u00b7 '));

@@ -56,6 +56,16 @@ def _int_param(query: Mapping[str, str], name: str, low: int, high: int) -> int 
     return int(raw)
 
 
+def mark_links(records: list[dict[str, Any]], settings: Settings) -> None:
+    """Download and redirect routes say so (``"link": "download"`` / ``"redirect"``); others carry nothing."""
+    links = settings.links
+    for record in records:
+        if record["route"] in links.downloads:
+            record["link"] = "download"
+        elif record["route"] in links.redirects:
+            record["link"] = "redirect"
+
+
 def cached_top(client: Any, table: str, prefix: str, n: int, clock: Callable[[], float]) -> dict[str, Any]:
     """top_routes, memoised per container for TOP_CACHE_SECONDS (bounded: the oldest entry goes first)."""
     key, now = (table, prefix, n), clock()
@@ -133,6 +143,7 @@ def handle(
         return error_response(404, "not_found", "no such listing path", cors, rid)
     if status == 404:
         return error_response(404, "route_not_found", f"{payload} has not been hit", cors, rid)
+    mark_links(payload.get("routes", [payload]), settings)
     if html:
         first = payload if "routes" in payload else {"routes": [payload], "next": None}
         headers = {**headers, "Content-Security-Policy": dashboard.CSP, "X-Content-Type-Options": "nosniff"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Mapping, NamedTuple
 
+from handler.links import Links, parse_links
 from handler.routes import DYNAMODB_KEY_LIMIT, RouteRules, parse_prefixes, parse_templates, split_list
 from handler.writer import WRITERS
 
@@ -21,7 +22,11 @@ ALLOW_PREFIXES = "ALLOW_PREFIXES"
 ROUTE_TEMPLATES = "ROUTE_TEMPLATES"
 COUNTS_PATH = "COUNTS_PATH"
 WRITER = "WRITER"
-VARIABLES = (TABLE_NAME, CORS_ORIGINS, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH, WRITER)
+DOWNLOADS = "DOWNLOADS"
+DOWNLOAD_BUCKET = "DOWNLOAD_BUCKET"
+REDIRECTS = "REDIRECTS"
+VARIABLES = (TABLE_NAME, CORS_ORIGINS, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH, WRITER,
+             DOWNLOADS, DOWNLOAD_BUCKET, REDIRECTS)
 
 ANY_ORIGIN = "*"
 _DIGITS = re.compile(r"^[0-9]{1,9}$")  # ASCII only: str.isdigit() accepts '²', which int() refuses
@@ -38,6 +43,8 @@ class Settings(NamedTuple):
     rules: RouteRules
     counts_path: str  # the listing's path segment, e.g. "_counts"
     writer: str  # the counter's store client: "lean" or "botocore"
+    links: Links  # counted downloads and redirects
+    download_bucket: str  # where the downloads are ("" without any)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -69,4 +76,11 @@ class Settings(NamedTuple):
         origins = tuple(split_list(env[CORS_ORIGINS])) or (ANY_ORIGIN,)
         # Nothing under the listing path is ever counted, however the request spells it.
         rules = RouteRules(max_bytes, prefixes, templates, reserved=("/" + counts_path,))
-        return cls(table, origins, rules, counts_path, writer)
+        try:
+            links = parse_links(env[DOWNLOADS], env[REDIRECTS], rules)
+        except ValueError as exc:
+            raise ConfigError(str(exc).replace("downloads:", f"{DOWNLOADS}:").replace("redirects:", f"{REDIRECTS}:")) from None
+        bucket = env[DOWNLOAD_BUCKET].strip()
+        if links.downloads and not bucket:
+            raise ConfigError(f"{DOWNLOAD_BUCKET} is required with {DOWNLOADS}")
+        return cls(table, origins, rules, counts_path, writer, links, bucket)

@@ -10,7 +10,8 @@ import pulumi
 import pulumi_aws as aws
 
 from handler import schema
-from infra import alarms, openapi, policies
+from infra import alarms, downloads, openapi, policies
+from infra import settings as stack
 from infra.settings import StackSettings
 
 HANDLER_DIR = Path(__file__).resolve().parent.parent / "handler"
@@ -47,11 +48,13 @@ class RouteCounter(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
 
         self.table = self._create_table()
+        files = stack.downloads(args)
+        self.downloads = downloads.create(name, files, self._child) if files else None
         code = pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in handler_files().items()})
-        environment = args.handler_environment(self.table.name)
+        environment = args.handler_environment(self.table.name, self.downloads.bucket.bucket if self.downloads else "")
         self.counter = self._create_function(
             "counter", COUNTER_HANDLER, policies.COUNTER_TABLE_ACTIONS, code, environment, COUNTER_TIMEOUT,
-            args.memory_size, args.reserved_concurrency,
+            args.memory_size, args.reserved_concurrency, self.downloads.object_arns if self.downloads else None,
         )
         self.listing = self._create_function(
             "listing", LISTING_HANDLER, policies.LISTING_TABLE_ACTIONS, code, environment, LISTING_TIMEOUT,
@@ -97,6 +100,7 @@ class RouteCounter(pulumi.ComponentResource):
         timeout: int,
         memory_size: int,
         reserved_concurrency: int | None,
+        object_arns: list[pulumi.Output[str]] | None = None,
     ) -> FunctionParts:
         """A function with its own log group, its own role and an inline least-privilege policy."""
         args, name = self._args, f"{self._name}-{role}"
@@ -116,7 +120,7 @@ class RouteCounter(pulumi.ComponentResource):
             f"{name}-policy",
             role=iam_role.id,
             policy=pulumi.Output.json_dumps(
-                policies.function_policy(table_actions, self.table.arn, log_group.arn, args.tracing)
+                policies.function_policy(table_actions, self.table.arn, log_group.arn, args.tracing, object_arns)
             ),
             opts=self._opts(),
         )

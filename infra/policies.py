@@ -33,6 +33,7 @@ def function_policy(
     table_arn: pulumi.Input[str],
     log_group_arn: pulumi.Input[str],
     tracing: bool,
+    object_arns: list[pulumi.Output[str]] | None = None,
 ) -> dict[str, Any]:
     """A function's permissions: table actions on this table only, logs to its own group only."""
     statements: list[dict[str, Any]] = [
@@ -45,6 +46,8 @@ def function_policy(
             "Resource": [log_group_arn, pulumi.Output.concat(log_group_arn, ":log-stream:*")],
         },
     ]
+    if object_arns:  # the counter presigns download links: read exactly those objects, nothing else in S3
+        statements.append({"Sid": "Downloads", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": object_arns})
     if tracing:
         statements.append({"Sid": "XRay", "Effect": "Allow", "Action": list(XRAY_ACTIONS), "Resource": "*"})
     return {"Version": VERSION, "Statement": statements}

@@ -15,6 +15,7 @@ from typing import Any, Mapping, TypeVar
 import yaml
 
 from handler import settings as env
+from handler.links import Download
 from handler.routes import DYNAMODB_KEY_LIMIT
 from handler.writer import WRITERS
 
@@ -62,9 +63,11 @@ class StackSettings:
     access_logs: bool
     system_log_level: str
     writer: str
+    downloads: str
+    redirects: str
     alarm_email: str | None
 
-    def handler_environment(self, table_name: T) -> dict[str, T | str]:
+    def handler_environment(self, table_name: T, download_bucket: T | str = "") -> dict[str, T | str]:
         """The Lambda environment both handlers read (names from handler.settings): the one function that
         turns settings into it, for the Pulumi program (``table_name`` an Output there) and the local API."""
         return {
@@ -75,6 +78,9 @@ class StackSettings:
             env.ROUTE_TEMPLATES: self.route_templates,
             env.COUNTS_PATH: self.counts_path,
             env.WRITER: self.writer,
+            env.DOWNLOADS: self.downloads,
+            env.DOWNLOAD_BUCKET: download_bucket,
+            env.REDIRECTS: self.redirects,
         }
 
 
@@ -157,6 +163,8 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
         system_log_level=_match("systemLogLevel", str(values["systemLogLevel"]).upper(), _SYSTEM_LOG_LEVEL,
                                 " or ".join(SYSTEM_LOG_LEVELS)),
         writer=_match("writer", values["writer"], _WRITER, " or ".join(WRITERS)),
+        downloads=str(values["downloads"]).strip(),
+        redirects=str(values["redirects"]).strip(),
         alarm_email=_match("alarmEmail", values["alarmEmail"], _EMAIL, "an email address")
         if str(values["alarmEmail"]).strip()
         else None,
@@ -164,12 +172,22 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
     if settings.log_retention_days not in LOG_RETENTION_DAYS:
         raise SettingsError(f"logRetentionDays must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}, got {settings.log_retention_days}")
     # The handlers' own parser checks prefixes and templates: the same rules, the config key named.
-    names = {env.ALLOW_PREFIXES: "allowPrefixes", env.ROUTE_TEMPLATES: "routeTemplates"}
+    names = {env.ALLOW_PREFIXES: "allowPrefixes", env.ROUTE_TEMPLATES: "routeTemplates", env.DOWNLOADS: "downloads",
+             env.REDIRECTS: "redirects"}
     try:
-        env.Settings.from_env(settings.handler_environment("check"))
+        checked = env.Settings.from_env(settings.handler_environment("check", "check"))
     except env.ConfigError as exc:
         message = str(exc)
         for var, key in names.items():
             message = message.replace(var, key)
         raise SettingsError(message) from None
+    for download in checked.links.downloads.values():  # before anything is created
+        if not Path(download.source).is_file():
+            raise SettingsError(f"downloads: {download.route}={download.source}: no such file (paths are relative to "
+                                f"the project directory, {Path.cwd()})")
     return settings
+
+
+def downloads(settings: StackSettings) -> list[Download]:
+    """The stack's downloads (already validated by parse), for the program to upload."""
+    return list(env.Settings.from_env(settings.handler_environment("t", "b")).links.downloads.values())

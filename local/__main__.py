@@ -13,13 +13,14 @@ import sys
 from typing import Any
 
 from infra import settings as stack
-from local.server import LocalConfig, configure_logging, running
+from local.server import LOCAL_BUCKET, LocalConfig, configure_logging, running
 
 DEFAULT_TABLE = "route-counts-local"
 # The stack settings that mean something locally. Each becomes a flag (`--cors-origins`) and an
 # environment variable (`CORS_ORIGINS`), with the help text and default Pulumi.yaml declares: the local
 # API reads config through the same schema and the same parser as `pulumi up`.
-LOCAL_KEYS = ("stageName", "countsPath", "corsOrigins", "allowPrefixes", "routeTemplates", "maxRouteBytes")
+LOCAL_KEYS = ("stageName", "countsPath", "corsOrigins", "allowPrefixes", "routeTemplates", "maxRouteBytes",
+              "downloads", "redirects")
 ALIASES = {"stageName": ["--stage"]}  # the wave-1 flag name
 
 
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         table=args.table,
         counts_path=settings.counts_path,
         stage=settings.stage_name,
-        environment=settings.handler_environment(args.table),
+        environment=settings.handler_environment(args.table, LOCAL_BUCKET if settings.downloads else ""),
         endpoint=args.dynamodb_endpoint,
         quiet=args.quiet,
         admin=is_loopback(args.host),

@@ -25,8 +25,9 @@ import uuid
 from dataclasses import dataclass
 from http import HTTPStatus
 from types import SimpleNamespace
+from pathlib import Path
 from typing import Any, Callable, Iterator
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from local.events import COUNTER, LISTING, build_event
 
@@ -35,6 +36,7 @@ _URL_SAFE = "/?#[]@!$&'()*+,;=%:~"
 # DynamoDB API calls (`python -m counts --endpoint http://127.0.0.1:8080`) carry this header; browsers never do.
 DYNAMODB_TARGET = "DynamoDB_20120810."
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+LOCAL_BUCKET = "route-counter-local-downloads"  # the downloads' bucket name inside the local API
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class Backend:
         self.store: Any = None  # a client of the store
         self.admin: Any = None  # a validating client of the store, for the admin pass-through
         self.store_url: str | None = None  # where the handlers reach the store
+        self.objects: dict[str, tuple[bytes, str]] = {}  # downloads, by object key
 
     def start(self) -> None:
         os.environ.update(self.config.environment)
@@ -101,29 +104,67 @@ class Backend:
         except self.store.exceptions.ResourceNotFoundException:
             self.store.create_table(**schema.create_table_kwargs(self.config.table))
             self.store.get_waiter("table_exists").wait(TableName=self.config.table, WaiterConfig={"Delay": 0.2})
+        self.objects = self._download_objects()
+        if self.config.endpoint is None or self.objects:
+            store = self._serve_store()
+            if self.objects:  # presigned download links point here (the handler signs them as on AWS)
+                os.environ["AWS_ENDPOINT_URL_S3"] = store
         if self.config.endpoint is None:
-            self.store_url = self._serve_store()
-            os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = self.store_url  # the handlers' clients read it
+            os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = store  # the handlers' clients read it
+            self.store_url = store
         else:
             self.store_url = self.config.endpoint
         for name in (COUNTER, LISTING):
             self.functions[name] = importlib.import_module(f"handler.{name}").handler
 
+    def _download_objects(self) -> dict[str, tuple[bytes, str]]:
+        """The configured downloads' bytes and content types, by object key, read from their local files."""
+        from handler.settings import Settings
+        from infra.downloads import content_type
+
+        links = Settings.from_env(self.config.environment).links
+        return {d.key: (Path(d.source).read_bytes(), content_type(d.source)) for d in links.downloads.values()}
+
     def _serve_store(self) -> str:
-        """The embedded store's own DynamoDB endpoint, on a loopback port no one else is told about."""
+        """The embedded store's own DynamoDB endpoint (and the downloads' S3 stand-in), on a loopback port
+        no one else is told about."""
         from waitress.server import create_server
 
         def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-            status, answer = self.dynamodb_api(environ.get("HTTP_X_AMZ_TARGET", ""), environ["wsgi.input"].read())
-            body = json.dumps(answer, default=_wire).encode()
-            start_response(f"{status} {_phrase(status)}", [("Content-Type", "application/x-amz-json-1.0"),
-                                                           ("Content-Length", str(len(body)))])
+            if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and not environ.get("HTTP_X_AMZ_TARGET"):
+                status, headers, body = self.s3_get(environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
+            else:
+                code, answer = self.dynamodb_api(environ.get("HTTP_X_AMZ_TARGET", ""), environ["wsgi.input"].read())
+                status, body = code, json.dumps(answer, default=_wire).encode()
+                headers = [("Content-Type", "application/x-amz-json-1.0")]
+            start_response(f"{status} {_phrase(status)}", [*headers, ("Content-Length", str(len(body)))])
             return [body]
 
         server = create_server(app, host="127.0.0.1", port=0, threads=4, ident="route-counter-local-store")
         threading.Thread(target=server.run, daemon=True, name="embedded-store").start()
         self._stack.callback(server.close)
         return f"http://127.0.0.1:{server.effective_port}"
+
+    def s3_get(self, path: str, query: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        """A presigned GET of a download, as S3 answers it: the object, saved as the link says, until the
+        link expires. (The signature itself is not checked here: IAM is not emulated locally.)"""
+        params = dict(parse_qsl(query))
+        bucket, _, key = path.lstrip("/").partition("/")
+        found = self.objects.get(key) if bucket == LOCAL_BUCKET else None
+        if found is None:
+            return 404, [("Content-Type", "text/plain")], b"NoSuchKey"
+        try:
+            signed = datetime.datetime.strptime(params["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
+            expired = time.time() > signed.timestamp() + int(params["X-Amz-Expires"])
+        except (KeyError, ValueError):
+            return 403, [("Content-Type", "text/plain")], b"AccessDenied: not a presigned URL"
+        if expired:
+            return 403, [("Content-Type", "text/plain")], b"AccessDenied: Request has expired"
+        body, kind = found
+        headers = [("Content-Type", kind)]
+        if "response-content-disposition" in params:
+            headers.append(("Content-Disposition", params["response-content-disposition"]))
+        return 200, headers, body
 
     def stop(self) -> None:
         self._stack.close()

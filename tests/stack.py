@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 
 from infra.component import FunctionParts
+from infra.downloads import DownloadParts
 from tests import pulumi_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +40,7 @@ def real_arn(typ: str, name: str, resource_id: str, inputs: dict[str, Any]) -> s
         "aws:cloudwatch/metricAlarm:MetricAlarm": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}",
         "aws:cloudwatch/dashboard:Dashboard": f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{name}",
         "aws:sns/topic:Topic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}",
+        "aws:s3/bucket:Bucket": f"arn:aws:s3:::{name}",  # global: no region, no account
         "aws:apigateway/restApi:RestApi": f"arn:aws:apigateway:{REGION}::/restapis/{resource_id}",
         "aws:apigateway/stage:Stage": f"arn:aws:apigateway:{REGION}::/restapis/{inputs.get('restApi')}/stages/{inputs.get('stageName')}",
     }
@@ -69,6 +71,8 @@ class Recorder(pulumi.runtime.Mocks):
         arn = real_arn(args.typ, name, resource_id, args.inputs)
         if arn:
             state.setdefault("arn", arn)
+        if args.typ == "aws:s3/bucket:Bucket":
+            state.setdefault("bucket", name)
         if args.typ == "aws:apigateway/restApi:RestApi":
             state.update(rootResourceId=f"{args.name}-root", executionArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{resource_id}")
         if args.typ == "aws:lambda/function:Function":
@@ -103,4 +107,6 @@ def everything(component: Any) -> pulumi.Output[list[Any]]:
             children += [v for v in value if isinstance(v, pulumi.Resource)]
         if isinstance(value, FunctionParts):
             children += [value.function, value.role, value.policy, value.log_group]
+        if isinstance(value, DownloadParts):
+            children += [value.bucket, *value.objects, *value.guards]
     return pulumi.Output.all(*[child.urn for child in children], *component.outputs.values())

@@ -8,6 +8,7 @@ import pytest
 
 from handler.routes import RouteError, RouteRules, decode, normalize, parse_prefixes, parse_templates, under_prefix
 from handler.settings import ConfigError, Settings
+from infra import settings as stack
 from local.events import build_event
 from handler import events
 
@@ -171,8 +172,8 @@ def test_root_resource_is_the_root_route():
     assert RouteRules().resolve(events.parse(event).raw_path()) == "/"
 
 
-ENV = {"TABLE_NAME": "t", "CORS_ORIGINS": "*", "MAX_ROUTE_BYTES": "1024", "ALLOW_PREFIXES": "", "ROUTE_TEMPLATES": "",
-       "COUNTS_PATH": "_counts", "WRITER": "lean"}
+# The environment exactly as the Pulumi program builds it from Pulumi.yaml's defaults.
+ENV = stack.parse({}).handler_environment("t")
 
 
 @pytest.mark.parametrize(
@@ -188,6 +189,8 @@ ENV = {"TABLE_NAME": "t", "CORS_ORIGINS": "*", "MAX_ROUTE_BYTES": "1024", "ALLOW
         ({**ENV, "ROUTE_TEMPLATES": "/u/{id"}, "ROUTE_TEMPLATES:"),
         ({**ENV, "COUNTS_PATH": "a/b"}, "COUNTS_PATH must be one path segment"),
         ({**ENV, "WRITER": "boto3"}, "WRITER must be lean or botocore"),
+        ({**ENV, "REDIRECTS": "/go=http://x.example"}, "REDIRECTS: target 'http://x.example' of /go must be an https:// URL"),
+        ({**ENV, "DOWNLOADS": "/cv=cv.pdf"}, "DOWNLOAD_BUCKET is required with DOWNLOADS"),
     ],
 )
 def test_settings_fail_fast_with_a_clear_message(env, message):
