@@ -198,7 +198,9 @@ class RouteCounter(pulumi.ComponentResource):
             stage_name=self.stage.stage_name,
             method_path="*/*",
             settings=aws.apigateway.MethodSettingsSettingsArgs(
-                metrics_enabled=True,
+                # Per-method metrics are billed as custom metrics; the API-wide Count, 4XX, 5XX and latency
+                # metrics the alarms use are published (free) without them.
+                metrics_enabled=args.detailed_metrics,
                 throttling_rate_limit=args.throttle_rate_limit,
                 throttling_burst_limit=args.throttle_burst_limit,
                 # Execution logging needs the same account-level CloudWatch role as access logs.

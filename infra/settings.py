@@ -61,6 +61,7 @@ class StackSettings:
     protect_data: bool
     tracing: bool
     access_logs: bool
+    detailed_metrics: bool
     system_log_level: str
     writer: str
     downloads: str
@@ -160,6 +161,7 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
         protect_data=_bool("protectData", values["protectData"]),
         tracing=_bool("tracing", values["tracing"]),
         access_logs=_bool("accessLogs", values["accessLogs"]),
+        detailed_metrics=_bool("detailedMetrics", values["detailedMetrics"]),
         system_log_level=_match("systemLogLevel", str(values["systemLogLevel"]).upper(), _SYSTEM_LOG_LEVEL,
                                 " or ".join(SYSTEM_LOG_LEVELS)),
         writer=_match("writer", values["writer"], _WRITER, " or ".join(WRITERS)),

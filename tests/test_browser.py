@@ -12,8 +12,9 @@ from tests.localapi import ROOT, LocalApi
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
+# Debian's chromium here; on a GitHub-hosted runner, its own Chrome and ChromeDriver ($CHROMEWEBDRIVER).
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+CHROMEDRIVER = shutil.which("chromedriver") or shutil.which("chromedriver", path=os.environ.get("CHROMEWEBDRIVER", ""))
 HITS = {"/home": 5, "/about": 2, "/blog/first-post": 1, "/<script>alert(1)</script>": 1}
 
 

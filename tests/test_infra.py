@@ -151,7 +151,7 @@ def test_stage_points_at_the_deployment_with_throttling_and_metrics():
         assert stage.inputs["stageName"] == "v1"
         settings = recorder.resources["route-counter-method-settings"].inputs
         assert settings["methodPath"] == "*/*"
-        assert settings["settings"]["metricsEnabled"] is True
+        assert settings["settings"]["metricsEnabled"] is False  # detailedMetrics: off unless asked (billed)
         assert settings["settings"]["throttlingRateLimit"] == 20  # Pulumi.dev.yaml
         assert settings["settings"]["throttlingBurstLimit"] == 40
         assert "accessLogSettings" not in stage.inputs and stage.inputs["xrayTracingEnabled"] is False
@@ -520,3 +520,55 @@ def test_api_gateway_own_errors_carry_cors_and_the_product_error_shape(origins, 
             assert json.loads(sample) == {"error": "THROTTLED", "message": "Too Many Requests", "requestId": "r-1"}
 
     return check(run_program(corsOrigins=origins), assertions)
+
+
+# parliament (an offline IAM linter): every permissions and resource policy the program produces, for the
+# default stack and for one with every option on. Trust policies are left out: parliament lints
+# permissions, and reports any statement without Resource (which a trust policy never has) as MALFORMED;
+# they are pinned exactly by test_iam_is_least_privilege_with_no_wildcards instead.
+EVERY_OPTION = {"tracing": True, "accessLogs": True, "alarmEmail": "ops@example.com", "reservedConcurrency": 3,
+                "downloads": "/resume.pdf=tests/files/resume.pdf", "redirects": "/go=https://example.com",
+                "writer": "botocore"}
+
+
+def permission_policies(recorder):
+    return {r.name: r.inputs["policy"] for r in recorder.resources.values()
+            if isinstance(r.inputs.get("policy"), str) and r.type in (POLICY, "aws:s3/bucketPolicy:BucketPolicy")}
+
+
+def parliament_findings(document: str) -> list[str]:
+    from parliament import analyze_policy_string
+
+    policy = analyze_policy_string(document, include_community_auditors=True)
+    return [f"{f.issue}: {f.detail}" for f in policy.findings]
+
+
+@pytest.mark.parametrize("options", [{}, EVERY_OPTION], ids=["default", "every-option"])
+@pulumi.runtime.test
+def test_parliament_finds_nothing_in_any_policy(options, monkeypatch):
+    from tests.stack import ROOT
+
+    monkeypatch.chdir(ROOT)
+
+    def assertions(recorder, _):
+        documents = permission_policies(recorder)
+        assert len(documents) == (3 if options else 2)  # two roles' policies (+ the bucket's)
+        for name, document in documents.items():
+            assert parliament_findings(document) == [], name
+
+    return check(run_program(**options), assertions)
+
+
+def test_parliament_is_not_vacuous():
+    """The same call reports a grant that does not fit its resource and a wildcard action."""
+    mismatch = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/t"}]})
+    assert any("RESOURCE_MISMATCH" in f for f in parliament_findings(mismatch))
+
+
+@pulumi.runtime.test
+def test_detailed_metrics_only_when_asked():
+    def assertions(recorder, _):
+        assert recorder.resources["route-counter-method-settings"].inputs["settings"]["metricsEnabled"] is True
+
+    return check(run_program(detailedMetrics=True), assertions)

@@ -1,7 +1,10 @@
-"""The GitHub Actions workflows: valid against the published workflow schema, and doing what README says."""
+"""The GitHub Actions workflows: valid against the published workflow schema, clean under zizmor (offline),
+pinned and least-privileged, and doing what README says."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-WORKFLOWS = sorted((Path(__file__).resolve().parent.parent / ".github" / "workflows").glob("*.yml"))
+GITHUB = Path(__file__).resolve().parent.parent / ".github"
+WORKFLOWS = sorted((GITHUB / "workflows").glob("*.yml"))
 
 
 def load(name: str) -> dict:
@@ -27,6 +31,36 @@ def test_workflow_matches_the_github_schema(workflow):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_zizmor_finds_nothing_offline():
+    """zizmor's audits at their default severity (unpinned actions, persisted credentials, excessive
+    permissions, template injection, ...); its exit status is non-zero on any finding."""
+    zizmor = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
+    assert zizmor, "zizmor is installed with requirements-dev.txt"
+    result = subprocess.run([zizmor, "--offline", "--no-progress", str(GITHUB)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_every_action_is_pinned_to_a_commit_with_its_version_and_runs_on_node_24(workflow):
+    for line in workflow.read_text().splitlines():
+        if "uses:" in line:
+            assert re.search(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), line
+    data = load(workflow.name)
+    assert data["permissions"] == {}  # nothing by default; each job asks for what it needs
+    for job in data["jobs"].values():
+        assert "permissions" in job and job["permissions"].get("contents") == "read"
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False
+    assert data["concurrency"]["cancel-in-progress"] is True
+
+
+def test_dependabot_keeps_actions_and_pip_pins_fresh():
+    config = yaml.safe_load((GITHUB / "dependabot.yml").read_text())
+    assert {u["package-ecosystem"] for u in config["updates"]} == {"github-actions", "pip"}
+
+
 def test_ci_runs_the_test_command_on_push_and_pr():
     ci = load("ci.yml")
     assert set(ci["on"]) == {"push", "pull_request"}
@@ -38,9 +72,11 @@ def test_ci_runs_the_test_command_on_push_and_pr():
 def test_preview_uses_oidc_and_comments_on_the_pr():
     preview = load("preview.yml")
     assert set(preview["on"]) == {"pull_request"}
-    assert preview["permissions"]["id-token"] == "write"
-    assert preview["permissions"]["pull-requests"] == "write"
-    steps = preview["jobs"]["preview"]["steps"]
+    job = preview["jobs"]["preview"]
+    assert job["permissions"] == {"contents": "read", "id-token": "write", "pull-requests": "write"}
+    # Fork PRs have no OIDC token and no secrets: the job is skipped for them, not failed.
+    assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    steps = job["steps"]
     aws = next(s for s in steps if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@"))
     assert "role-to-assume" in aws["with"] and "aws-access-key-id" not in aws["with"]
     pulumi = next(s for s in steps if s.get("uses", "").startswith("pulumi/actions@"))
