@@ -1,4 +1,7 @@
-"""The counter Lambda: every path except the listing path counts one hit with ONE UpdateItem."""
+"""The counter Lambda: every path except the listing path counts one hit with ONE UpdateItem.
+
+It reads as a sentence: admit the request, resolve the route, follow a download or redirect if it is one,
+send the one update through the write path (handler/writer.py), answer."""
 
 from __future__ import annotations
 
@@ -8,11 +11,11 @@ import time
 from typing import Any, Callable
 
 from handler import events, schema
-from handler.writer import DynamoFailure, call_once_retry_safe, create_writer
 from handler.downloads import presign
 from handler.responses import Answered, admit, error_response, json_response, last_resort, method_not_allowed
 from handler.routes import RouteError
 from handler.settings import Settings
+from handler.writer import DynamoFailure, call_once_retry_safe, create_writer
 
 SETTINGS = Settings.from_env(os.environ)  # fail fast at init on a bad environment
 LOGGER = logging.getLogger("route_counter.counter")
