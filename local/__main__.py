@@ -42,7 +42,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--table", default=e("TABLE_NAME", DEFAULT_TABLE))
     schema, defaults = stack.schema(), stack.defaults()
     for key in LOCAL_KEYS:
-        p.add_argument(flag(key), *ALIASES.get(key, []), dest=key, default=e(env_name(key), defaults[key]),
+        p.add_argument(flag(key), *ALIASES.get(key, []), dest=key, metavar=env_name(key), default=e(env_name(key), defaults[key]),
                        help=f"{schema[key].get('description', '')} (stack config {key}; env {env_name(key)})")
     p.add_argument("--quiet", action="store_true", help="no per-request log line")
     return p
