@@ -34,14 +34,18 @@ class Links(NamedTuple):
     redirects: dict[str, str]
 
 
-def _pairs(spec: str | None, what: str) -> list[tuple[str, str]]:
-    pairs = []
+def _pairs(spec: str | None, what: str, rules: RouteRules) -> list[tuple[str, str]]:
+    """``ROUTE=TARGET`` items as (canonical route, target), each route once."""
+    pairs: dict[str, str] = {}
     for item in split_list(spec):
-        route, sep, target = item.partition("=")
-        if not sep or not route.strip() or not target.strip():
+        raw_route, sep, target = item.partition("=")
+        if not sep or not raw_route.strip() or not target.strip():
             raise ValueError(f"{item!r} is not ROUTE={what}")
-        pairs.append((route.strip(), target.strip()))
-    return pairs
+        route = _route(rules, raw_route.strip())
+        if route in pairs:
+            raise ValueError(f"route {route} is listed twice")
+        pairs[route] = target.strip()
+    return list(pairs.items())
 
 
 def _route(rules: RouteRules, route: str) -> str:
@@ -59,10 +63,7 @@ def _route(rules: RouteRules, route: str) -> str:
 
 def parse_downloads(spec: str | None, rules: RouteRules) -> dict[str, Download]:
     downloads: dict[str, Download] = {}
-    for raw_route, source in _pairs(spec, "LOCAL_FILE"):
-        route = _route(rules, raw_route)
-        if route in downloads:
-            raise ValueError(f"route {route} is listed twice")
+    for route, source in _pairs(spec, "LOCAL_FILE", rules):
         filename = source.replace("\\", "/").rsplit("/", 1)[-1]
         if not _FILENAME.match(filename):
             raise ValueError(f"file name {filename!r} may hold only letters, digits, spaces and . _ ( ) + -")
@@ -72,10 +73,7 @@ def parse_downloads(spec: str | None, rules: RouteRules) -> dict[str, Download]:
 
 def parse_redirects(spec: str | None, rules: RouteRules) -> dict[str, str]:
     redirects: dict[str, str] = {}
-    for raw_route, url in _pairs(spec, "URL"):
-        route = _route(rules, raw_route)
-        if route in redirects:
-            raise ValueError(f"route {route} is listed twice")
+    for route, url in _pairs(spec, "URL", rules):
         parts = urlsplit(url)
         if parts.scheme != "https" or not parts.hostname or _URL_BAD.search(url):
             raise ValueError(f"target {url!r} of {route} must be an https:// URL")

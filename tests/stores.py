@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter, deque
-from typing import Any, Iterator
+from typing import Any
 
 from tests.localapi import wait_for
 
@@ -149,6 +149,3 @@ class FaultProxy:
         self.server.shutdown()
         self.server.server_close()
 
-
-def iter_items(client: Any, table: str) -> Iterator[dict[str, Any]]:
-    yield from client.scan(TableName=table).get("Items", [])
