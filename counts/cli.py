@@ -19,13 +19,15 @@ from typing import Any, Callable, Iterator, NoReturn, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handler import queries, schema
+from handler import buckets, clock, queries, schema
+from handler.countries import COUNTRY_PREFIX
 from handler.dynamo import create_client
 from handler.routes import RouteError, RouteRules
 from infra import settings as stack
 
 LOCAL_TABLE = "route-counts-local"
-CSV_FIELDS = ("route", "count", "methods", "firstSeen", "lastSeen")
+CSV_FIELDS = ("route", "count", "methods", "firstSeen", "lastSeen", "hourly", "daily", "countries")
+JSON_FIELDS = ("methods", "hourly", "daily", "countries")  # CSV columns holding JSON objects
 BATCH = 25  # BatchWriteItem's limit
 BATCH_TRIES = 8  # attempts for items DynamoDB hands back unprocessed (throttling), with backoff between
 BACKOFF_BASE, BACKOFF_CAP = 0.05, 2.0  # seconds
@@ -102,10 +104,15 @@ def make_client(args: argparse.Namespace) -> Any:
     return create_client(retries=True)
 
 
-def all_records(client: Any, table: str, prefix: str = "/") -> Iterator[dict[str, Any]]:
+def view(window: str | None = None, series: bool = False) -> queries.View:
+    """How records are read: as of now (the one wall clock the handlers use)."""
+    return queries.View(clock.now(), window, series)
+
+
+def all_records(client: Any, table: str, prefix: str = "/", seen: queries.View | None = None) -> Iterator[dict[str, Any]]:
     after = None
     while True:
-        page = queries.list_page(client, table, prefix, 1000, after)
+        page = queries.list_page(client, table, prefix, 1000, after, seen or view())
         yield from page["routes"]
         if not page["next"]:
             return
@@ -136,11 +143,14 @@ def confirm(question: str, yes: bool, stdin: TextIO) -> None:
         raise CliError("cancelled")
 
 
-def print_table(records: list[dict[str, Any]], out: TextIO) -> None:
+def print_table(records: list[dict[str, Any]], out: TextIO, window: str | None = None) -> None:
+    """Hits (and hits in the window, with one), last seen, route."""
     width = max([len(f"{r['count']:,}") for r in records] + [5])
-    print(f"{'hits':>{width}}  {'last seen (UTC)':19}  route", file=out)
+    head = f"{'hits':>{width}}  " + (f"{window:>{width}}  " if window else "")
+    print(f"{head}{'last seen (UTC)':19}  route", file=out)
     for r in records:
-        print(f"{r['count']:>{width},}  {(r['lastSeen'] or '')[:19].replace('T', ' '):19}  {r['route']}", file=out)
+        inside = f"{r['windowCount']:>{width},}  " if window else ""
+        print(f"{r['count']:>{width},}  {inside}{(r['lastSeen'] or '')[:19].replace('T', ' '):19}  {r['route']}", file=out)
 
 
 def _rows(path: str) -> list[tuple[str, Any]]:
@@ -164,13 +174,16 @@ def _record(rules: RouteRules, row: Any) -> dict[str, Any]:
     """One validated record, or ValueError naming what is wrong."""
     if not isinstance(row, dict) or not isinstance(row.get("route"), str):
         raise ValueError("needs a route")
-    methods = row.get("methods") or {}
-    if isinstance(methods, str):  # CSV: the methods column holds JSON
-        methods = json.loads(methods)
-    if not isinstance(methods, dict):
-        raise ValueError('methods must be an object like {"GET": 3}')
+    objects = {}
+    for name in JSON_FIELDS:
+        value = row.get(name) or {}
+        if isinstance(value, str):  # CSV: these columns hold JSON
+            value = json.loads(value)
+        if not isinstance(value, dict):
+            raise ValueError(f'{name} must be an object like {{"GET": 3}}')
+        objects[name] = {str(k): _count(n) for k, n in value.items()}
+    methods = objects["methods"]
     count = _count(row.get("count"))
-    methods = {str(m): _count(n) for m, n in methods.items()}
     if not set(methods) <= set(schema.COUNTED_METHODS):
         raise ValueError(f"unknown method in {sorted(methods)}")
     route = rules.canonical(row["route"], encoded=False)
@@ -179,7 +192,9 @@ def _record(rules: RouteRules, row: Any) -> dict[str, Any]:
     seen = {name: row.get(name) for name in ("firstSeen", "lastSeen")}
     if any(value is not None and not isinstance(value, str) for value in seen.values()):
         raise ValueError("firstSeen and lastSeen must be text")
-    return {"route": route, "count": count, "methods": methods, **{k: v for k, v in seen.items() if v}}
+    record = {"route": route, "count": count, **objects, **{k: v for k, v in seen.items() if v}}
+    schema.record_to_item(record)  # bucket times and country codes it could not store: ValueError
+    return record
 
 
 def _count(value: Any) -> int:
@@ -226,7 +241,8 @@ def write_records(client: Any, table: str, records: list[dict[str, Any]],
 
 def reset(client: Any, table: str, record: dict[str, Any]) -> dict[str, Any]:
     """Subtract exactly the counts shown (one atomic ADD of their negatives), so hits that land between
-    showing and resetting are kept; firstSeen and lastSeen stay. Returns the route's new attributes."""
+    showing and resetting are kept; firstSeen and lastSeen stay. The hourly and daily series and the
+    countries shown are removed. Returns the route's new attributes."""
     names = {"#count": schema.COUNT, "#route": schema.KEY}
     values = {":shown": {"N": str(-record["count"])}}
     parts = ["#count :shown"]
@@ -234,8 +250,13 @@ def reset(client: Any, table: str, record: dict[str, Any]) -> dict[str, Any]:
         names[f"#m{i}"] = schema.method_attribute(method)
         values[f":m{i}"] = {"N": str(-n)}
         parts.append(f"#m{i} :m{i}")
+    # A bucket may have expired since it was shown: subtracting from it would leave a negative one.
+    shown = [name for name in schema.record_to_item(record) if buckets.is_bucket(name) or name.startswith(COUNTRY_PREFIX)]
+    for i, name in enumerate(shown):
+        names[f"#x{i}"] = name
+    expression = "ADD " + ", ".join(parts) + (" REMOVE " + ", ".join(f"#x{i}" for i in range(len(shown))) if shown else "")
     result = client.update_item(
-        TableName=table, Key=schema.key(record["route"]), UpdateExpression="ADD " + ", ".join(parts),
+        TableName=table, Key=schema.key(record["route"]), UpdateExpression=expression,
         ConditionExpression="attribute_exists(#route)", ExpressionAttributeNames=names,
         ExpressionAttributeValues=values, ReturnValues="UPDATED_NEW",
     )
@@ -246,23 +267,24 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, stdin: TextIO = sys.
     table, rules = resolve_table(args), route_rules(args)
     client = make_client(args)
     if args.command == "list":
-        records = all_records(client, table, canonical(rules, args.prefix))
-        print_table(sorted(records, key=lambda r: (-r["count"], r["route"])), out)
+        seen = view(args.window)
+        records = all_records(client, table, canonical(rules, args.prefix), seen)
+        print_table(sorted(records, key=seen.rank), out, args.window)
     elif args.command == "get":
         route = canonical(rules, args.route)
-        record = queries.get_route(client, table, route)
+        record = queries.get_route(client, table, route, view())
         if not record:
             print(f"{route} has not been hit", file=sys.stderr)
             return 1
         print(json.dumps(record, indent=2, ensure_ascii=False), file=out)
     elif args.command == "top":
-        result = queries.top_routes(client, table, canonical(rules, args.prefix), args.n)
-        print_table(result["routes"], out)
+        result = queries.top_routes(client, table, canonical(rules, args.prefix), args.n, view(args.window))
+        print_table(result["routes"], out, args.window)
         if result["truncated"]:
             print(f"(read the first {result['scanned']:,} routes only)", file=sys.stderr)
     elif args.command == "reset":
         route = canonical(rules, args.route)
-        record = queries.get_route(client, table, route)
+        record = queries.get_route(client, table, route, view())
         if not record:
             print(f"{route} has not been hit: nothing to reset", file=sys.stderr)
             return 1
@@ -277,14 +299,14 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, stdin: TextIO = sys.
         since = f"; {left:,} hits arrived since it was shown and are kept" if left else ""
         print(f"reset {route}: {record['count']:,} hits set back to zero (first seen kept){since}", file=out)
     elif args.command == "export":
-        records = list(all_records(client, table))
+        records = list(all_records(client, table, seen=view(series=True)))
         if args.format == "json":
             json.dump({"routes": records}, out, indent=2, ensure_ascii=False)
             print(file=out)
         else:
             writer = csv.DictWriter(out, CSV_FIELDS, lineterminator="\n")
             writer.writeheader()
-            writer.writerows({**r, "methods": json.dumps(r["methods"])} for r in records)
+            writer.writerows({**r, **{k: json.dumps(r.get(k, {})) for k in JSON_FIELDS}} for r in records)
     elif args.command == "import":
         records = read_records(args.file, rules)
         confirm(f"Import {len(records):,} routes into {table}, replacing their counts?", args.yes, stdin)
@@ -302,13 +324,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-route-bytes", help="the stack's maxRouteBytes (default: from the stack, else Pulumi.yaml)")
     p.add_argument("--counts-path", help="the stack's countsPath (default: from the stack, else Pulumi.yaml)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+    windows = {"choices": tuple(buckets.WINDOWS), "help": "rank by hits in this window (routes without any left out)"}
     listing = sub.add_parser("list", help="every route, most hit first")
     listing.add_argument("--prefix", default="/")
+    listing.add_argument("--window", **windows)
     sub.add_parser("get", help="one route's record").add_argument("route")
     top = sub.add_parser("top", help="the N most-hit routes")
     top.add_argument("n", type=lambda text: whole_number(text, 1, queries.MAX_TOP), metavar="N",
                      help=f"1 to {queries.MAX_TOP}")
     top.add_argument("--prefix", default="/")
+    top.add_argument("--window", **windows)
     reset = sub.add_parser("reset", help="set a route's counts back to zero, keeping first seen (asks first)")
     reset.add_argument("route")
     reset.add_argument("--yes", action="store_true", help="do not ask")

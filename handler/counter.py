@@ -1,31 +1,32 @@
 """The counter Lambda: every path except the listing path counts one hit with ONE UpdateItem.
 
 It reads as a sentence: admit the request, resolve the route, follow a download or redirect if it is one,
-send the one update through the write path (handler/writer.py), answer."""
+ask the rules what this hit changes (handler/update.py), send the one update through the write path
+(handler/writer.py), answer: 200 with the count, or 429 when the route's rate limit is reached.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-import time
 from typing import Any, Callable
 
-from handler import events, schema
+from handler import clock, events, schema, update
+from handler.countries import country_attribute
 from handler.downloads import presign
+from handler.limits import Limit
 from handler.responses import Answered, admit, error_response, json_response, last_resort, method_not_allowed
 from handler.routes import RouteError
 from handler.settings import Settings
-from handler.writer import DynamoFailure, call_once_retry_safe, create_writer
+from handler.writer import ConditionFailed, DynamoFailure, call_once_retry_safe, create_writer
 
 SETTINGS = Settings.from_env(os.environ)  # fail fast at init on a bad environment
 LOGGER = logging.getLogger("route_counter.counter")
 ALLOWED_METHODS = schema.KNOWN_METHODS
 LINK_METHODS = ("GET", "HEAD")
-
-# The update is the same for every hit but for the key, the method attribute and the time: build it once.
-_UPDATE_EXPRESSION = "ADD #count :one, #method :one SET #last = :now, #first = if_not_exists(#first, :now)"
-_NAMES = {"#count": schema.COUNT, "#last": schema.LAST_SEEN, "#first": schema.FIRST_SEEN}
-_METHOD_NAMES = {m: {**_NAMES, "#method": schema.method_attribute(m)} for m in schema.COUNTED_METHODS}
+COUNTRY_HEADER = "cloudfront-viewer-country"  # set by API Gateway's edge network (endpointType EDGE)
+# Let browser scripts read the rate-limit answers (CORS hides other response headers from them).
+EXPOSE = {"Access-Control-Expose-Headers": "RateLimit, RateLimit-Policy, Retry-After"}
 
 _client = None
 
@@ -39,29 +40,70 @@ def _dynamodb() -> Any:
     return _client
 
 
-def utc_now() -> str:
-    """ISO-8601 UTC with milliseconds, e.g. 2026-11-24T02:03:04.567Z."""
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+class RateLimited(Exception):
+    """The route's window is full: the hit was not counted (its conditional update wrote nothing)."""
+
+    def __init__(self, limit: Limit, t: float) -> None:
+        super().__init__(limit.pattern)
+        self.limit, self.t = limit, t
 
 
-def update_request(table: str, route: str, method: str, now: str) -> dict[str, Any]:
-    """The UpdateItem arguments for one hit: atomic ADD, never read-then-write."""
-    return {
-        "TableName": table,
-        "Key": schema.key(route),
-        "UpdateExpression": _UPDATE_EXPRESSION,
-        "ExpressionAttributeNames": _METHOD_NAMES[method],
-        "ExpressionAttributeValues": {":one": {"N": "1"}, ":now": {"S": now}},
-        "ReturnValues": "UPDATED_NEW",
-    }
+def count_hit(client: Any, table: str, hit: update.Hit) -> update.Applied:
+    """Send the hit's one update; then, rarely, one cleanup of what a long idle gap left behind.
+    Raises DynamoFailure, or RateLimited when the route's window is full."""
+    request = update.hit_request(table, hit)
+    try:
+        result = call_once_retry_safe(lambda: client.update_item(**request))
+    except ConditionFailed:
+        assert hit.limit is not None  # only a rate-limited hit's update has a condition
+        raise RateLimited(hit.limit, hit.t) from None
+    outcome = update.applied(hit, result["Attributes"])
+    if outcome.leftovers:
+        cleanup(client, table, hit.route, outcome.leftovers)
+    return outcome
 
 
-def count_hit(client: Any, table: str, route: str, method: str) -> int:
-    """Add one hit and return the route's new total. Raises DynamoFailure."""
-    request = update_request(table, route, method, utc_now())
-    result = call_once_retry_safe(lambda: client.update_item(**request))
-    return int(result["Attributes"][schema.COUNT]["N"])
+def cleanup(client: Any, table: str, route: str, names: list[str]) -> None:
+    """Remove expired buckets. The hit is already counted, so a failure here is logged, never answered:
+    the next hit on the route finds the same leftovers and tries again."""
+    request = update.cleanup_request(table, route, names)
+    try:
+        call_once_retry_safe(lambda: client.update_item(**request))
+    except ConditionFailed:
+        pass  # the item was deleted (a reset) meanwhile: nothing to clean
+    except DynamoFailure as failure:
+        LOGGER.warning("cleanup failed", extra={"route": route, "cause": failure.cause})
+
+
+def new_hit(request: events.Request, route: str, settings: Settings) -> update.Hit:
+    """What this hit is, by the rules: when, its rate limit, its viewer country (only where trusted)."""
+    country = country_attribute(request.header(COUNTRY_HEADER)) if settings.count_countries else None
+    return update.Hit(route, request.method, clock.now(), settings.limits.match(route), country)
+
+
+def counted(
+    status: int, request: events.Request, route: str, settings: Settings, client: Callable[[], Any],
+    cors: dict[str, str], headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Count the hit and answer ``status`` with ``{"route", "count"}``, or the 429 or 5xx it came to."""
+    hit = new_hit(request, route, settings)
+    try:
+        outcome = count_hit(client(), settings.table_name, hit)
+    except DynamoFailure as failure:
+        return failed(failure, request, route, cors)
+    except RateLimited as limited:
+        return rate_limited(limited, request, route, cors)
+    headers = dict(headers or {})
+    if hit.limit and outcome.remaining is not None:
+        headers.update({**hit.limit.headers(outcome.remaining, hit.t), **EXPOSE})
+    return json_response(status, {"route": route, "count": outcome.count}, cors, headers)
+
+
+def rate_limited(limited: RateLimited, request: events.Request, route: str, cors: dict[str, str]) -> dict[str, Any]:
+    limit, reset = limited.limit, limited.limit.reset(limited.t)
+    message = f"{route} allows {limit.count} hits per {limit.window}; try again in {reset} s"
+    headers = {"Retry-After": str(reset), **limit.headers(0, limited.t), **EXPOSE}
+    return error_response(429, "rate_limited", message, cors, request.request_id, headers)
 
 
 def handle(event: Any, context: Any, settings: Settings, client: Callable[[], Any]) -> dict[str, Any]:
@@ -79,11 +121,7 @@ def handle(event: Any, context: Any, settings: Settings, client: Callable[[], An
     links = settings.links
     if route in links.downloads or route in links.redirects:
         return follow_link(request, route, settings, client, cors)
-    try:
-        count = count_hit(client(), settings.table_name, route, request.method)
-    except DynamoFailure as failure:
-        return failed(failure, request, route, cors)
-    return json_response(200, {"route": route, "count": count}, cors)
+    return counted(200, request, route, settings, client, cors)
 
 
 def failed(failure: DynamoFailure, request: events.Request, route: str, cors: dict[str, str]) -> dict[str, Any]:
@@ -108,11 +146,7 @@ def follow_link(
     headers = {"Location": location, "Cache-Control": "no-store"}
     if request.method == "HEAD":
         return json_response(302, {"route": route}, cors, headers)
-    try:
-        count = count_hit(client(), settings.table_name, route, request.method)
-    except DynamoFailure as failure:
-        return failed(failure, request, route, cors)
-    return json_response(302, {"route": route, "count": count}, cors, headers)
+    return counted(302, request, route, settings, client, cors, headers)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -120,7 +154,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     Event: API Gateway REST API Lambda-proxy event (payload 1.0), from ``ANY /`` or ``ANY /{proxy+}``.
     Response: 200 ``{"route": "/a/b", "count": 42}``; OPTIONS -> 204 preflight (not counted);
-    bad input -> 400/404/405/414 JSON error (nothing written); DynamoDB failure -> 5xx JSON error,
+    bad input -> 400/404/405/414 JSON error (nothing written); a full rate window -> 429 ``rate_limited``
+    with Retry-After and RateLimit fields (not counted); DynamoDB failure -> 5xx JSON error,
     503 with Retry-After when the hit was throttled or its outcome is unknown.
     """
     try:

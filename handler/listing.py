@@ -10,10 +10,11 @@ from typing import Any, Callable, Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handler import dashboard, events
+from handler import buckets, dashboard, events
+from handler.clock import now
 from handler.dynamo import classify, create_client
 from handler.writer import DynamoFailure
-from handler.queries import MAX_TOP, BadQuery, decode_cursor, get_route, list_page, top_routes
+from handler.queries import MAX_TOP, BadQuery, View, decode_cursor, get_route, list_page, top_routes
 from handler.responses import Answered, admit, error_response, json_response, last_resort, response
 from handler.routes import RouteError, normalize
 from handler.settings import Settings
@@ -30,7 +31,7 @@ _DIGITS = re.compile(r"^[0-9]{1,4}$")  # ASCII digits only: str.isdigit() accept
 TOP_CACHE_SECONDS = 60
 TOP_CACHE_CONTROL = f"public, max-age={TOP_CACHE_SECONDS}"
 _TOP_CACHE_SIZE = 64
-_top_cache: dict[tuple[str, str, int], tuple[float, dict[str, Any]]] = {}
+_top_cache: dict[tuple[str, str, int, View], tuple[float, dict[str, Any]]] = {}
 BADGE_PATH = "badge"
 BADGE_CACHE = "public, max-age=300"  # badges are fetched by image proxies (GitHub's camo): let them cache
 MAX_LABEL = 40
@@ -66,17 +67,30 @@ def mark_links(records: list[dict[str, Any]], settings: Settings) -> None:
             record["link"] = "redirect"
 
 
-def cached_top(client: Any, table: str, prefix: str, n: int, clock: Callable[[], float]) -> dict[str, Any]:
+def cached_top(
+    client: Any, table: str, prefix: str, n: int, view: View, clock: Callable[[], float]
+) -> dict[str, Any]:
     """top_routes, memoised per container for TOP_CACHE_SECONDS (bounded: the oldest entry goes first)."""
-    key, now = (table, prefix, n), clock()
+    key, at = (table, prefix, n, view._replace(t=0.0)), clock()
     hit = _top_cache.get(key)
-    if hit and now - hit[0] < TOP_CACHE_SECONDS:
+    if hit and at - hit[0] < TOP_CACHE_SECONDS:
         return hit[1]
-    result = top_routes(client(), table, prefix, n)
+    result = top_routes(client(), table, prefix, n, view)
     if len(_top_cache) >= _TOP_CACHE_SIZE:
         del _top_cache[min(_top_cache, key=lambda k: _top_cache[k][0])]
-    _top_cache[key] = (now, result)
+    _top_cache[key] = (at, result)
     return result
+
+
+def _view(query: Mapping[str, str], html: bool) -> View:
+    """``window=1h|24h|7d|30d`` and ``series=1`` (hourly and daily buckets in every record; the page's own)."""
+    window = query.get("window")
+    if window is not None and window not in buckets.WINDOWS:
+        raise BadQuery(f"window must be one of {', '.join(buckets.WINDOWS)}")
+    series = query.get("series", "0")
+    if series not in ("0", "1"):
+        raise BadQuery("series must be 0 or 1")
+    return View(now(), window, series == "1" or html)
 
 
 def badge(request: events.Request, settings: Settings, client: Callable[[], Any], cors: dict[str, str]) -> dict[str, Any]:
@@ -84,7 +98,7 @@ def badge(request: events.Request, settings: Settings, client: Callable[[], Any]
     if "route" not in request.query:
         raise BadQuery("badge needs ?route=/path")
     route = settings.rules.resolve(request.query["route"], encoded=False)
-    record = get_route(client(), settings.table_name, route)
+    record = get_route(client(), settings.table_name, route, View(now()))
     svg, shields = dashboard.badge(request.query.get("label", "visits")[:MAX_LABEL], record["count"] if record else 0)
     if request.query.get("format") == "shields":
         return json_response(200, {**shields, "cacheSeconds": 300}, cors, {"Cache-Control": BADGE_CACHE})
@@ -101,9 +115,10 @@ def answer(
     picked = [name for name in ("route", "top", "cursor") if name in query]
     if len(picked) > 1:
         raise BadQuery(f"use only one of route, top and cursor (got {', '.join(picked)})")
+    view = _view(query, html)
     if "route" in query:
         route = rules.resolve(query["route"], encoded=False)  # query values arrive decoded
-        record = get_route(client(), table, route)
+        record = get_route(client(), table, route, view)
         return (200, record, {}) if record else (404, route, {})
     prefix = normalize(query.get("prefix", "/"))
     top = _int_param(query, "top", 1, MAX_TOP)
@@ -111,10 +126,12 @@ def answer(
     if top is None and html and "cursor" not in query and "limit" not in query:
         top = DEFAULT_LIMIT
     if top is not None:
-        return 200, {**cached_top(client, table, prefix, top, clock), "top": top}, {"Cache-Control": TOP_CACHE_CONTROL}
+        found = cached_top(client, table, prefix, top, view, clock)
+        window = {"window": view.window} if view.window else {}
+        return 200, {**found, "top": top, **window}, {"Cache-Control": TOP_CACHE_CONTROL}
     limit = _int_param(query, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
     after = decode_cursor(query["cursor"], prefix) if "cursor" in query else None
-    return 200, list_page(client(), table, prefix, limit, after), {}
+    return 200, list_page(client(), table, prefix, limit, after, view), {}
 
 
 def handle(
@@ -158,8 +175,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ``Accept: text/html`` (or ``format=html``) returns the dashboard page instead of JSON;
     ``/_counts/badge?route=/x`` an SVG badge (``format=shields``: shields.io endpoint JSON).
     Query: ``limit`` (1..1000, default 100) and ``cursor`` page through the table; ``prefix=/api`` filters;
-    ``route=/a/b`` returns one route; ``top=N`` (1..1000) the N most-hit routes, reading at most
-    TOP_SCAN_BUDGET items (``"truncated": true`` when that bound is hit), cached for TOP_CACHE_SECONDS.
+    ``route=/a/b`` returns one route with its ``hourly`` and ``daily`` series; ``top=N`` (1..1000) the N
+    most-hit routes, reading at most TOP_SCAN_BUDGET items (``"truncated": true`` when that bound is hit),
+    with ``totals`` (all routes' hits per hour and day), cached for TOP_CACHE_SECONDS. ``window=1h|24h|7d|30d``
+    ranks and filters by hits in that window (``windowCount``); ``series=1`` adds the series to every record.
     The HTML view opens on ``top=100``.
     Response: 200 ``{"routes": [{"route", "count", "methods", "firstSeen", "lastSeen"}], "next": cursor|null}``;
     405 with Allow for methods other than GET/HEAD/OPTIONS; 400 for a bad query or edited cursor.

@@ -8,9 +8,11 @@ import binascii
 import heapq
 import json
 import re
-from typing import Any
+from collections import Counter
+from typing import Any, NamedTuple
 
-from handler import schema
+from handler import buckets, schema
+from handler.clock import iso
 from handler.routes import DYNAMODB_KEY_LIMIT, RouteError, normalize
 
 # ?top=N reads the whole table; it stops after this many items and says "truncated": true.
@@ -60,8 +62,27 @@ def decode_cursor(cursor: str, prefix: str) -> str:
     return str(data[1])
 
 
-def _order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(records, key=lambda r: (-r["count"], r["route"]))
+class View(NamedTuple):
+    """How records are read: as of time t, with their series, and ranked by a window's hits if one is given
+    (routes without hits in the window are left out)."""
+
+    t: float
+    window: str | None = None
+    series: bool = False
+
+    def record(self, item: Any) -> dict[str, Any]:
+        return schema.item_to_record(item, self.t, series=self.series, window=self.window)
+
+    def records(self, items: list[Any]) -> list[dict[str, Any]]:
+        found = [self.record(item) for item in items]
+        return [r for r in found if r["windowCount"] > 0] if self.window else found
+
+    def rank(self, record: dict[str, Any]) -> tuple[int, str]:
+        return -record["windowCount" if self.window else "count"], record["route"]
+
+
+def _order(records: list[dict[str, Any]], view: View) -> list[dict[str, Any]]:
+    return sorted(records, key=view.rank)
 
 
 def _prefix_filter(prefix: str) -> dict[str, Any]:
@@ -75,13 +96,14 @@ def _prefix_filter(prefix: str) -> dict[str, Any]:
     }
 
 
-def get_route(client: Any, table: str, route: str) -> dict[str, Any] | None:
+def get_route(client: Any, table: str, route: str, view: View) -> dict[str, Any] | None:
+    """One route's record with its series (and windowCount with a window)."""
     item = client.get_item(TableName=table, Key=schema.key(route)).get("Item")
-    return schema.item_to_record(item) if item else None
+    return schema.item_to_record(item, view.t, series=True, window=view.window) if item else None
 
 
-def list_page(client: Any, table: str, prefix: str, limit: int, after: str | None) -> dict[str, Any]:
-    """One page of up to ``limit`` routes, sorted by count within the page, and the cursor to the next."""
+def list_page(client: Any, table: str, prefix: str, limit: int, after: str | None, view: View) -> dict[str, Any]:
+    """One page of up to ``limit`` routes, sorted within the page, and the cursor to the next."""
     records: list[dict[str, Any]] = []
     start = schema.key(after) if after is not None else None
     for _ in range(MAX_SCANS_PER_PAGE):
@@ -89,17 +111,22 @@ def list_page(client: Any, table: str, prefix: str, limit: int, after: str | Non
         if start:
             kwargs["ExclusiveStartKey"] = start
         page = client.scan(**kwargs)
-        records.extend(schema.item_to_record(item) for item in page.get("Items", []))
+        records.extend(view.records(page.get("Items", [])))
         start = page.get("LastEvaluatedKey")
         if not start or len(records) >= limit:
             break
     cursor = encode_cursor(start[schema.KEY]["S"], prefix) if start else None
-    return {"routes": _order(records), "next": cursor}
+    return {"routes": _order(records, view), "next": cursor, "asOf": iso(view.t)}
 
 
-def top_routes(client: Any, table: str, prefix: str, n: int, budget: int = TOP_SCAN_BUDGET) -> dict[str, Any]:
-    """The n most-hit routes over the whole table, reading at most ``budget`` items; memory stays O(n + page)."""
+def top_routes(
+    client: Any, table: str, prefix: str, n: int, view: View, budget: int = TOP_SCAN_BUDGET
+) -> dict[str, Any]:
+    """The n most-hit routes (in the view's window, if any) over the whole table, reading at most
+    ``budget`` items, and ``totals``: every scanned route's hits per hour and per day summed (the
+    dashboard's chart). Memory stays O(n + page)."""
     best: list[dict[str, Any]] = []
+    totals: Counter[str] = Counter()
     scanned, start = 0, None
     while scanned < budget:
         kwargs: dict[str, Any] = {"TableName": table, "Limit": budget - scanned, **_prefix_filter(prefix)}
@@ -107,9 +134,12 @@ def top_routes(client: Any, table: str, prefix: str, n: int, budget: int = TOP_S
             kwargs["ExclusiveStartKey"] = start
         page = client.scan(**kwargs)
         scanned += page.get("ScannedCount", 0)
-        records = [schema.item_to_record(item) for item in page.get("Items", [])]
-        best = heapq.nsmallest(n, best + records, key=lambda r: (-r["count"], r["route"]))
+        items = page.get("Items", [])
+        for item in items:
+            totals.update({k: int(v["N"]) for k, v in item.items() if buckets.is_bucket(k) and "N" in v})
+        best = heapq.nsmallest(n, best + view.records(items), key=view.rank)
         start = page.get("LastEvaluatedKey")
         if not start:
             break
-    return {"routes": best, "truncated": bool(start), "scanned": scanned}
+    series = {"hourly": buckets.hourly(totals, view.t), "daily": buckets.daily(totals, view.t)}
+    return {"routes": best, "truncated": bool(start), "scanned": scanned, "totals": series, "asOf": iso(view.t)}

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import calendar
+import time
 from typing import Any, Mapping
+
+from handler import buckets
+from handler.countries import CODES, COUNTRY_PREFIX
 
 # Partition key: the normalised route path. No sort key: one item per route.
 KEY = "route"
@@ -15,6 +20,9 @@ LAST_SEEN = "lastSeen"  # S, ISO-8601 UTC
 # Per-method counts are top-level numbers named "count:GET", "count:POST", ...: top-level so that one
 # UpdateItem can ADD to them (DynamoDB cannot ADD into a map attribute that does not exist yet).
 METHOD_COUNT_PREFIX = "count:"
+# The same goes for the time buckets (handler/buckets.py: "haou5" and "d0g19"), the viewer
+# countries ("c:DE", handler/countries.py) and short rate windows ("w:60:29493213", handler/limits.py).
+HOUR_KEY, DAY_KEY = "%Y-%m-%dT%H", "%Y-%m-%d"  # how records show bucket times (UTC)
 
 # The methods API Gateway REST APIs accept; OPTIONS is answered as a preflight and never counted.
 COUNTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
@@ -31,27 +39,59 @@ def key(route: str) -> dict[str, dict[str, str]]:
     return {KEY: {KEY_TYPE: route}}
 
 
-def item_to_record(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """A low-level DynamoDB item as the JSON record the listing API returns."""
-    methods = {
-        name[len(METHOD_COUNT_PREFIX):]: int(value["N"])
-        for name, value in item.items()
-        if name.startswith(METHOD_COUNT_PREFIX)
-    }
-    return {
+def numbers(item: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    """The item's number attributes by name."""
+    return {name: int(value["N"]) for name, value in item.items() if "N" in value}
+
+
+def item_to_record(
+    item: Mapping[str, Mapping[str, Any]], t: float = 0.0, *, series: bool = False, window: str | None = None
+) -> dict[str, Any]:
+    """A low-level DynamoDB item as the JSON record the listing API returns, as seen at time t:
+    ``series`` adds the retained ``hourly`` and ``daily`` buckets, ``window`` adds ``windowCount``.
+    An item written before buckets existed reads as zero history."""
+    found = numbers(item)
+    methods = {name[len(METHOD_COUNT_PREFIX):]: n for name, n in found.items() if name.startswith(METHOD_COUNT_PREFIX)}
+    record: dict[str, Any] = {
         "route": item[KEY]["S"],
-        "count": int(item[COUNT]["N"]) if COUNT in item else 0,
+        "count": found.get(COUNT, 0),
         "methods": dict(sorted(methods.items())),
         "firstSeen": item[FIRST_SEEN]["S"] if FIRST_SEEN in item else None,
         "lastSeen": item[LAST_SEEN]["S"] if LAST_SEEN in item else None,
     }
+    countries = {name[len(COUNTRY_PREFIX):]: n for name, n in found.items() if name.startswith(COUNTRY_PREFIX) and n}
+    if countries:
+        record["countries"] = dict(sorted(countries.items(), key=lambda kv: (-kv[1], kv[0])))
+    if series:
+        record["hourly"], record["daily"] = buckets.hourly(found, t), buckets.daily(found, t)
+    if window:
+        record["windowCount"] = buckets.window_count(found, window, t)
+    return record
+
+
+def bucket_attribute(key: str) -> str:
+    """The item attribute of a record's bucket key ("2026-11-24T05" -> "haou5"); ValueError if bad."""
+    hourly = len(key) == 13
+    parsed = time.strptime(key, HOUR_KEY if hourly else DAY_KEY)
+    if time.strftime(HOUR_KEY if hourly else DAY_KEY, parsed) != key:  # strptime takes "2026-1-5" too
+        raise ValueError(f"{key!r} is not a bucket time like 2026-11-24T05 or 2026-11-24")
+    seconds = calendar.timegm(parsed)
+    return buckets.hour_name(seconds // buckets.HOUR) if hourly else buckets.day_name(seconds // buckets.DAY)
 
 
 def record_to_item(record: Mapping[str, Any]) -> dict[str, dict[str, str]]:
-    """The inverse of item_to_record (for imports): a JSON record as a low-level DynamoDB item."""
+    """The inverse of item_to_record (for imports): a JSON record as a low-level DynamoDB item.
+    ValueError for a bucket key or country code it cannot hold."""
     item = {KEY: {KEY_TYPE: record["route"]}, COUNT: {"N": str(int(record["count"]))}}
     for method, count in (record.get("methods") or {}).items():
         item[method_attribute(method)] = {"N": str(int(count))}
+    for series in ("hourly", "daily"):
+        for key, count in (record.get(series) or {}).items():
+            item[bucket_attribute(key)] = {"N": str(int(count))}
+    for code, count in (record.get("countries") or {}).items():
+        if code not in CODES:
+            raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code")
+        item[COUNTRY_PREFIX + code] = {"N": str(int(count))}
     for name in (FIRST_SEEN, LAST_SEEN):
         if record.get(name):
             item[name] = {"S": str(record[name])}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Mapping, NamedTuple
 
+from handler.limits import RateLimits, parse_rate_limits
 from handler.links import Links, parse_links
 from handler.routes import DYNAMODB_KEY_LIMIT, RouteRules, parse_prefixes, parse_templates, split_list
 from handler.writer import WRITERS
@@ -25,8 +26,10 @@ WRITER = "WRITER"
 DOWNLOADS = "DOWNLOADS"
 DOWNLOAD_BUCKET = "DOWNLOAD_BUCKET"
 REDIRECTS = "REDIRECTS"
+RATE_LIMITS = "RATE_LIMITS"
+COUNT_COUNTRIES = "COUNT_COUNTRIES"
 VARIABLES = (TABLE_NAME, CORS_ORIGINS, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH, WRITER,
-             DOWNLOADS, DOWNLOAD_BUCKET, REDIRECTS)
+             DOWNLOADS, DOWNLOAD_BUCKET, REDIRECTS, RATE_LIMITS, COUNT_COUNTRIES)
 
 ANY_ORIGIN = "*"
 _DIGITS = re.compile(r"^[0-9]{1,9}$")  # ASCII only: str.isdigit() accepts '²', which int() refuses
@@ -45,6 +48,8 @@ class Settings(NamedTuple):
     writer: str  # the counter's store client: "lean" or "botocore"
     links: Links  # counted downloads and redirects
     download_bucket: str  # where the downloads are ("" without any)
+    limits: RateLimits  # per-route rate limits
+    count_countries: bool  # count CloudFront-Viewer-Country (only behind API Gateway's edge network)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -83,4 +88,11 @@ class Settings(NamedTuple):
         bucket = env[DOWNLOAD_BUCKET].strip()
         if links.downloads and not bucket:
             raise ConfigError(f"{DOWNLOAD_BUCKET} is required with {DOWNLOADS}")
-        return cls(table, origins, rules, counts_path, writer, links, bucket)
+        try:
+            limits = parse_rate_limits(env[RATE_LIMITS])
+        except ValueError as exc:
+            raise ConfigError(f"{RATE_LIMITS}: {exc}") from None
+        countries = env[COUNT_COUNTRIES].strip().lower()
+        if countries not in ("true", "false"):
+            raise ConfigError(f"{COUNT_COUNTRIES} must be true or false, got {env[COUNT_COUNTRIES]!r}")
+        return cls(table, origins, rules, counts_path, writer, links, bucket, limits, countries == "true")

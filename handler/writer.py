@@ -17,8 +17,10 @@ answer. No botocore here: on the lean path a cold start never imports it.
 from __future__ import annotations
 
 import random
-import time
-from typing import Any, Callable, NamedTuple, TypeVar
+from typing import Any, Callable, TypeVar
+
+from handler import clock as _clock
+from handler.clock import Clock
 
 T = TypeVar("T")
 
@@ -31,6 +33,7 @@ READ_TIMEOUT = 2.0  # seconds; a DynamoDB write answers in single-digit millisec
 RETRY_BUDGET = 1.0  # seconds in which the writer may start another attempt
 BACKOFF_BASE, BACKOFF_CAP = 0.025, 0.25  # seconds; "full jitter" exponential backoff
 RETRY_AFTER = "1"  # seconds, sent with every 503
+CONDITION_FAILED = "ConditionalCheckFailedException"
 WRITERS = ("lean", "botocore")
 
 
@@ -52,6 +55,11 @@ class DynamoFailure(Exception):
     @property
     def headers(self) -> dict[str, str]:
         return {"Retry-After": RETRY_AFTER} if self.status == 503 else {}
+
+
+class ConditionFailed(Exception):
+    """DynamoDB refused the update because its condition did not hold: certainly not applied. Not an
+    error of the store: the caller's rule said no (a rate limit reached, an item gone)."""
 
 
 def failure(error: WriteError) -> DynamoFailure:
@@ -78,16 +86,6 @@ def as_write_error(exc: Exception) -> WriteError | None:
     return None
 
 
-class Clock(NamedTuple):
-    """Where the retry loop gets time and waits: the system's, or a test's (module attribute CLOCK)."""
-
-    monotonic: Callable[[], float]
-    sleep: Callable[[float], None]
-
-
-CLOCK = Clock(time.monotonic, time.sleep)
-
-
 def call_once_retry_safe(
     operation: Callable[[], T],
     *,
@@ -98,9 +96,9 @@ def call_once_retry_safe(
     """Run a non-idempotent write, re-sending it only when it certainly did not apply.
 
     NOT_APPLIED is retried with jittered backoff while the budget lasts; anything else raises at once.
-    Raises DynamoFailure.
+    Raises DynamoFailure, or ConditionFailed when the request's condition did not hold.
     """
-    clock = clock or CLOCK
+    clock = clock or _clock.CLOCK  # read at call time: tests replace handler.clock.CLOCK
     deadline = clock.monotonic() + budget
     attempt = 0
     while True:
@@ -110,6 +108,8 @@ def call_once_retry_safe(
             error = as_write_error(exc)
             if error is None:
                 raise
+            if error.outcome == REJECTED and error.code == CONDITION_FAILED:
+                raise ConditionFailed(error.cause) from exc
             if error.outcome != NOT_APPLIED:
                 raise failure(error) from exc
             last = error

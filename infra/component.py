@@ -163,7 +163,7 @@ class RouteCounter(pulumi.ComponentResource):
             put_rest_api_mode="overwrite",  # paths missing from the document are removed from the API
             # fail_on_warnings stays off (the provider's default): a benign import warning must not stop
             # a first `pulumi up`; the document's shape is pinned by the mock tests instead.
-            endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types="REGIONAL"),
+            endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types=args.endpoint_type),
             opts=self._opts(),
         )
         # Replaced whenever the document changes, after the RestApi has imported it (rest_api=api.id orders

@@ -27,11 +27,13 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 _STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 # What an API Gateway path part may hold; "." and ".." would vanish when the route rules normalise a path.
 _PATH_PART = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,64}$")
-SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")  # what Lambda's LoggingConfig accepts for system logs
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+ENDPOINT_TYPES = ("REGIONAL", "EDGE")  # what Lambda's LoggingConfig accepts for system logs
 _ORIGIN = re.compile(r"^https?://[^/\s,*]+$")
 _ARCHITECTURE = re.compile("^(" + "|".join(ARCHITECTURES) + ")$")
 _SYSTEM_LOG_LEVEL = re.compile("^(" + "|".join(SYSTEM_LOG_LEVELS) + ")$")
 _WRITER = re.compile("^(" + "|".join(WRITERS) + ")$")
+_ENDPOINT_TYPE = re.compile("^(" + "|".join(ENDPOINT_TYPES) + ")$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -66,7 +68,14 @@ class StackSettings:
     writer: str
     downloads: str
     redirects: str
+    rate_limits: str
+    endpoint_type: str
     alarm_email: str | None
+
+    @property
+    def count_countries(self) -> bool:
+        """Only API Gateway's edge network sets CloudFront-Viewer-Country; elsewhere anyone could send it."""
+        return self.endpoint_type == "EDGE"
 
     def handler_environment(self, table_name: T, download_bucket: T | str = "") -> dict[str, T | str]:
         """The Lambda environment both handlers read (names from handler.settings): the one function that
@@ -82,6 +91,8 @@ class StackSettings:
             env.DOWNLOADS: self.downloads,
             env.DOWNLOAD_BUCKET: download_bucket,
             env.REDIRECTS: self.redirects,
+            env.RATE_LIMITS: self.rate_limits,
+            env.COUNT_COUNTRIES: "true" if self.count_countries else "false",
         }
 
 
@@ -167,6 +178,9 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
         writer=_match("writer", values["writer"], _WRITER, " or ".join(WRITERS)),
         downloads=str(values["downloads"]).strip(),
         redirects=str(values["redirects"]).strip(),
+        rate_limits=str(values["rateLimits"]).strip(),
+        endpoint_type=_match("endpointType", str(values["endpointType"]).upper(), _ENDPOINT_TYPE,
+                             " or ".join(ENDPOINT_TYPES)),
         alarm_email=_match("alarmEmail", values["alarmEmail"], _EMAIL, "an email address")
         if str(values["alarmEmail"]).strip()
         else None,
@@ -175,7 +189,7 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
         raise SettingsError(f"logRetentionDays must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}, got {settings.log_retention_days}")
     # The handlers' own parser checks prefixes and templates: the same rules, the config key named.
     names = {env.ALLOW_PREFIXES: "allowPrefixes", env.ROUTE_TEMPLATES: "routeTemplates", env.DOWNLOADS: "downloads",
-             env.REDIRECTS: "redirects"}
+             env.REDIRECTS: "redirects", env.RATE_LIMITS: "rateLimits"}
     try:
         checked = env.Settings.from_env(settings.handler_environment("check", "check"))
     except env.ConfigError as exc:

@@ -20,7 +20,7 @@ DEFAULT_TABLE = "route-counts-local"
 # environment variable (`CORS_ORIGINS`), with the help text and default Pulumi.yaml declares: the local
 # API reads config through the same schema and the same parser as `pulumi up`.
 LOCAL_KEYS = ("stageName", "countsPath", "corsOrigins", "allowPrefixes", "routeTemplates", "maxRouteBytes",
-              "downloads", "redirects")
+              "downloads", "redirects", "rateLimits")
 ALIASES = {"stageName": ["--stage"]}  # the wave-1 flag name
 
 
@@ -44,6 +44,10 @@ def parser() -> argparse.ArgumentParser:
     for key in LOCAL_KEYS:
         p.add_argument(flag(key), *ALIASES.get(key, []), dest=key, metavar=env_name(key), default=e(env_name(key), defaults[key]),
                        help=f"{schema[key].get('description', '')} (stack config {key}; env {env_name(key)})")
+    p.add_argument("--count-countries", action="store_true",
+                   default=e("COUNT_COUNTRIES", "").strip().lower() == "true",
+                   help="count hits per CloudFront-Viewer-Country header, as the stack does with endpointType EDGE "
+                        "(try: curl -H 'CloudFront-Viewer-Country: DE' ...; env COUNT_COUNTRIES=true)")
     p.add_argument("--quiet", action="store_true", help="no per-request log line")
     return p
 
@@ -64,7 +68,9 @@ def url(host: str, port: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        settings = stack.parse({key: getattr(args, key) for key in LOCAL_KEYS})
+        # Countries are counted on EDGE stacks only: --count-countries stands for endpointType EDGE here.
+        endpoint_type = {"endpointType": "EDGE"} if args.count_countries else {}
+        settings = stack.parse({**{key: getattr(args, key) for key in LOCAL_KEYS}, **endpoint_type})
     except stack.SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -57,14 +57,25 @@ def _fresh_containers():
     listing._top_cache.clear()
 
 
+# Where every test's wall clock starts: 2026-11-24T05:30:00Z.
+START = 1795498200.0
+
+
 class FakeClock:
-    """Time that moves only when the code under test sleeps: retries cost no wall-clock time."""
+    """Time that moves only when the code under test sleeps or a test moves it: retries cost no wall-clock
+    time and no test waits to cross an hour or a day."""
 
     def __init__(self) -> None:
         self.now, self.slept = 0.0, []
 
     def monotonic(self) -> float:
         return self.now
+
+    def time(self) -> float:
+        return START + self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
@@ -73,11 +84,11 @@ class FakeClock:
 
 @pytest.fixture(autouse=True)
 def clock(monkeypatch) -> FakeClock:
-    """Every test runs the retry path on a fake clock (handler.writer.CLOCK)."""
-    from handler import writer
+    """Every test runs on a fake clock (handler.clock.CLOCK): the write path's retries and the wall clock."""
+    from handler import clock as handler_clock
 
     fake = FakeClock()
-    monkeypatch.setattr(writer, "CLOCK", writer.Clock(fake.monotonic, fake.sleep))
+    monkeypatch.setattr(handler_clock, "CLOCK", handler_clock.Clock(fake.time, fake.monotonic, fake.sleep))
     return fake
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
+import time
 from urllib.parse import quote
 
 import pytest
@@ -67,7 +71,7 @@ def test_dashboard_shows_counts_bars_filter_and_escapes_routes(browser, api, tmp
     table = rows(browser)
     assert [(r[0], r[1]) for r in table] == [("/home", "5"), ("/about", "2"), ("/<script>alert(1)</script>", "1"),
                                              ("/blog/first-post", "1")]
-    assert table[0][2] == "GET 5"
+    assert table[0][3] == "GET 5"
     assert browser.find_element(By.ID, "totals").text == "4 routes, 9 hits"
     widths = [bar.value_of_css_property("width") for bar in browser.find_elements(By.CSS_SELECTOR, "#rows .bar")]
     cells = [td.size["width"] for td in browser.find_elements(By.CSS_SELECTOR, "#rows td.n")]
@@ -107,6 +111,59 @@ def test_load_more_pages_through_the_same_cursor(browser, api):
         more.click()
         WebDriverWait(browser, 10).until(lambda d: not d.find_element(By.ID, "more").is_displayed())
     assert sorted(r[0] for r in rows(browser)) == sorted(HITS)  # and no /favicon.ico counted by viewing
+
+
+def bucket_records(now: float) -> list[dict]:
+    """Imported history: /busy and /quiet with hits spread over the last two days and the last month."""
+    hour = lambda h: time.strftime("%Y-%m-%dT%H", time.gmtime(now - h * 3600))  # noqa: E731
+    day = lambda d: time.strftime("%Y-%m-%d", time.gmtime(now - d * 86400))  # noqa: E731
+    busy = {"hourly": {hour(h): h + 1 for h in range(0, 48, 3)}, "daily": {day(d): 10 * d + 5 for d in range(0, 31, 2)}}
+    quiet = {"hourly": {hour(h): 2 for h in range(30, 47, 4)}, "daily": {day(d): 3 for d in range(2, 20, 5)}}
+    return [{"route": route, "count": sum(series["daily"].values()), "methods": {}, **series}
+            for route, series in (("/busy", busy), ("/quiet", quiet))]
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    with LocalApi("--quiet") as server:
+        path = tmp_path_factory.mktemp("history") / "history.json"
+        path.write_text(json.dumps(bucket_records(time.time())))
+        result = subprocess.run([sys.executable, "-m", "counts", "--endpoint", server.base, "import", str(path), "--yes"],
+                                cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        yield server
+
+
+def test_charts_sparklines_and_window_selector_match_the_data(browser, history, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    browser.get(f"{history.base}/_counts")
+    WebDriverWait(browser, 10).until(lambda d: len(rows(d)) == 2)
+    bars = browser.execute_script("""return Object.fromEntries(['hourly','daily'].map(id=>[id,
+        [...document.querySelectorAll('#'+id+' rect')].map(r=>[r.dataset.key,+r.dataset.value,r.getBBox().height])]))""")
+    data = history.request("GET", "/_counts?top=100")[2]
+    assert len(bars["hourly"]) == 48 and len(bars["daily"]) == 31
+    for name, drawn in bars.items():
+        assert [v for _, v, _ in drawn] == [data["totals"][name].get(k, 0) for k, _, _ in drawn]
+        tallest = max(v for _, v, _ in drawn)
+        assert all(abs(h - 110 * v / tallest) < 0.01 for _, v, h in drawn)  # heights to scale
+        assert sum(v > 0 for _, v, _ in drawn) >= {"hourly": 16, "daily": 16}[name] - 1
+    sparks = browser.execute_script(
+        "return [...document.querySelectorAll('#rows svg.spark polyline')].map(p=>p.getAttribute('points').split(' ').length)")
+    assert sparks == [48, 48]
+    browser.save_screenshot(str(tmp_path / "charts.png"))
+    if os.environ.get("DASHBOARD_SCREENSHOT"):
+        browser.save_screenshot(os.environ["DASHBOARD_SCREENSHOT"].replace(".png", "-charts.png"))
+    assert (tmp_path / "charts.png").stat().st_size > 10_000
+
+    Select(browser.find_element(By.ID, "window")).select_by_value("24h")
+    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "hits").text == "Hits (24h)")
+    windowed = history.request("GET", "/_counts?top=100&window=24h")[2]["routes"]
+    assert [(r[0], r[1]) for r in rows(browser)] == [(r["route"], f"{r['windowCount']:,}") for r in windowed]
+    assert [r["route"] for r in windowed] == ["/busy"]  # /quiet has no hits in the last 24 hours
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == []  # no CSP violation, no script error
 
 
 def readme_snippet() -> str:

@@ -56,8 +56,8 @@ def test_reset_keeps_hits_that_land_between_showing_and_resetting(seeded, hits, 
 
     shown = queries.get_route
 
-    def shown_then_hit(client, table, route):
-        record = shown(client, table, route)
+    def shown_then_hit(client, table, route, view):
+        record = shown(client, table, route, view)
         hits({route: 1})  # lands after the count was shown, before the reset
         return record
 
@@ -206,3 +206,53 @@ def test_the_local_admin_pass_through_takes_only_dynamodb_operations():
         status, _, body = api.request("POST", "/", {"X-Amz-Target": "DynamoDB_20120810.DeleteTable",
                                                     "Origin": "https://evil.example"}, b'{"TableName": "route-counts-local"}')
         assert status == 200 and body == {"route": "/", "count": 1}
+
+
+@pytest.fixture
+def aged(writer, hits, clock):
+    """/old: 4 hits 30 hours ago; /new: 1 hit now."""
+    clock.advance(-30 * 3600)
+    hits({"/old": 4})
+    clock.advance(30 * 3600)
+    hits({"/new": 1})
+    return writer
+
+
+def test_top_and_list_take_a_window(aged):
+    code, text = cli("top", "10", "--window", "24h")
+    assert code == 0 and text.splitlines()[0].split()[:2] == ["hits", "24h"]
+    assert [line.split()[-1] for line in text.splitlines()[1:]] == ["/new"]
+    code, text = cli("list", "--window", "7d")
+    assert [(line.split()[1], line.split()[-1]) for line in text.splitlines()[1:]] == [("4", "/old"), ("1", "/new")]
+    with pytest.raises(SystemExit) as exit_:
+        main(["--table", TABLE, "top", "3", "--window", "2h"])
+    assert exit_.value.code == 2
+
+
+def test_get_prints_the_series_and_export_import_carry_them(aged, tmp_path):
+    record = json.loads(cli("get", "/old")[1])
+    assert record["hourly"] == {"2026-11-22T23": 4} and record["daily"] == {"2026-11-22": 4}
+    raw = aged.client.get_item(TableName=TABLE, Key={"route": {"S": "/old"}})["Item"]
+    for fmt in ("json", "csv"):
+        path = tmp_path / f"export.{fmt}"
+        path.write_text(cli("export", "--format", fmt)[1])
+        aged.client.delete_item(TableName=TABLE, Key={"route": {"S": "/old"}})
+        assert cli("import", str(path), "--yes")[0] == 0
+        assert aged.client.get_item(TableName=TABLE, Key={"route": {"S": "/old"}})["Item"] == raw
+
+
+def test_reset_clears_the_series(aged):
+    assert cli("reset", "/old", "--yes")[0] == 0
+    record = json.loads(cli("get", "/old")[1])
+    assert (record["count"], record["hourly"], record["daily"]) == (0, {}, {})
+    assert cli("top", "5", "--window", "30d")[1].splitlines()[1:] == [cli("top", "5", "--window", "30d")[1].splitlines()[1]]
+
+
+def test_import_refuses_bad_bucket_times_and_countries(seeded, tmp_path, capsys):
+    for bad in ({"hourly": {"2026-1-5T05": 1}}, {"daily": {"yesterday": 1}}, {"countries": {"XX": 1}},
+                {"hourly": {"2026-11-24T05": -1}}):
+        path = tmp_path / "bad.json"
+        path.write_text(json.dumps([{"route": "/ok", "count": 1, **bad}]))
+        assert main(["--table", TABLE, "import", str(path), "--yes"]) == 2
+        assert "record 1" in capsys.readouterr().err
+    assert stored(seeded.client, "/ok") is None

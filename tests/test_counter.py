@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from handler import counter
+from handler import counter, update
 from handler.routes import parse_prefixes, parse_templates
 from handler.settings import Settings
 from local.events import build_event
@@ -48,13 +48,12 @@ def test_each_hit_is_one_update_item_and_counts_by_method(writer, settings):
     assert item["firstSeen"] <= item["lastSeen"]
 
 
-def test_first_seen_is_kept_and_last_seen_moves(writer, settings, monkeypatch):
-    monkeypatch.setattr(counter, "utc_now", lambda: "2026-01-01T00:00:00.000Z")
+def test_first_seen_is_kept_and_last_seen_moves(writer, settings, clock):
     call(writer, settings, "GET", "/t")
-    monkeypatch.setattr(counter, "utc_now", lambda: "2026-02-01T00:00:00.000Z")
+    clock.advance(31 * 86400 + 0.25)
     call(writer, settings, "GET", "/t")
     item = stored(writer.client, "/t")
-    assert (item["firstSeen"], item["lastSeen"]) == ("2026-01-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z")
+    assert (item["firstSeen"], item["lastSeen"]) == ("2026-11-24T05:30:00.000Z", "2026-12-25T05:30:00.250Z")
 
 
 @pytest.mark.parametrize(
@@ -206,7 +205,7 @@ def test_lost_response_is_not_resent_and_counts_exactly_once(writer, settings):
 def test_botocore_retries_would_double_count(reader):
     """Why the writer's client makes one attempt: with botocore retries on, a lost response counts twice."""
     reader.lose_response("UpdateItem", 1)
-    result = reader.client.update_item(**counter.update_request(TABLE, "/d", "GET", "t"))
+    result = reader.client.update_item(**update.hit_request(TABLE, update.Hit("/d", "GET", 1795498200.0)))
     assert result["Attributes"]["count"]["N"] == "2"  # one hit, two increments
     assert reader.sent == {"UpdateItem": 2}
     assert stored(reader.client, "/d")["count"] == 2

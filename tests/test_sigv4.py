@@ -10,7 +10,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotocoreCredentials
 from hypothesis import given, settings, strategies as st
 
-from handler import counter, lean, sigv4
+from handler import lean, sigv4, update
 from tests.conftest import examples
 
 KEY = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=40)
@@ -43,7 +43,7 @@ def test_lean_signature_matches_botocore(access, secret, token, region, endpoint
     env = {"AWS_REGION": region, "AWS_ACCESS_KEY_ID": access, "AWS_SECRET_ACCESS_KEY": secret,
            **({"AWS_SESSION_TOKEN": token} if token else {}), **({"AWS_ENDPOINT_URL_DYNAMODB": endpoint} if endpoint else {})}
     writer = lean.LeanDynamoDB.from_env(env)
-    request = counter.update_request("t" + filler[:200], route, method, "2026-11-24T05:06:07.890Z")
+    request = update.hit_request("t" + filler[:200], update.Hit(route, method, 1795498200.0))
     request["ExpressionAttributeValues"][":filler"] = {"S": filler}
     body = json.dumps(request, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     headers = writer._signed_headers("UpdateItem", body)  # every header the writer sends, as it sends them

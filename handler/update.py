@@ -1,0 +1,94 @@
+"""The one write of a hit: builds the single ``UpdateItem`` from the rules, and reads what it returned. Pure.
+
+One request per counted hit, and per rate-limited hit (its condition fails: nothing is written):
+``ADD`` 1 to the total, the method's count, the hour and day buckets, the viewer country's count and a
+short rate window's counter; ``SET`` lastSeen (and firstSeen once); ``REMOVE`` the buckets and window
+counters that have just expired. With a rate limit, the condition lets the hit through only while the
+window's count is under the limit. ``ReturnValues=ALL_NEW`` hands back the item, so the counter learns
+the new total, what is left of the window, and any bucket an idle gap left behind (``cleanup_request``,
+the one exception to one request per hit, and rare: README "Data model").
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, NamedTuple
+
+from handler import buckets, limits, schema
+from handler.clock import iso
+from handler.limits import Limit
+
+MAX_CLEANUP = 100  # names one cleanup removes; anything beyond goes with the next
+
+
+class Hit(NamedTuple):
+    route: str
+    method: str
+    t: float  # when, seconds since the epoch
+    limit: Limit | None = None  # the route's rate limit
+    country: str | None = None  # the country attribute to add to ("c:DE"), counted only on EDGE
+
+
+class Applied(NamedTuple):
+    count: int  # the route's new total
+    remaining: int | None  # hits left in the rate window (None: no limit)
+    leftovers: list[str]  # expired attributes still in the item
+
+
+def hit_request(table: str, hit: Hit) -> dict[str, Any]:
+    """The UpdateItem arguments for one hit: atomic ADDs, never read-then-write."""
+    hour, day = buckets.current(hit.t)
+    adds = [schema.COUNT, schema.method_attribute(hit.method), hour, day]
+    if hit.country:
+        adds.append(hit.country)
+    removes = buckets.swept(hit.t)
+    condition = None
+    if hit.limit:
+        counter = hit.limit.counter(hit.t)  # 1h/1d limits count in the hour/day bucket itself
+        if counter not in adds:
+            adds.append(counter)
+            removes += hit.limit.swept(hit.t)
+        at = f"#a{adds.index(counter)}"
+        condition = f"attribute_not_exists({at}) OR {at} < :limit"
+    names = {"#last": schema.LAST_SEEN, "#first": schema.FIRST_SEEN}
+    names.update({f"#a{i}": name for i, name in enumerate(adds)})
+    names.update({f"#r{i}": name for i, name in enumerate(removes)})
+    expression = (
+        "ADD " + ", ".join(f"#a{i} :one" for i in range(len(adds)))
+        + " SET #last = :now, #first = if_not_exists(#first, :now)"
+        + (" REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes))) if removes else "")
+    )
+    values = {":one": {"N": "1"}, ":now": {"S": iso(hit.t)}}
+    request = {
+        "TableName": table,
+        "Key": schema.key(hit.route),
+        "UpdateExpression": expression,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ReturnValues": "ALL_NEW",
+    }
+    if condition and hit.limit:
+        request["ConditionExpression"] = condition
+        values[":limit"] = {"N": str(hit.limit.count)}
+    return request
+
+
+def applied(hit: Hit, item: Mapping[str, Mapping[str, str]]) -> Applied:
+    """What the update's ALL_NEW answer says: the total, the window's remainder, expired leftovers."""
+    remaining = None
+    if hit.limit:
+        used = item.get(hit.limit.counter(hit.t), {}).get("N", "0")
+        remaining = hit.limit.count - int(used)
+    stale = buckets.leftovers(item.keys(), hit.t) + limits.leftovers(item.keys(), hit.limit, hit.t)
+    return Applied(int(item[schema.COUNT]["N"]), remaining, stale)
+
+
+def cleanup_request(table: str, route: str, names: list[str]) -> dict[str, Any]:
+    """REMOVE expired attributes (idempotent, so safe to re-send); never recreates a deleted item."""
+    names = names[:MAX_CLEANUP]
+    return {
+        "TableName": table,
+        "Key": schema.key(route),
+        "UpdateExpression": "REMOVE " + ", ".join(f"#r{i}" for i in range(len(names))),
+        "ConditionExpression": "attribute_exists(#k)",
+        "ExpressionAttributeNames": {"#k": schema.KEY, **{f"#r{i}": name for i, name in enumerate(names)}},
+    }
