@@ -294,6 +294,20 @@ def listing_cost(routes: int) -> dict[str, Any]:
     return with_moto(run)
 
 
+def item_growth() -> dict[str, Any]:
+    """A route's item as time buckets fill it: 20,000 hits over 120 days on one route, and a route hit
+    60 times in the same 120 days (idle gaps: the rare cleanup request). bench/items.py replays the
+    counter's own requests; tests/test_buckets.py checks that replay against moto."""
+    import random
+
+    from bench.items import simulate
+
+    rng, day, end = random.Random(120), 86400, time.time()
+    busy = simulate("/blog/2026/11/how-we-count-every-hit", sorted(end - rng.random() * 120 * day for _ in range(20_000)))
+    sparse = simulate("/blog/2026/11/how-we-count-every-hit", sorted(end - rng.random() * 120 * day for _ in range(60)))
+    return {"busy": busy, "sparse": sparse}
+
+
 def code_asset() -> dict[str, Any]:
     from infra.component import handler_files
 
@@ -323,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     listed = listing_cost(args.routes)
     top = top_scan_cpu()
     asset = code_asset()
+    items = item_growth()
 
     rows = [("what", "ours", "baseline", "ours/baseline", "target")]
     for label, counts in requests.items():
@@ -355,6 +370,12 @@ def main(argv: list[str] | None = None) -> int:
                  f"{top['per_thousand']*1000:.1f} ms", "", "", ""))
     rows.append((f"top=N worst case (50,000 items) at listingMemorySize {top['memory']} MB, this CPU",
                  f"{top['worst']:.1f} s", "", "", f"< {top['timeout']} s timeout"))
+    busy, sparse = items["busy"], items["sparse"]
+    rows.append(("write units per hit, busiest route after 120 days (20,000 hits, 36-byte route): item size",
+                 f"{busy.max_write_units} WCU: {busy.max_bytes:,} B", "", "", "<= 2 WCU (2 KB)"))
+    rows.append(("  second (cleanup) requests per 1,000 hits, busiest route / a route hit 60 times in 120 days",
+                 f"{1000 * busy.cleanups / busy.hits:.1f} / {1000 * sparse.cleanups / sparse.hits:.0f}", "", "",
+                 "<= 1 (busiest)"))
     rows.append(("code asset, zipped (exactly what Pulumi ships)", f"{asset['bytes']/1024:.1f} KB, {asset['files']} files",
                  "", "", "handler/ only"))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]

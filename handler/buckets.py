@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from functools import lru_cache
-from typing import Mapping
+from typing import Iterable, Mapping
 
 HOUR, DAY = 3600, 86400
 HOURLY, DAILY = "h", "d"
@@ -75,7 +75,7 @@ def _oldest_kept(t: float) -> tuple[str, str]:
     return hour_name(int(t // HOUR) - HOURS_KEPT + 1), day_name(int(t // DAY) - DAYS_KEPT + 1)
 
 
-def leftovers(names: list[str] | set[str] | Mapping[str, object], t: float) -> list[str]:
+def leftovers(names: Iterable[str], t: float) -> list[str]:
     """Bucket names older than the retained range (left by an idle gap longer than a hit sweeps)."""
     oldest_hour, oldest_day = _oldest_kept(t)
     return sorted(n for n in names if is_bucket(n) and n < (oldest_hour if n[0] == HOURLY else oldest_day))

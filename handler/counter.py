@@ -96,12 +96,12 @@ def counted(
     headers = dict(headers or {})
     if hit.limit and outcome.remaining is not None:
         headers.update({**hit.limit.headers(outcome.remaining, hit.t), **EXPOSE})
-    return json_response(status, {"route": route, "count": outcome.count}, cors, headers)
+    return json_response(status, {"route": route, "count": outcome.total}, cors, headers)
 
 
 def rate_limited(limited: RateLimited, request: events.Request, route: str, cors: dict[str, str]) -> dict[str, Any]:
     limit, reset = limited.limit, limited.limit.reset(limited.t)
-    message = f"{route} allows {limit.count} hits per {limit.window}; try again in {reset} s"
+    message = f"{route} allows {limit.quota} hits per {limit.window}; try again in {reset} s"
     headers = {"Retry-After": str(reset), **limit.headers(0, limited.t), **EXPOSE}
     return error_response(429, "rate_limited", message, cors, request.request_id, headers)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Mapping, NamedTuple
+from typing import Iterable, Mapping, NamedTuple
 
 from handler import buckets
 from handler.routes import RouteError, normalize, split_list
@@ -29,39 +29,39 @@ _ENTRY = re.compile(r"^(?P<pattern>/[^=]*)=(?P<count>[0-9]{1,10})/(?P<window>[0-
 
 class Limit(NamedTuple):
     pattern: str  # as configured: "/login", "/users/{id}" or "/api/*"
-    count: int  # hits allowed per window
+    quota: int  # hits allowed per window
     window: str  # "1s", "1m", "1h" or "1d"
 
     @property
     def seconds(self) -> int:
         return WINDOWS[self.window]
 
-    def index(self, t: float) -> int:
+    def window_index(self, t: float) -> int:
         return int(t // self.seconds)
 
     def counter(self, t: float) -> str:
         """The attribute holding this window's count for a hit at time t."""
         if self.window == "1h":
-            return buckets.hour_name(self.index(t))
+            return buckets.hour_name(self.window_index(t))
         if self.window == "1d":
-            return buckets.day_name(self.index(t))
-        return f"{WINDOW_PREFIX}{self.seconds}:{self.index(t)}"
+            return buckets.day_name(self.window_index(t))
+        return f"{WINDOW_PREFIX}{self.seconds}:{self.window_index(t)}"
 
     def swept(self, t: float) -> list[str]:
         """Counters of the windows just before this one, removed by the hit (buckets sweep themselves)."""
         if self.window in ("1h", "1d"):
             return []
-        i = self.index(t)
+        i = self.window_index(t)
         return [f"{WINDOW_PREFIX}{self.seconds}:{j}" for j in range(i - WINDOWS_SWEPT, i)]
 
     def reset(self, t: float) -> int:
         """Whole seconds until this window ends (at least 1): Retry-After and the RateLimit ``t``."""
-        return max(1, math.ceil((self.index(t) + 1) * self.seconds - t))
+        return max(1, math.ceil((self.window_index(t) + 1) * self.seconds - t))
 
     def headers(self, remaining: int, t: float) -> dict[str, str]:
         """The IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers): quota and what is left."""
         return {
-            "RateLimit-Policy": f'"{POLICY}";q={self.count};w={self.seconds}',
+            "RateLimit-Policy": f'"{POLICY}";q={self.quota};w={self.seconds}',
             "RateLimit": f'"{POLICY}";r={max(0, remaining)};t={self.reset(t)}',
         }
 
@@ -86,10 +86,10 @@ class RateLimits(NamedTuple):
 NO_LIMITS = RateLimits({}, ())
 
 
-def leftovers(names: Mapping[str, object] | set[str], limit: Limit | None, t: float) -> list[str]:
+def leftovers(names: Iterable[str], limit: Limit | None, t: float) -> list[str]:
     """1s/1m window counters that no longer matter: older windows, or windows of a size no longer in use.
     A counter ahead of this container's clock (another container a little ahead) is kept."""
-    keep = (str(limit.seconds), limit.index(t)) if limit and limit.window in ("1s", "1m") else None
+    keep = (str(limit.seconds), limit.window_index(t)) if limit and limit.window in ("1s", "1m") else None
     stale = []
     for name in names:
         if not name.startswith(WINDOW_PREFIX):

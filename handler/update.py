@@ -29,7 +29,7 @@ class Hit(NamedTuple):
 
 
 class Applied(NamedTuple):
-    count: int  # the route's new total
+    total: int  # the route's new total
     remaining: int | None  # hits left in the rate window (None: no limit)
     leftovers: list[str]  # expired attributes still in the item
 
@@ -68,7 +68,7 @@ def hit_request(table: str, hit: Hit) -> dict[str, Any]:
     }
     if condition and hit.limit:
         request["ConditionExpression"] = condition
-        values[":limit"] = {"N": str(hit.limit.count)}
+        values[":limit"] = {"N": str(hit.limit.quota)}
     return request
 
 
@@ -77,7 +77,7 @@ def applied(hit: Hit, item: Mapping[str, Mapping[str, str]]) -> Applied:
     remaining = None
     if hit.limit:
         used = item.get(hit.limit.counter(hit.t), {}).get("N", "0")
-        remaining = hit.limit.count - int(used)
+        remaining = hit.limit.quota - int(used)
     stale = buckets.leftovers(item.keys(), hit.t) + limits.leftovers(item.keys(), hit.limit, hit.t)
     return Applied(int(item[schema.COUNT]["N"]), remaining, stale)
 

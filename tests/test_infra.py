@@ -304,6 +304,20 @@ def test_config_reaches_the_functions():
 
 
 @pulumi.runtime.test
+@pytest.mark.parametrize(("endpoint_type", "countries"), [("REGIONAL", "false"), ("EDGE", "true")])
+def test_endpoint_type_decides_whether_countries_are_counted(endpoint_type, countries):
+    """Only API Gateway's edge network sets CloudFront-Viewer-Country; on REGIONAL anyone could send it."""
+    def assertions(recorder, _):
+        (api,) = recorder.of_type(RESTAPI)
+        assert api.inputs["endpointConfiguration"]["types"] == endpoint_type
+        fns = {f.name: f.inputs["environment"]["variables"] for f in recorder.of_type(FUNCTION)}
+        assert fns["route-counter-counter"][env.COUNT_COUNTRIES] == countries
+        assert fns["route-counter-counter"][env.RATE_LIMITS] == "/login=5/1m,/api/*=1000/1h"
+
+    return check(run_program(endpointType=endpoint_type, rateLimits="/login=5/1m,/api/*=1000/1h"), assertions)
+
+
+@pulumi.runtime.test
 def test_code_asset_holds_only_the_handler_package():
     def assertions(recorder, _):
         assets = [f.inputs["code"].assets for f in recorder.of_type(FUNCTION)]
@@ -438,6 +452,8 @@ def test_stack_outputs():
         ("allowPrefixes", "api", "allowPrefixes: allowed prefix 'api' must start with '/'"),
         ("routeTemplates", "/users/{id", "routeTemplates:"),
         ("alarmEmail", "not-an-email", "alarmEmail must be an email address"),
+        ("rateLimits", "/login=5/2m", "rateLimits: '/login=5/2m': the window must be one of 1s, 1m, 1h, 1d"),
+        ("endpointType", "PRIVATE", "endpointType must be REGIONAL or EDGE"),
     ],
 )
 def test_config_validation_names_the_key_and_range(key, value, message):

@@ -302,3 +302,31 @@ def test_a_malformed_admin_call_is_a_400_json_answer(body):
             "POST", "/", {"X-Amz-Target": "DynamoDB_20120810.GetItem", "Content-Type": "application/x-amz-json-1.0"}, body)
         assert status == 400 and json.loads(answer)["__type"].endswith("ValidationException"), answer
         assert api.request("GET", "/still-up")[0] == 200
+
+
+def test_rate_limits_countries_and_series_over_http():
+    """`make dev ARGS='--rate-limits /login=2/1h --count-countries'`: the same rules as a deployed EDGE stack."""
+    with LocalApi("--quiet", "--rate-limits", "/login/*=2/1h", "--count-countries") as api:
+        for route in ("/login/a", "/login/b"):  # the server's clock is real: if an hour turns meanwhile, again
+            answers = [api.request("GET", route, {"CloudFront-Viewer-Country": "DE"}) for _ in range(3)]
+            if int(answers[0][1]["ratelimit"].rpartition("t=")[2]) > 5:
+                break
+        assert [status for status, _, _ in answers] == [200, 200, 429]
+        status, headers, body = answers[2]
+        assert body["error"] == "rate_limited" and 1 <= int(headers["retry-after"]) <= 3600
+        assert headers["ratelimit-policy"] == '"route";q=2;w=3600' and headers["ratelimit"].startswith('"route";r=0;t=')
+        assert answers[0][1]["ratelimit"].startswith('"route";r=1;')
+        status, _, record = api.request("GET", "/_counts?route=" + route)
+        assert record["count"] == 2 and record["countries"] == {"DE": 2}
+        assert sum(record["hourly"].values()) == 2 and sum(record["daily"].values()) == 2
+        status, _, body = api.request("GET", "/_counts?window=1h&top=5")
+        assert (route, 2) in [(r["route"], r["windowCount"]) for r in body["routes"]]
+    with LocalApi("--quiet") as api:  # without --count-countries (REGIONAL) the header is ignored
+        api.request("GET", "/x", {"CloudFront-Viewer-Country": "DE"})
+        assert "countries" not in api.request("GET", "/_counts?route=/x")[2]
+
+
+def test_bad_rate_limits_flag_is_a_clear_error():
+    result = subprocess.run([sys.executable, "-m", "local", "--rate-limits", "/login=5"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "rateLimits" in result.stderr and "Traceback" not in result.stderr
