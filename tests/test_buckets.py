@@ -34,9 +34,9 @@ def test_a_hit_removes_exactly_the_buckets_that_just_left_the_retained_range():
     gone = buckets.swept(START)
     hours = [n for n in gone if buckets.is_bucket(n) and n[0] == "h"]
     days = [n for n in gone if buckets.is_bucket(n) and n[0] == "d"]
-    # Kept: 05h today and the 48 hours before it (from 2026-11-22T05); swept: the 24 hours before that.
-    assert hours[0] == A("2026-11-21T05") and hours[-1] == A("2026-11-22T04") and len(hours) == buckets.HOURS_SWEPT
-    # Kept: today and the 31 days before (from 2026-10-24); swept: the 31 days before that.
+    # Kept: 05h today and the 48 hours before it (from 2026-11-22T05); swept: the 6 hours before that.
+    assert hours[0] == A("2026-11-21T23") and hours[-1] == A("2026-11-22T04") and len(hours) == buckets.HOURS_SWEPT
+    # Kept: today and the 31 days before (from 2026-10-24); swept: the 4 days before that.
     assert days[-1] == A("2026-10-23") and len(days) == buckets.DAYS_SWEPT
     assert not set(gone) & set(buckets.current(START))
 

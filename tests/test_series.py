@@ -31,8 +31,8 @@ def get(reader, settings, target):
 
 
 def test_every_hit_is_one_request_across_hour_and_day_boundaries(writer, settings, clock):
-    # From 05:30 across 06:00, midnight, several days' boundaries, with gaps up to a day (the sweep's reach).
-    steps = [0.001, 59.999, 1, 35 * 60, 18 * H, 2 * H, 20 * H, 23 * H, 24 * H, 1]
+    # From 05:30 across 06:00, midnight and more days, with gaps up to 6 hours (what a hit sweeps).
+    steps = [0.001, 59.999, 1, 35 * 60] + [6 * H] * 12 + [1]
     for step in steps:
         clock.advance(step)
         hit(writer, settings, "/x")
