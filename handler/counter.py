@@ -11,7 +11,7 @@ import logging
 import os
 from typing import Any, Callable
 
-from handler import clock, events, schema, update
+from handler import clock, events, metrics, schema, update
 from handler.countries import country_attribute
 from handler.downloads import presign
 from handler.limits import Limit
@@ -159,6 +159,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     503 with Retry-After when the hit was throttled or its outcome is unknown.
     """
     try:
-        return handle(event, context, SETTINGS, _dynamodb)
+        answer = handle(event, context, SETTINGS, _dynamodb)
     except Exception:  # noqa: BLE001 - the last resort: a JSON 500 with the request id, never a 502
         return last_resort(event, context, SETTINGS.cors_origins, LOGGER)
+    metrics.emit(answer, clock.now())  # one EMF log line: hits, rejections, rate limits, unknown outcomes
+    return answer

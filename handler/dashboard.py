@@ -60,16 +60,22 @@ for(const th of document.querySelectorAll('th'))th.setAttribute('aria-sort',th.d
 for(const th of document.querySelectorAll('th[data-k]'))th.onclick=()=>{dir=key===th.dataset.k?-dir:(th.dataset.k==='route'?1:-1);
 key=th.dataset.k;render()};
 $('filter').oninput=render;
-async function load(u){u.searchParams.delete('format');u.searchParams.set('series','1');
-if(win)u.searchParams.set('window',win);else u.searchParams.delete('window');
-const r=await fetch(u,{headers:{Accept:'application/json'}});return r.json()}
-$('window').onchange=async()=>{win=$('window').value;const u=new URL(location.href);u.searchParams.delete('cursor');
-u.searchParams.delete('limit');u.searchParams.set('top',Math.max(top,100));const p=await load(u);
-rows=p.routes;top=p.top;next=rows.length>=top&&top<1000;totals=p.totals;asOf=Date.parse(p.asOf)||asOf;render()};
+const KEY='route-counter-key';
+function hdrs(){const h={Accept:'application/json'},k=sessionStorage.getItem(KEY);if(k)h['x-api-key']=k;return h}
+async function load(u){u.pathname=u.pathname.replace(/\\/dashboard\\/?$/,'');u.searchParams.delete('format');
+u.searchParams.set('series','1');if(win)u.searchParams.set('window',win);else u.searchParams.delete('window');
+const r=await fetch(u,{headers:hdrs()});if(r.status===401||r.status===403){$('keyform').hidden=false;
+$('keymsg').textContent=sessionStorage.getItem(KEY)?'That key was refused.':'This listing needs its API key.';return null}
+$('keyform').hidden=true;return r.json()}
+async function topView(){const u=new URL(location.href);u.searchParams.delete('cursor');
+u.searchParams.delete('limit');u.searchParams.set('top',Math.max(top,100));const p=await load(u);if(!p)return;
+rows=p.routes;top=p.top;next=rows.length>=top&&top<1000;totals=p.totals;asOf=Date.parse(p.asOf)||asOf;render()}
+$('window').onchange=()=>{win=$('window').value;topView()};
+$('keyform').onsubmit=e=>{e.preventDefault();sessionStorage.setItem(KEY,$('key').value.trim());topView()};
 $('more').onclick=async()=>{const u=new URL(location.href);
 if(top){u.searchParams.set('top',Math.min(1000,top+100))}else{u.searchParams.set('cursor',next)}const p=await load(u);
-if(top){rows=p.routes;top=p.top;next=p.routes.length>=top&&top<1000;totals=p.totals}else{rows=rows.concat(p.routes);next=p.next}render()};
-render()})();"""
+if(!p)return;if(top){rows=p.routes;top=p.top;next=p.routes.length>=top&&top<1000;totals=p.totals}else{rows=rows.concat(p.routes);next=p.next}render()};
+render();if(d.shell)topView()})();"""
 
 
 def _sha256(text: str) -> str:
@@ -92,8 +98,13 @@ def wants_html(accept: str | None, query: Mapping[str, str]) -> bool:
     return accept is not None and "text/html" in accept and "application/json" not in accept
 
 
+SHELL: dict[str, Any] = {"routes": [], "next": None, "shell": True}
+
+
 def page(first: dict[str, Any]) -> str:
-    """The dashboard with the first page of counts embedded as JSON that no markup can break out of."""
+    """The dashboard with the first page of counts embedded as JSON that no markup can break out of; with
+    SHELL, no counts: the page fetches them itself, with the API key it asks for when the listing needs one
+    (countsAccess apiKey; kept in sessionStorage, so only in this tab)."""
     data = json.dumps(first, separators=(",", ":")).replace("<", "\\u003c").replace("&", "\\u0026")
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
@@ -103,6 +114,8 @@ def page(first: dict[str, Any]) -> str:
         f"<style>{_STYLE}</style></head><body><h1>Route counts</h1><p id=\"totals\"></p>"
         '<div class="charts"><div class="chart"><h2>Hits per hour, last 48 hours (UTC)</h2><div id="hourly"></div></div>'
         '<div class="chart"><h2>Hits per day, last 31 days (UTC)</h2><div id="daily"></div></div></div>'
+        '<form id="keyform" hidden><p id="keymsg"></p><label>API key <input id="key" type="password" '
+        'autocomplete="off"></label> <button>Show counts</button> (kept in this tab only)</form>'
         '<input id="filter" type="search" placeholder="Filter routes" aria-label="Filter routes">'
         '<label>Window <select id="window"><option value="">all time</option><option value="1h">1 hour</option>'
         '<option value="24h">24 hours</option><option value="7d">7 days</option><option value="30d">30 days</option>'

@@ -29,6 +29,8 @@ from handler.writer import (
 )
 
 LOGGER = logging.getLogger("route_counter.dynamo")
+# The counter logs at INFO (its metrics line): botocore's INFO chatter ("Found credentials ...") stays out.
+logging.getLogger("botocore").setLevel(logging.WARNING)
 # Connection failures raised before any byte of the request was sent.
 NOT_SENT = (EndpointConnectionError, ConnectTimeoutError)
 

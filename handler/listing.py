@@ -33,6 +33,7 @@ TOP_CACHE_CONTROL = f"public, max-age={TOP_CACHE_SECONDS}"
 _TOP_CACHE_SIZE = 64
 _top_cache: dict[tuple[str, str, int, View], tuple[float, dict[str, Any]]] = {}
 BADGE_PATH = "badge"
+DASHBOARD_PATH = "dashboard"  # the page without counts: public even when the listing needs a key
 BADGE_CACHE = "public, max-age=300"  # badges are fetched by image proxies (GitHub's camo): let them cache
 MAX_LABEL = 40
 
@@ -145,8 +146,12 @@ def handle(
     rid = request.request_id
     html = dashboard.wants_html(request.header("accept"), request.query)
     try:
-        if request.path_params.get("proxy", "").strip("/") == BADGE_PATH:
+        subpath = request.path_params.get("proxy", "").strip("/")
+        if subpath == BADGE_PATH:
             return badge(request, settings, client, cors)
+        if subpath == DASHBOARD_PATH:
+            headers = {"Content-Security-Policy": dashboard.CSP, "X-Content-Type-Options": "nosniff"}
+            return response(200, dashboard.page(dashboard.SHELL), cors, dashboard.HTML_TYPE, headers)
         status, payload, headers = answer(request, settings, client, clock, html)
     except BadQuery as exc:
         return error_response(400, "bad_query", str(exc), cors, rid)

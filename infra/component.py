@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -10,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from handler import schema
-from infra import alarms, downloads, openapi, policies
+from infra import alarms, dashboard, downloads, guards, openapi, policies
 from infra import settings as stack
 from infra.settings import StackSettings
 
@@ -27,6 +29,8 @@ OUTPUT_COUNTS_URL = "counts_url"
 OUTPUT_TABLE_NAME = "table_name"
 OUTPUT_COUNTER_FUNCTION = "counter_function_name"
 OUTPUT_LISTING_FUNCTION = "listing_function_name"
+OUTPUT_DASHBOARD_URL = "dashboard_url"
+OUTPUT_COUNTS_API_KEY = "counts_api_key"  # only with countsAccess apiKey; a secret
 
 
 def handler_files(root: Path = HANDLER_DIR) -> dict[str, Path]:
@@ -42,7 +46,10 @@ class RouteCounter(pulumi.ComponentResource):
     """API Gateway REST API -> counter / listing Lambdas -> one DynamoDB table, least privilege throughout."""
 
     def __init__(self, name: str, args: StackSettings, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("route-counter:index:RouteCounter", name, None, opts)
+        self._tags = args.resource_tags(pulumi.get_project(), pulumi.get_stack())
+        # Every resource that takes tags gets the stack's: one transformation, so none is forgotten.
+        tagging = pulumi.ResourceOptions(transformations=[self._tag])
+        super().__init__("route-counter:index:RouteCounter", name, None, pulumi.ResourceOptions.merge(opts, tagging))
         self._name = name
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
@@ -55,6 +62,7 @@ class RouteCounter(pulumi.ComponentResource):
         self.counter = self._create_function(
             "counter", COUNTER_HANDLER, policies.COUNTER_TABLE_ACTIONS, code, environment, COUNTER_TIMEOUT,
             args.memory_size, args.reserved_concurrency, self.downloads.object_arns if self.downloads else None,
+            log_level="INFO",
         )
         self.listing = self._create_function(
             "listing", LISTING_HANDLER, policies.LISTING_TABLE_ACTIONS, code, environment, LISTING_TIMEOUT,
@@ -62,6 +70,8 @@ class RouteCounter(pulumi.ComponentResource):
         )
         self._create_api()
         self._create_alarms()
+        self._create_dashboard()
+        self._create_guards()
 
         self.url = self.stage.invoke_url
         self.counts_url = pulumi.Output.concat(self.stage.invoke_url, "/", args.counts_path)
@@ -71,8 +81,19 @@ class RouteCounter(pulumi.ComponentResource):
             OUTPUT_TABLE_NAME: self.table.name,
             OUTPUT_COUNTER_FUNCTION: self.counter.function.name,
             OUTPUT_LISTING_FUNCTION: self.listing.function.name,
+            OUTPUT_DASHBOARD_URL: self.dashboard_url,
         }
+        if self.api_key:
+            self.outputs[OUTPUT_COUNTS_API_KEY] = pulumi.Output.secret(self.api_key.key.value)
         self.register_outputs(self.outputs)
+
+    def _tag(self, args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        init = getattr(type(args.resource), "_internal_init", None)
+        if init is None or "tags" not in inspect.signature(init).parameters:
+            return None  # the component itself, and AWS resources that take no tags
+        own = args.props.get("tags")
+        tags = {**self._tags, **(own if isinstance(own, dict) else {})}
+        return pulumi.ResourceTransformationResult({**args.props, "tags": tags}, args.opts)
 
     def _opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(**kwargs))
@@ -101,6 +122,7 @@ class RouteCounter(pulumi.ComponentResource):
         memory_size: int,
         reserved_concurrency: int | None,
         object_arns: list[pulumi.Output[str]] | None = None,
+        log_level: str = "WARN",
     ) -> FunctionParts:
         """A function with its own log group, its own role and an inline least-privilege policy."""
         args, name = self._args, f"{self._name}-{role}"
@@ -134,11 +156,11 @@ class RouteCounter(pulumi.ComponentResource):
             memory_size=memory_size,
             timeout=timeout,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(environment)),
-            # Application WARN: our own lines are errors; botocore's INFO chatter would only add log volume.
-            # System INFO by default: the START and REPORT lines (duration, memory, init) are what people
+            # Application WARN for the listing: its own lines are errors. INFO for the counter: its one
+            # INFO line per invocation is the EMF metrics line (handler/metrics.py). System INFO by default: the START and REPORT lines (duration, memory, init) are what people
             # read first when something is slow (systemLogLevel WARN drops them, to save log cost).
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="JSON", log_group=log_group.name, application_log_level="WARN",
+                log_format="JSON", log_group=log_group.name, application_log_level=log_level,
                 system_log_level=args.system_log_level,
             ),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active") if args.tracing else None,
@@ -153,7 +175,8 @@ class RouteCounter(pulumi.ComponentResource):
         # The whole API is one document (see infra/openapi.py for why); its hash is the Deployment's trigger.
         self.api_body = pulumi.Output.json_dumps(
             openapi.document(
-                self.counter.function.invoke_arn, self.listing.function.invoke_arn, args.counts_path, args.cors_origins
+                self.counter.function.invoke_arn, self.listing.function.invoke_arn, args.counts_path, args.cors_origins,
+                args.counts_access,
             )
         )
         self.api = aws.apigateway.RestApi(
@@ -263,6 +286,32 @@ class RouteCounter(pulumi.ComponentResource):
             )
             for key, spec in alarms.SPECS.items()
         ]
+
+
+    def _create_dashboard(self) -> None:
+        """One CloudWatch dashboard (infra/dashboard.py): the API, both functions, the table, our metrics."""
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        names = pulumi.Output.all(region, self.api.name, self.stage.stage_name, self.counter.function.name,
+                                  self.listing.function.name, self.table.name)
+        self.dashboard = aws.cloudwatch.Dashboard(
+            f"{self._name}-dashboard",
+            # Dashboard names are not auto-named: project and stack keep two stacks' apart.
+            dashboard_name=f"{pulumi.get_project()}-{pulumi.get_stack()}",
+            dashboard_body=names.apply(lambda n: json.dumps(dashboard.body(dashboard.Names(*n)))),
+            opts=self._opts(),
+        )
+        self.dashboard_url = pulumi.Output.all(region, self.dashboard.dashboard_name).apply(
+            lambda v: f"https://{v[0]}.console.aws.amazon.com/cloudwatch/home?region={v[0]}#dashboards/dashboard/{v[1]}"
+        )
+
+    def _create_guards(self) -> None:
+        """The opt-in guards (infra/guards.py): the listing's API key, WAF per IP, the monthly budget."""
+        args, name = self._args, self._name
+        self.api_key = guards.api_key(name, self.api, self.stage, self._opts()) if args.counts_access == "apiKey" else None
+        self.waf = guards.waf(name, self.stage, args.waf_rate_limit, self._opts()) if args.waf_rate_limit else None
+        self.budget = None
+        if args.monthly_budget and args.alarm_email:
+            self.budget = guards.budget(name, args.monthly_budget, args.alarm_email, pulumi.get_stack(), self._opts())
 
 
 def _metric_query(query: dict[str, Any]) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:

@@ -18,6 +18,14 @@ from handler.events import PROXY_PARAM, PROXY_PART, ROOT_RESOURCE
 ANY_METHOD = "x-amazon-apigateway-any-method"
 LISTING_METHODS = ("get", "head", "options")
 TITLE = "route-counter"
+# countsAccess: how a caller proves it may read the listing path (OPTIONS stays open: a CORS preflight
+# carries no credentials). The badge and the dashboard page stay public: the page asks for the key.
+PUBLIC_SUBPATHS = ("badge", "dashboard")
+SECURITY_SCHEMES = {
+    "apiKey": {"api_key": {"type": "apiKey", "name": "x-api-key", "in": "header"}},
+    "iam": {"sigv4": {"type": "apiKey", "name": "Authorization", "in": "header",
+                      "x-amazon-apigateway-authtype": "awsSigv4"}},
+}
 
 # API Gateway's own answers (throttled 429, 403 for a missing route, 502/504 from the integration) in the
 # product's error shape. Which answer it was is API Gateway's response type (THROTTLED, INTEGRATION_TIMEOUT,
@@ -28,7 +36,7 @@ GATEWAY_ERROR_TEMPLATE = (
 )
 
 
-def _operation(invoke_arn: Any, proxy: bool) -> dict[str, Any]:
+def _operation(invoke_arn: Any, proxy: bool, security: list[dict[str, list[str]]] | None = None) -> dict[str, Any]:
     """One method: a Lambda proxy integration (Lambda is always invoked with POST)."""
     operation: dict[str, Any] = {
         "responses": {"200": {"description": "The function's answer, passed through."}},
@@ -40,6 +48,8 @@ def _operation(invoke_arn: Any, proxy: bool) -> dict[str, Any]:
     }
     if proxy:
         operation["parameters"] = [{"name": PROXY_PARAM, "in": "path", "required": True, "schema": {"type": "string"}}]
+    if security:
+        operation["security"] = security
     return operation
 
 
@@ -62,21 +72,30 @@ def gateway_cors(cors_origins: str) -> dict[str, str]:
     return headers
 
 
-def document(counter_invoke_arn: Any, listing_invoke_arn: Any, counts_path: str, cors_origins: str) -> dict[str, Any]:
+def document(
+    counter_invoke_arn: Any, listing_invoke_arn: Any, counts_path: str, cors_origins: str, counts_access: str = "public"
+) -> dict[str, Any]:
     """The whole API. Invoke ARNs may be Outputs (serialise with pulumi.Output.json_dumps).
 
     ``ANY /`` and ``ANY /{proxy+}`` go to the counter; ``/<countsPath>`` and ``/<countsPath>/{proxy+}`` go to
     the listing for every method (GET, HEAD, OPTIONS, and ANY so that other methods get its 405 with Allow
-    rather than API Gateway's 403), so nothing under the listing path ever reaches the counter.
+    rather than API Gateway's 403), so nothing under the listing path ever reaches the counter. With
+    ``counts_access`` apiKey or iam, those methods but OPTIONS need the key or a signature, except on
+    ``/<countsPath>/badge`` and ``/<countsPath>/dashboard``.
     """
     counts = f"/{counts_path}"
-    listing_paths = {counts: False, f"{counts}/{PROXY_PART}": True}
+    schemes = SECURITY_SCHEMES.get(counts_access, {})
+    guarded: list[dict[str, list[str]]] | None = [{name: []} for name in schemes] or None
+    listing_paths = {counts: (False, guarded), f"{counts}/{PROXY_PART}": (True, guarded)}
+    if guarded:
+        listing_paths.update({f"{counts}/{sub}": (False, None) for sub in PUBLIC_SUBPATHS})
     paths: dict[str, Any] = {
         ROOT_RESOURCE: {ANY_METHOD: _operation(counter_invoke_arn, proxy=False)},
         f"/{PROXY_PART}": {ANY_METHOD: _operation(counter_invoke_arn, proxy=True)},
     }
-    for path, proxy in listing_paths.items():
-        paths[path] = {method: _operation(listing_invoke_arn, proxy) for method in (*LISTING_METHODS, ANY_METHOD)}
+    for path, (proxy, security) in listing_paths.items():
+        paths[path] = {method: _operation(listing_invoke_arn, proxy, None if method == "options" else security)
+                       for method in (*LISTING_METHODS, ANY_METHOD)}
     responses = {
         kind: {
             "responseParameters": gateway_cors(cors_origins),
@@ -84,12 +103,17 @@ def document(counter_invoke_arn: Any, listing_invoke_arn: Any, counts_path: str,
         }
         for kind in ("DEFAULT_4XX", "DEFAULT_5XX")
     }
-    return {
+    api: dict[str, Any] = {
         "openapi": "3.0.1",
         "info": {"title": TITLE, "version": "1.0"},
         "paths": paths,
         "x-amazon-apigateway-gateway-responses": responses,
     }
+    if schemes:
+        api["components"] = {"securitySchemes": schemes}
+    if counts_access == "apiKey":
+        api["x-amazon-apigateway-api-key-source"] = "HEADER"
+    return api
 
 
 def digest(body: str) -> str:

@@ -28,7 +28,10 @@ _STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 # What an API Gateway path part may hold; "." and ".." would vanish when the route rules normalise a path.
 _PATH_PART = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,64}$")
 SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
-ENDPOINT_TYPES = ("REGIONAL", "EDGE")  # what Lambda's LoggingConfig accepts for system logs
+ENDPOINT_TYPES = ("REGIONAL", "EDGE")
+COUNTS_ACCESS = ("public", "apiKey", "iam")
+_TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+@-]{1,128}$")
+_TAG_VALUE = re.compile(r"^[\w .:/=+@-]{0,256}$")  # what Lambda's LoggingConfig accepts for system logs
 _ORIGIN = re.compile(r"^https?://[^/\s,*]+$")
 _ARCHITECTURE = re.compile("^(" + "|".join(ARCHITECTURES) + ")$")
 _SYSTEM_LOG_LEVEL = re.compile("^(" + "|".join(SYSTEM_LOG_LEVELS) + ")$")
@@ -70,7 +73,15 @@ class StackSettings:
     redirects: str
     rate_limits: str
     endpoint_type: str
+    counts_access: str
+    waf_rate_limit: int | None
+    monthly_budget: int | None
+    tags: tuple[tuple[str, str], ...]
     alarm_email: str | None
+
+    def resource_tags(self, project: str, stack: str) -> dict[str, str]:
+        """What every resource carries: the user's ``tags`` and the stack's own (which win)."""
+        return {**dict(self.tags), "pulumi:project": project, "pulumi:stack": stack}
 
     @property
     def count_countries(self) -> bool:
@@ -134,6 +145,25 @@ def _match(key: str, value: Any, pattern: re.Pattern[str], what: str) -> str:
     return text
 
 
+def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
+    text = str(value).strip()
+    if text not in choices:
+        raise SettingsError(f"{key} must be {' or '.join(choices)}, got {value!r}")
+    return text
+
+
+def _tags(value: Any) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for entry in (e.strip() for e in str(value).split(",") if e.strip()):
+        key, sep, tag = (part.strip() for part in entry.partition("="))
+        if not sep or not _TAG_KEY.match(key) or not _TAG_VALUE.match(tag):
+            raise SettingsError(f"tags must be comma-separated KEY=VALUE (keys 1-128 characters, not aws:...), got {entry!r}")
+        if key in ("pulumi:project", "pulumi:stack"):
+            raise SettingsError(f"tags: {key} is set by the program")
+        pairs.append((key, tag))
+    return tuple(pairs)
+
+
 def _origins(value: Any) -> str:
     origins = [o.strip() for o in str(value).split(",") if o.strip()]
     if origins == ["*"]:
@@ -181,10 +211,18 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
         rate_limits=str(values["rateLimits"]).strip(),
         endpoint_type=_match("endpointType", str(values["endpointType"]).upper(), _ENDPOINT_TYPE,
                              " or ".join(ENDPOINT_TYPES)),
+        counts_access=_choice("countsAccess", values["countsAccess"], COUNTS_ACCESS),
+        waf_rate_limit=_int("wafRateLimit", values["wafRateLimit"], 0, 2_000_000_000) or None,
+        monthly_budget=_int("monthlyBudget", values["monthlyBudget"], 0, 1_000_000) or None,
+        tags=_tags(values["tags"]),
         alarm_email=_match("alarmEmail", values["alarmEmail"], _EMAIL, "an email address")
         if str(values["alarmEmail"]).strip()
         else None,
     )
+    if settings.waf_rate_limit is not None and settings.waf_rate_limit < 10:
+        raise SettingsError(f"wafRateLimit must be 0 (no WAF) or from 10 (WAF's least) to 2000000000, got {settings.waf_rate_limit}")
+    if settings.monthly_budget and not settings.alarm_email:
+        raise SettingsError("monthlyBudget needs alarmEmail: the budget's alerts go to that address")
     if settings.log_retention_days not in LOG_RETENTION_DAYS:
         raise SettingsError(f"logRetentionDays must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}, got {settings.log_retention_days}")
     # The handlers' own parser checks prefixes and templates: the same rules, the config key named.

@@ -48,6 +48,9 @@ def parser() -> argparse.ArgumentParser:
                    default=e("COUNT_COUNTRIES", "").strip().lower() == "true",
                    help="count hits per CloudFront-Viewer-Country header, as the stack does with endpointType EDGE "
                         "(try: curl -H 'CloudFront-Viewer-Country: DE' ...; env COUNT_COUNTRIES=true)")
+    p.add_argument("--counts-api-key", metavar="KEY", default=e("COUNTS_API_KEY") or None,
+                   help="require this x-api-key on the listing path but its badge and page, as a stack with "
+                        "countsAccess apiKey does (env COUNTS_API_KEY)")
     p.add_argument("--quiet", action="store_true", help="no per-request log line")
     return p
 
@@ -84,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         endpoint=args.dynamodb_endpoint,
         quiet=args.quiet,
         admin=is_loopback(args.host),
+        counts_api_key=args.counts_api_key,
     )
     configure_logging()
     # SIGTERM ends the server like Ctrl-C does: cleanly, exit status 0.

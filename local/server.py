@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, quote
 
+from infra.openapi import PUBLIC_SUBPATHS
 from local.events import COUNTER, LISTING, build_event
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -50,6 +51,7 @@ class LocalConfig:
     endpoint: str | None = None
     quiet: bool = False
     admin: bool = True  # answer DynamoDB API calls (loopback only: they can reset counts)
+    counts_api_key: str | None = None  # as API Gateway does with countsAccess apiKey: x-api-key on the listing
 
 
 class Backend:
@@ -259,6 +261,10 @@ class LocalApp:
             method, target, headers, body, counts_path=self.config.counts_path, stage=self.config.stage,
             source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"), request_id=str(uuid.uuid4()),
         )
+        if function == LISTING and self.config.counts_api_key and not _key_exempt(method, event) and \
+                environ.get("HTTP_X_API_KEY") != self.config.counts_api_key:
+            # API Gateway's answer to a missing or wrong key, in the gateway responses' JSON shape.
+            return _json_error(403, "INVALID_API_KEY", "Forbidden")
         result = self.backend.invoke(function, event)
         raw = result.get("body") or ""
         payload = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode("utf-8")
@@ -266,6 +272,12 @@ class LocalApp:
         out += [(name, str(v)) for name, values in (result.get("multiValueHeaders") or {}).items() for v in values]
         out.append(("Content-Length", str(len(payload))))
         return int(result.get("statusCode", 200)), out, payload
+
+
+def _key_exempt(method: str, event: dict[str, Any]) -> bool:
+    """What the API document leaves open with countsAccess apiKey: preflights, the badge and the page."""
+    subpath = ((event.get("pathParameters") or {}).get("proxy") or "").strip("/")
+    return method == "OPTIONS" or subpath in PUBLIC_SUBPATHS
 
 
 def _phrase(status: int) -> str:

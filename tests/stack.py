@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,8 +10,6 @@ from typing import Any
 
 import pulumi
 
-from infra.component import FunctionParts
-from infra.downloads import DownloadParts
 from tests import pulumi_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +42,10 @@ def real_arn(typ: str, name: str, resource_id: str, inputs: dict[str, Any]) -> s
         "aws:s3/bucket:Bucket": f"arn:aws:s3:::{name}",  # global: no region, no account
         "aws:apigateway/restApi:RestApi": f"arn:aws:apigateway:{REGION}::/restapis/{resource_id}",
         "aws:apigateway/stage:Stage": f"arn:aws:apigateway:{REGION}::/restapis/{inputs.get('restApi')}/stages/{inputs.get('stageName')}",
+        "aws:apigateway/apiKey:ApiKey": f"arn:aws:apigateway:{REGION}::/apikeys/{resource_id}",
+        "aws:apigateway/usagePlan:UsagePlan": f"arn:aws:apigateway:{REGION}::/usageplans/{resource_id}",
+        "aws:wafv2/webAcl:WebAcl": f"arn:aws:wafv2:{REGION}:{ACCOUNT}:regional/webacl/{name}/{resource_id}",
+        "aws:budgets/budget:Budget": f"arn:aws:budgets::{ACCOUNT}:budget/{name}",
     }
     return formats.get(typ)
 
@@ -78,12 +81,16 @@ class Recorder(pulumi.runtime.Mocks):
         if args.typ == "aws:lambda/function:Function":
             generation = "" if self.function_generation == 1 else f"-{self.function_generation}"
             state["invokeArn"] = f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}{generation}/invocations"
+        if args.typ == "aws:apigateway/apiKey:ApiKey":
+            state["value"] = "mock-api-key-0123456789abcdefghij"  # API Gateway generates it
         if args.typ == "aws:apigateway/stage:Stage":
             state["invokeUrl"] = f"https://{args.inputs['restApi']}.execute-api.{REGION}.amazonaws.com/{args.inputs['stageName']}"
         self.resources[args.name] = Registered(args.typ, args.name, dict(args.inputs), {"provider": args.provider})
         return [resource_id, state]
 
     def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"region": REGION, "name": REGION, "id": REGION, "endpoint": f"ec2.{REGION}.amazonaws.com"}
         return {}
 
     def of_type(self, typ: str) -> list[Registered]:
@@ -101,12 +108,14 @@ def run_program(stack_name: str = "dev", recorder: Recorder | None = None, **ove
 
 def everything(component: Any) -> pulumi.Output[list[Any]]:
     """An Output that resolves once every child the component created has been registered."""
-    children = [value for value in vars(component).values() if isinstance(value, pulumi.Resource)]
-    for value in vars(component).values():
+    def resources(value: Any) -> list[pulumi.Resource]:
+        if isinstance(value, pulumi.Resource):
+            return [value]
         if isinstance(value, list):
-            children += [v for v in value if isinstance(v, pulumi.Resource)]
-        if isinstance(value, FunctionParts):
-            children += [value.function, value.role, value.policy, value.log_group]
-        if isinstance(value, DownloadParts):
-            children += [value.bucket, *value.objects, *value.guards]
+            return [v for item in value for v in resources(item)]
+        if dataclasses.is_dataclass(value):  # FunctionParts, DownloadParts, ApiKeyParts, WafParts
+            return [v for f in dataclasses.fields(value) for v in resources(getattr(value, f.name))]
+        return []
+
+    children = [r for value in vars(component).values() for r in resources(value)]
     return pulumi.Output.all(*[child.urn for child in children], *component.outputs.values())

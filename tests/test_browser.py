@@ -212,3 +212,31 @@ def test_readme_static_site_snippet_counts_and_shows_visits_for_the_allowed_orig
         WebDriverWait(browser, 10).until(
             lambda d: api.request("GET", "/_counts?route=/visits/index.html")[2]["count"] == 3)
         assert browser.find_element(By.ID, "visits").text == "\u2026"  # still the placeholder: CORS blocked the read
+
+
+def test_with_an_api_key_the_page_asks_for_it_and_keeps_it_in_the_tab(browser):
+    """countsAccess apiKey (the local API emulates API Gateway's key check): /_counts/dashboard is public,
+    asks for the key, fetches the counts with it, and keeps it in sessionStorage only."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with LocalApi("--quiet", "--counts-api-key", "s3cret-key") as server:
+        assert server.request("GET", "/home")[0] == 200
+        assert server.request("GET", "/_counts")[0] == 403
+        assert server.request("GET", "/_counts", {"x-api-key": "s3cret-key"})[0] == 200
+        browser.get(f"{server.base}/_counts/dashboard")
+        WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "keyform").is_displayed())
+        assert browser.find_element(By.ID, "keymsg").text == "This listing needs its API key."
+        browser.find_element(By.ID, "key").send_keys("wrong")
+        browser.find_element(By.CSS_SELECTOR, "#keyform button").click()
+        WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "keymsg").text == "That key was refused.")
+        browser.find_element(By.ID, "key").clear()
+        browser.find_element(By.ID, "key").send_keys("s3cret-key")
+        browser.find_element(By.CSS_SELECTOR, "#keyform button").click()
+        WebDriverWait(browser, 10).until(lambda d: len(rows(d)) == 1)
+        assert rows(browser)[0][:2] == ["/home", "1"] and not browser.find_element(By.ID, "keyform").is_displayed()
+        stored = browser.execute_script("return [sessionStorage.getItem('route-counter-key'), localStorage.length, document.cookie]")
+        assert stored == ["s3cret-key", 0, ""]
+        errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"
+                  and e["message"].startswith(server.base)]  # (the log also holds earlier tests' pages)
+        assert errors and all("status of 403" in m for m in errors)  # only the refused fetches, no script error

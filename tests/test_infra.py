@@ -272,7 +272,9 @@ def test_functions_runtime_logging_and_environment():
         for name, fn in fns.items():
             assert fn["runtime"] == "python3.13" and fn["architectures"] == ["arm64"]
             assert fn["timeout"] <= 10
-            assert fn["loggingConfig"]["logFormat"] == "JSON" and fn["loggingConfig"]["applicationLogLevel"] == "WARN"
+            # INFO on the counter lets its EMF metrics line through Lambda's log-level filter.
+            level = "INFO" if name == "route-counter-counter" else "WARN"
+            assert fn["loggingConfig"]["logFormat"] == "JSON" and fn["loggingConfig"]["applicationLogLevel"] == level
             assert fn["loggingConfig"]["systemLogLevel"] == "INFO"  # keeps START/REPORT lines
             assert fn["loggingConfig"]["logGroup"].startswith(f"/aws/lambda/{name}-")
             variables = fn["environment"]["variables"]
@@ -418,13 +420,16 @@ def test_stack_outputs():
 
     def assertions(recorder, component):
         assert set(component.outputs) == {rc.OUTPUT_URL, rc.OUTPUT_COUNTS_URL, rc.OUTPUT_TABLE_NAME,
-                                          rc.OUTPUT_COUNTER_FUNCTION, rc.OUTPUT_LISTING_FUNCTION}
+                                          rc.OUTPUT_COUNTER_FUNCTION, rc.OUTPUT_LISTING_FUNCTION, rc.OUTPUT_DASHBOARD_URL}
+        assert rc.OUTPUT_DASHBOARD_URL == "dashboard_url"
         assert (rc.OUTPUT_URL, rc.OUTPUT_COUNTS_URL) == ("url", "counts_url")
         assert (rc.OUTPUT_TABLE_NAME, rc.OUTPUT_COUNTER_FUNCTION, rc.OUTPUT_LISTING_FUNCTION) == (
             "table_name", "counter_function_name", "listing_function_name")
-        return pulumi.Output.all(component.url, component.counts_url).apply(
+        return pulumi.Output.all(component.url, component.counts_url, component.dashboard_url).apply(
             lambda urls: urls == ["https://route-counter-api-id.execute-api.us-east-1.amazonaws.com/v1",
-                                  "https://route-counter-api-id.execute-api.us-east-1.amazonaws.com/v1/_counts"]
+                                  "https://route-counter-api-id.execute-api.us-east-1.amazonaws.com/v1/_counts",
+                                  "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1"
+                                  "#dashboards/dashboard/route-counter-dev"]
             or pytest.fail(str(urls))
         )
 
@@ -544,7 +549,8 @@ def test_api_gateway_own_errors_carry_cors_and_the_product_error_shape(origins, 
 # they are pinned exactly by test_iam_is_least_privilege_with_no_wildcards instead.
 EVERY_OPTION = {"tracing": True, "accessLogs": True, "alarmEmail": "ops@example.com", "reservedConcurrency": 3,
                 "downloads": "/resume.pdf=tests/files/resume.pdf", "redirects": "/go=https://example.com",
-                "writer": "botocore"}
+                "writer": "botocore", "countsAccess": "apiKey", "wafRateLimit": 1000, "monthlyBudget": 20,
+                "tags": "team=web", "rateLimits": "/login=5/1m", "endpointType": "EDGE", "detailedMetrics": True}
 
 
 def permission_policies(recorder):
