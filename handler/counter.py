@@ -11,11 +11,11 @@ import logging
 import os
 from typing import Any, Callable
 
-from handler import clock, events, metrics, schema, update
+from handler import clock, dashboard, events, metrics, schema, update
 from handler.countries import country_attribute
 from handler.downloads import presign
 from handler.limits import Limit
-from handler.responses import Answered, admit, error_response, json_response, last_resort, method_not_allowed
+from handler.responses import Answered, admit, error_response, json_response, last_resort, method_not_allowed, response
 from handler.routes import RouteError
 from handler.settings import Settings
 from handler.writer import ConditionFailed, DynamoFailure, call_once_retry_safe, create_writer
@@ -96,6 +96,10 @@ def counted(
     headers = dict(headers or {})
     if hit.limit and outcome.remaining is not None:
         headers.update({**hit.limit.headers(outcome.remaining, hit.t), **EXPOSE})
+    if status == 200 and request.query.get("format") == "svg":  # a counting badge: counts, then shows
+        svg, _ = dashboard.badge(dashboard.badge_label(request.query.get("label")), outcome.total)
+        headers["Cache-Control"] = dashboard.COUNTING_BADGE_CACHE
+        return response(200, svg, cors, "image/svg+xml", headers)
     return json_response(status, {"route": route, "count": outcome.total}, cors, headers)
 
 

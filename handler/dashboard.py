@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import unicodedata
 from typing import Any, Mapping
 from xml.sax.saxutils import escape
 
@@ -125,6 +126,16 @@ def page(first: dict[str, Any]) -> str:
         '</tr></thead><tbody id="rows"></tbody></table><button id="more" hidden>Load more</button>'
         f'<script id="data" type="application/json">{data}</script><script>{_SCRIPT}</script></body></html>'
     )
+
+
+MAX_LABEL = 40  # characters of a badge's label
+COUNTING_BADGE_CACHE = "no-cache, no-store, max-age=0"  # image proxies (GitHub's camo) fetch it every time
+
+
+def badge_label(raw: str | None, default: str = "visits") -> str:
+    """A badge label from a query value: control and format characters removed, capped, never empty."""
+    text = "".join(c for c in (raw or "") if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp")).strip()
+    return text[:MAX_LABEL].strip() or default
 
 
 def _text_width(text: str) -> int:

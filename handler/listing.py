@@ -35,7 +35,6 @@ _top_cache: dict[tuple[str, str, int, View], tuple[float, dict[str, Any]]] = {}
 BADGE_PATH = "badge"
 DASHBOARD_PATH = "dashboard"  # the page without counts: public even when the listing needs a key
 BADGE_CACHE = "public, max-age=300"  # badges are fetched by image proxies (GitHub's camo): let them cache
-MAX_LABEL = 40
 
 _client = None
 
@@ -100,7 +99,7 @@ def badge(request: events.Request, settings: Settings, client: Callable[[], Any]
         raise BadQuery("badge needs ?route=/path")
     route = settings.rules.resolve(request.query["route"], encoded=False)
     record = get_route(client(), settings.table_name, route, View(now()))
-    svg, shields = dashboard.badge(request.query.get("label", "visits")[:MAX_LABEL], record["count"] if record else 0)
+    svg, shields = dashboard.badge(dashboard.badge_label(request.query.get("label")), record["count"] if record else 0)
     if request.query.get("format") == "shields":
         return json_response(200, {**shields, "cacheSeconds": 300}, cors, {"Cache-Control": BADGE_CACHE})
     return response(200, svg, cors, "image/svg+xml", {"Cache-Control": BADGE_CACHE})

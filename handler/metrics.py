@@ -43,7 +43,8 @@ def outcome(response: Mapping[str, Any]) -> tuple[str, str] | None:
         if status < 500:
             return REJECTED, code or str(status)
         return None
-    if status in (200, 302) and b'"count"' in (response.get("body") or "").encode():
+    body = response.get("body") or ""
+    if status in (200, 302) and ('"count"' in body or body.startswith("<svg")):  # JSON, or a counting badge
         return HITS, ""
     return None
 

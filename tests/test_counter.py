@@ -280,3 +280,17 @@ def test_an_unexpected_exception_is_a_json_500_with_the_request_id(monkeypatch, 
     assert body == {"error": "internal_error", "message": "the request could not be handled", "requestId": "req-123"}
     assert "a bug" not in response["body"] and "Traceback" in caplog.text  # logged, not shown
     assert counter.handler("not even an event", None)["statusCode"] in (400, 500)
+
+
+def test_format_svg_counts_and_answers_an_uncached_badge(writer, settings):
+    for n in (1, 2):
+        event, _ = build_event("GET", "/visits/readme?format=svg&label=" + "%3Cb%3Eviews%07%E2%80%8F" + "x" * 60)
+        response = counter.handle(event, None, settings, writer)
+        assert response["statusCode"] == 200 and response["headers"]["Content-Type"] == "image/svg+xml"
+        assert response["headers"]["Cache-Control"] == "no-cache, no-store, max-age=0"
+        svg = response["body"]
+        assert svg.startswith("<svg") and f">{n}</text>" in svg
+        assert "&lt;b&gt;views" in svg and "<b>" not in svg and "\x07" not in svg and "\u200f" not in svg
+        assert "x" * 40 not in svg  # the label is capped
+    assert writer.sent == {"UpdateItem": 2}
+    assert stored(writer.client, "/visits/readme")["count"] == 2  # the query never changes the route

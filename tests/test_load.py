@@ -8,16 +8,18 @@ import time
 
 import pytest
 
+from tests.conftest import CI
 from tests.localapi import LocalApi
 
 pytestmark = pytest.mark.e2e
 
-CLIENTS, HITS = 16, 10_000
+# Each hit is one full update on the embedded moto store (~7 ms serialised): 4,000 here, 10,000 in CI.
+CLIENTS, HITS = 16, 10_000 if CI else 4_000
 # Ten routes; the first is hot and takes half the traffic.
 ROUTES = ["/load/hot"] * 9 + [f"/load/r{i}" for i in range(9)]
 
 
-def test_ten_thousand_hits_from_sixteen_clients_are_counted_exactly(report):
+def test_thousands_of_hits_from_sixteen_clients_are_counted_exactly(report):
     per_client = HITS // CLIENTS
     latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
     statuses: list[dict[int, int]] = [{} for _ in range(CLIENTS)]

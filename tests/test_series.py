@@ -124,3 +124,14 @@ def test_countries_are_counted_only_when_the_edge_sets_them(writer, reader, sett
     assert writer.sent == {"UpdateItem": 10}
     record = get(reader, settings, "/_counts?route=/x")[1]
     assert record["countries"] == {"US": 2, "DE": 1} and record["count"] == 10
+
+
+def test_country_codes_are_exactly_iso_3166_1_alpha_2():
+    """handler/countries.py is a constant (the asset needs no package); the maintained iso3166 package
+    checks it: every officially assigned code, and nothing else (Kosovo's user-assigned XK included)."""
+    import iso3166
+
+    from handler.countries import CODES
+
+    assert CODES == {c.alpha2 for c in iso3166.countries} - {"XK"}
+    assert len(CODES) == 249
