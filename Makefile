@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt requirements-lambda.txt | cksum | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 PYTEST_ARGS ?=
@@ -11,7 +11,7 @@ ARGS   ?=
 # The Lambda runtime brings its own botocore, older than ours: the handler and fault tests run again in a
 # small venv pinned to the oldest botocore a python3.13 runtime may carry (requirements-runtime-botocore.txt).
 RT_VENV  := .venv-runtime-botocore
-RT_STAMP := $(RT_VENV)/.installed-$(shell cat requirements-runtime-botocore.txt | cksum | cut -d' ' -f1)
+RT_STAMP := $(RT_VENV)/.installed-$(shell cat requirements-runtime-botocore.txt requirements-lambda.txt | cksum | cut -d' ' -f1)
 RT_TESTS := tests/test_counter.py tests/test_faults.py tests/test_listing.py tests/test_lean.py tests/test_sigv4.py
 
 # dynalite (npm) lets the tests check the local API against a DynamoDB-compatible server; optional
@@ -23,7 +23,7 @@ TEST_DEPS := $(STAMP) $(RT_STAMP) $(if $(NPM),$(DYNALITE))
 .PHONY: venv dev test bench clean
 
 # Reinstall only when a requirements file changes (pulumi-aws alone takes minutes to install).
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-lambda.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	@rm -f $(VENV)/.installed-*
@@ -31,7 +31,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
-$(RT_STAMP): requirements-runtime-botocore.txt
+$(RT_STAMP): requirements-runtime-botocore.txt requirements-lambda.txt
 	@test -x $(RT_VENV)/bin/python || $(PYTHON) -m venv $(RT_VENV)
 	$(RT_VENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements-runtime-botocore.txt
 	@rm -f $(RT_VENV)/.installed-*

@@ -26,8 +26,9 @@ from handler.routes import RouteError, RouteRules
 from infra import settings as stack
 
 LOCAL_TABLE = "route-counts-local"
-CSV_FIELDS = ("route", "count", "methods", "firstSeen", "lastSeen", "hourly", "daily", "countries")
-JSON_FIELDS = ("methods", "hourly", "daily", "countries")  # CSV columns holding JSON objects
+CSV_FIELDS = ("route", "count", "methods", "firstSeen", "lastSeen", "hourly", "daily", "countries", "visitors",
+              "dailyVisitors", "bots")
+JSON_FIELDS = ("methods", "hourly", "daily", "countries", "dailyVisitors")  # CSV columns holding JSON objects
 BATCH = 25  # BatchWriteItem's limit
 BATCH_TRIES = 8  # attempts for items DynamoDB hands back unprocessed (throttling), with backoff between
 BACKOFF_BASE, BACKOFF_CAP = 0.05, 2.0  # seconds
@@ -144,13 +145,14 @@ def confirm(question: str, yes: bool, stdin: TextIO) -> None:
 
 
 def print_table(records: list[dict[str, Any]], out: TextIO, window: str | None = None) -> None:
-    """Hits (and hits in the window, with one), last seen, route."""
-    width = max([len(f"{r['count']:,}") for r in records] + [5])
-    head = f"{'hits':>{width}}  " + (f"{window:>{width}}  " if window else "")
-    print(f"{head}{'last seen (UTC)':19}  route", file=out)
+    """Hits (and hits in the window, with one; visitors and bots, where counted), last seen, route."""
+    columns = [("hits", "count")] + ([(window, "windowCount")] if window else [])
+    columns += [(name, name) for name in (schema.VISITORS, schema.BOTS) if any(r.get(name) for r in records)]
+    width = max([len(f"{r['count']:,}") for r in records] + [7])
+    print("  ".join(f"{title:>{width}}" for title, _ in columns) + f"  {'last seen (UTC)':19}  route", file=out)
     for r in records:
-        inside = f"{r['windowCount']:>{width},}  " if window else ""
-        print(f"{r['count']:>{width},}  {inside}{(r['lastSeen'] or '')[:19].replace('T', ' '):19}  {r['route']}", file=out)
+        cells = "  ".join(f"{r.get(key, 0):>{width},}" for _, key in columns)
+        print(f"{cells}  {(r['lastSeen'] or '')[:19].replace('T', ' '):19}  {r['route']}", file=out)
 
 
 def _rows(path: str) -> list[tuple[str, Any]]:
@@ -192,7 +194,8 @@ def _record(rules: RouteRules, row: Any) -> dict[str, Any]:
     seen = {name: row.get(name) for name in ("firstSeen", "lastSeen")}
     if any(value is not None and not isinstance(value, str) for value in seen.values()):
         raise ValueError("firstSeen and lastSeen must be text")
-    record = {"route": route, "count": count, **objects, **{k: v for k, v in seen.items() if v}}
+    extra = {name: _count(row[name]) for name in (schema.VISITORS, schema.BOTS) if row.get(name) not in (None, "")}
+    record = {"route": route, "count": count, **objects, **extra, **{k: v for k, v in seen.items() if v}}
     schema.record_to_item(record)  # bucket times and country codes it could not store: ValueError
     return record
 
@@ -242,7 +245,7 @@ def write_records(client: Any, table: str, records: list[dict[str, Any]],
 def reset(client: Any, table: str, record: dict[str, Any]) -> dict[str, Any]:
     """Subtract exactly the counts shown (one atomic ADD of their negatives), so hits that land between
     showing and resetting are kept; firstSeen and lastSeen stay. The hourly and daily series and the
-    countries shown are removed. Returns the route's new attributes."""
+    countries, visitors and bots shown are removed. Returns the route's new attributes."""
     names = {"#count": schema.COUNT, "#route": schema.KEY}
     values = {":shown": {"N": str(-record["count"])}}
     parts = ["#count :shown"]
@@ -251,7 +254,8 @@ def reset(client: Any, table: str, record: dict[str, Any]) -> dict[str, Any]:
         values[f":m{i}"] = {"N": str(-n)}
         parts.append(f"#m{i} :m{i}")
     # A bucket may have expired since it was shown: subtracting from it would leave a negative one.
-    shown = [name for name in schema.record_to_item(record) if buckets.is_bucket(name) or name.startswith(COUNTRY_PREFIX)]
+    shown = [name for name in schema.record_to_item(record)
+             if buckets.is_bucket(name) or name.startswith(COUNTRY_PREFIX) or name in (schema.BOTS, schema.VISITORS)]
     for i, name in enumerate(shown):
         names[f"#x{i}"] = name
     expression = "ADD " + ", ".join(parts) + (" REMOVE " + ", ".join(f"#x{i}" for i in range(len(shown))) if shown else "")
@@ -306,7 +310,8 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, stdin: TextIO = sys.
         else:
             writer = csv.DictWriter(out, CSV_FIELDS, lineterminator="\n")
             writer.writeheader()
-            writer.writerows({**r, **{k: json.dumps(r.get(k, {})) for k in JSON_FIELDS}} for r in records)
+            writer.writerows({**r, **{k: json.dumps(r.get(k, {})) for k in JSON_FIELDS},
+                              **{k: r.get(k, 0) for k in (schema.VISITORS, schema.BOTS)}} for r in records)
     elif args.command == "import":
         records = read_records(args.file, rules)
         confirm(f"Import {len(records):,} routes into {table}, replacing their counts?", args.yes, stdin)

@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import Iterable, Mapping
 
 HOUR, DAY = 3600, 86400
-HOURLY, DAILY = "h", "d"
+HOURLY, DAILY, VISITOR_DAILY = "h", "d", "v"  # "v": distinct visitors per day (uniqueVisitors)
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"  # ASCII order is numeric order
 _WIDTH = 4
 HOURS_KEPT, DAYS_KEPT = 49, 32
@@ -57,7 +57,12 @@ def day_name(index: int) -> str:
 
 
 def is_bucket(name: str) -> bool:
-    return len(name) == 1 + _WIDTH and name[0] in (HOURLY, DAILY) and all(c in _DIGITS for c in name[1:])
+    return len(name) == 1 + _WIDTH and name[0] in (HOURLY, DAILY, VISITOR_DAILY) and all(c in _DIGITS for c in name[1:])
+
+
+def is_hit_bucket(name: str) -> bool:
+    """An hourly or daily hit bucket (not a visitors one)."""
+    return is_bucket(name) and name[0] != VISITOR_DAILY
 
 
 def current(t: float) -> tuple[str, str]:
@@ -65,12 +70,13 @@ def current(t: float) -> tuple[str, str]:
     return hour_name(int(t // HOUR)), day_name(int(t // DAY))
 
 
-def swept(t: float) -> list[str]:
-    """The buckets a hit at time t removes: those that have just left the retained range."""
+def swept(t: float, visitors: bool = False) -> list[str]:
+    """The buckets a hit at time t removes: those that have just left the retained range (with
+    ``visitors``, the visitor buckets too: only a new visitor's hit writes those)."""
     hour, day = int(t // HOUR), int(t // DAY)
-    return [hour_name(i) for i in range(hour - HOURS_KEPT - HOURS_SWEPT + 1, hour - HOURS_KEPT + 1)] + [
-        day_name(i) for i in range(day - DAYS_KEPT - DAYS_SWEPT + 1, day - DAYS_KEPT + 1)
-    ]
+    days = [day_name(i) for i in range(day - DAYS_KEPT - DAYS_SWEPT + 1, day - DAYS_KEPT + 1)]
+    hours = [hour_name(i) for i in range(hour - HOURS_KEPT - HOURS_SWEPT + 1, hour - HOURS_KEPT + 1)]
+    return hours + days + ([VISITOR_DAILY + d[1:] for d in days] if visitors else [])
 
 
 def _oldest_kept(t: float) -> tuple[str, str]:
@@ -80,7 +86,8 @@ def _oldest_kept(t: float) -> tuple[str, str]:
 def leftovers(names: Iterable[str], t: float) -> list[str]:
     """Bucket names older than the retained range (left by an idle gap longer than a hit sweeps)."""
     oldest_hour, oldest_day = _oldest_kept(t)
-    return sorted(n for n in names if is_bucket(n) and n < (oldest_hour if n[0] == HOURLY else oldest_day))
+    oldest = {HOURLY: oldest_hour, DAILY: oldest_day, VISITOR_DAILY: VISITOR_DAILY + oldest_day[1:]}
+    return sorted(n for n in names if is_bucket(n) and n < oldest[n[0]])
 
 
 def hourly(numbers: Mapping[str, int], t: float) -> dict[str, int]:
@@ -90,10 +97,11 @@ def hourly(numbers: Mapping[str, int], t: float) -> dict[str, int]:
     return {time.strftime("%Y-%m-%dT%H", time.gmtime(i * HOUR)): numbers[n] for n, i in names if numbers.get(n)}
 
 
-def daily(numbers: Mapping[str, int], t: float) -> dict[str, int]:
-    """The retained daily series as ``{"2026-11-24": 12}``, oldest first, zero buckets left out."""
+def daily(numbers: Mapping[str, int], t: float, kind: str = DAILY) -> dict[str, int]:
+    """The retained daily series as ``{"2026-11-24": 12}``, oldest first, zero buckets left out (``kind``
+    VISITOR_DAILY: the visitors per day)."""
     day = int(t // DAY)
-    names = ((day_name(i), i) for i in range(day - DAYS_KEPT + 1, day + 1))
+    names = ((kind + day_name(i)[1:], i) for i in range(day - DAYS_KEPT + 1, day + 1))
     return {time.strftime("%Y-%m-%d", time.gmtime(i * DAY)): numbers[n] for n, i in names if numbers.get(n)}
 
 

@@ -11,7 +11,7 @@ import logging
 import os
 from typing import Any, Callable
 
-from handler import clock, dashboard, events, metrics, schema, update
+from handler import clock, dashboard, events, metrics, schema, update, visitors
 from handler.countries import country_attribute
 from handler.downloads import presign
 from handler.limits import Limit
@@ -76,9 +76,36 @@ def cleanup(client: Any, table: str, route: str, names: list[str]) -> None:
 
 
 def new_hit(request: events.Request, route: str, settings: Settings) -> update.Hit:
-    """What this hit is, by the rules: when, its rate limit, its viewer country (only where trusted)."""
+    """What this hit is, by the rules: when, its rate limit, its viewer country (only where trusted),
+    whether a listed crawler sent it."""
     country = country_attribute(request.header(COUNTRY_HEADER)) if settings.count_countries else None
-    return update.Hit(route, request.method, clock.now(), settings.limits.match(route), country)
+    bot = settings.count_bots and visitors.is_bot(request.header("user-agent"))
+    return update.Hit(route, request.method, clock.now(), settings.limits.match(route), country, bot)
+
+
+def mark_visitor(client: Any, settings: Settings, request: events.Request, hit: update.Hit) -> dict[str, Any] | None:
+    """uniqueVisitors: the hit's first request, a conditional PutItem of today's marker for this visitor
+    and route. Returns the marker when it is new (this is the visitor's first hit today), else None. A
+    failure only costs the visitor count, never the hit: logged, and the hit is counted as a repeat."""
+    item = visitors.marker(settings.visitor_secret, hit.t, request.source_ip, request.header("user-agent") or "", hit.route)
+    put = visitors.put_marker_request(settings.visitor_table, item)
+    try:
+        call_once_retry_safe(lambda: client.put_item(**put))
+    except ConditionFailed:
+        return None  # seen today
+    except DynamoFailure as failure:
+        LOGGER.warning("visitor marker failed", extra={"requestId": request.request_id, "cause": failure.cause})
+        return None
+    return item
+
+
+def unmark_visitor(client: Any, settings: Settings, item: dict[str, Any]) -> None:
+    """The hit was not counted after all (429 or 5xx): its marker goes, so the visitor's next hit is new."""
+    delete = visitors.delete_marker_request(settings.visitor_table, item)
+    try:
+        call_once_retry_safe(lambda: client.delete_item(**delete))
+    except (ConditionFailed, DynamoFailure) as exc:
+        LOGGER.warning("visitor marker removal failed", extra={"cause": str(exc)})
 
 
 def counted(
@@ -87,12 +114,18 @@ def counted(
 ) -> dict[str, Any]:
     """Count the hit and answer ``status`` with ``{"route", "count"}``, or the 429 or 5xx it came to."""
     hit = new_hit(request, route, settings)
+    marker = None
+    if settings.visitor_table and not hit.bot:
+        marker = mark_visitor(client(), settings, request, hit)
+        hit = hit._replace(new_visitor=marker is not None)
     try:
         outcome = count_hit(client(), settings.table_name, hit)
-    except DynamoFailure as failure:
-        return failed(failure, request, route, cors)
-    except RateLimited as limited:
-        return rate_limited(limited, request, route, cors)
+    except (DynamoFailure, RateLimited) as exc:
+        if marker is not None and not (isinstance(exc, DynamoFailure) and exc.code == "outcome_unknown"):
+            unmark_visitor(client(), settings, marker)
+        if isinstance(exc, RateLimited):
+            return rate_limited(exc, request, route, cors)
+        return failed(exc, request, route, cors)
     headers = dict(headers or {})
     if hit.limit and outcome.remaining is not None:
         headers.update({**hit.limit.headers(outcome.remaining, hit.t), **EXPOSE})

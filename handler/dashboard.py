@@ -51,7 +51,8 @@ if(r.link){const m=document.createElement('span');m.className='link';m.textConte
 const n=td(tr,hits(r).toLocaleString('en-US'),'n'),b=document.createElement('span');b.className='bar';
 b.style.width=(100*hits(r)/max)+'%';n.prepend(b);td(tr,'').append(spark(r));
 td(tr,Object.entries(r.methods).map(([m,c])=>m+' '+c).join(' \\u00b7 '));
-td(tr,(r.firstSeen||'').replace('T',' ').slice(0,19));td(tr,(r.lastSeen||'').replace('T',' ').slice(0,19));return tr}));
+td(tr,(r.firstSeen||'').replace('T',' ').slice(0,19));td(tr,(r.lastSeen||'').replace('T',' ').slice(0,19));
+td(tr,(r.visitors||0).toLocaleString('en-US'));td(tr,(r.bots||0).toLocaleString('en-US'));return tr}));
 const all=rows.reduce((s,r)=>s+hits(r),0);$('hits').textContent=win?`Hits (${win})`:'Hits';
 $('totals').textContent=`${rows.length} routes, ${all.toLocaleString('en-US')} hits`+(win?` in the last ${win}`:'')+
 (next?' loaded so far':'')+(q?` (${shown.length} shown)`:'');$('more').hidden=!next;
@@ -122,7 +123,7 @@ def page(first: dict[str, Any]) -> str:
         '<option value="24h">24 hours</option><option value="7d">7 days</option><option value="30d">30 days</option>'
         '</select></label>'
         '<table><thead><tr><th data-k="route">Route</th><th data-k="count" id="hits">Hits</th><th>Last 48 h</th>'
-        '<th data-k="methods">Methods</th><th data-k="firstSeen">First seen (UTC)</th><th data-k="lastSeen">Last seen (UTC)</th>'
+        '<th data-k="methods">Methods</th><th data-k="firstSeen">First seen (UTC)</th><th data-k="lastSeen">Last seen (UTC)</th><th data-k="visitors">Visitors</th><th data-k="bots">Bots</th>'
         '</tr></thead><tbody id="rows"></tbody></table><button id="more" hidden>Load more</button>'
         f'<script id="data" type="application/json">{data}</script><script>{_SCRIPT}</script></body></html>'
     )

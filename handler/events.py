@@ -34,6 +34,7 @@ class Request(NamedTuple):  # NamedTuple, not a dataclass: class creation is che
     query: Mapping[str, str]
     headers: Mapping[str, str]  # names lower-cased
     request_id: str
+    source_ip: str = ""  # requestContext.identity.sourceIp: only ever hashed (handler/visitors.py)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
@@ -70,6 +71,8 @@ def parse(event: Any, context: Any = None) -> Request:
     if context_part is not None and not isinstance(context_part, dict):
         raise BadEvent("requestContext must be an object")
     request_id = (context_part or {}).get("requestId") or getattr(context, "aws_request_id", None) or ""
+    identity = (context_part or {}).get("identity")
+    source_ip = identity.get("sourceIp") if isinstance(identity, dict) else None
     headers = {name.lower(): value for name, value in _string_map(event, "headers").items()}
     return Request(
         method=method.upper(),
@@ -78,4 +81,5 @@ def parse(event: Any, context: Any = None) -> Request:
         query=_string_map(event, "queryStringParameters"),
         headers=headers,
         request_id=str(request_id),
+        source_ip=source_ip if isinstance(source_ip, str) else "",
     )

@@ -121,6 +121,12 @@ class LeanDynamoDB:
     def update_item(self, **request: Any) -> dict[str, Any]:
         return self.call("UpdateItem", request)
 
+    def put_item(self, **request: Any) -> dict[str, Any]:  # visitor markers (uniqueVisitors)
+        return self.call("PutItem", request)
+
+    def delete_item(self, **request: Any) -> dict[str, Any]:
+        return self.call("DeleteItem", request)
+
     def call(self, operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
         body = json.dumps(request, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         headers = self._signed_headers(operation, body)

@@ -136,7 +136,7 @@ def top_routes(
         scanned += page.get("ScannedCount", 0)
         items = page.get("Items", [])
         for item in items:
-            totals.update({k: int(v["N"]) for k, v in item.items() if buckets.is_bucket(k) and "N" in v})
+            totals.update({k: int(v["N"]) for k, v in item.items() if buckets.is_hit_bucket(k) and "N" in v})
         best = heapq.nsmallest(n, best + view.records(items), key=view.rank)
         start = page.get("LastEvaluatedKey")
         if not start:

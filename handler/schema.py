@@ -23,6 +23,8 @@ METHOD_COUNT_PREFIX = "count:"
 # The same goes for the time buckets (handler/buckets.py: "haou5" and "d0g19"), the viewer
 # countries ("c:DE", handler/countries.py) and short rate windows ("w:60:29493213", handler/limits.py).
 HOUR_KEY, DAY_KEY = "%Y-%m-%dT%H", "%Y-%m-%d"  # how records show bucket times (UTC)
+BOTS = "bots"  # N, hits from listed crawlers (countBots), never in count
+VISITORS = "visitors"  # N, distinct visitors per day, summed (uniqueVisitors); per day in "v..." buckets
 
 # The methods API Gateway REST APIs accept; OPTIONS is answered as a preflight and never counted.
 COUNTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
@@ -59,11 +61,16 @@ def item_to_record(
         "firstSeen": item[FIRST_SEEN]["S"] if FIRST_SEEN in item else None,
         "lastSeen": item[LAST_SEEN]["S"] if LAST_SEEN in item else None,
     }
+    for name in (BOTS, VISITORS):
+        if found.get(name):
+            record[name] = found[name]
     countries = {name[len(COUNTRY_PREFIX):]: n for name, n in found.items() if name.startswith(COUNTRY_PREFIX) and n}
     if countries:
         record["countries"] = dict(sorted(countries.items(), key=lambda kv: (-kv[1], kv[0])))
     if series:
         record["hourly"], record["daily"] = buckets.hourly(found, t), buckets.daily(found, t)
+        if VISITORS in found:
+            record["dailyVisitors"] = buckets.daily(found, t, buckets.VISITOR_DAILY)
     if window:
         record["windowCount"] = buckets.window_count(found, window, t)
     return record
@@ -83,6 +90,11 @@ def record_to_item(record: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """The inverse of item_to_record (for imports): a JSON record as a low-level DynamoDB item.
     ValueError for a bucket key or country code it cannot hold."""
     item = {KEY: {KEY_TYPE: record["route"]}, COUNT: {"N": str(int(record["count"]))}}
+    for name in (BOTS, VISITORS):
+        if record.get(name):
+            item[name] = {"N": str(int(record[name]))}
+    for key, count in (record.get("dailyVisitors") or {}).items():
+        item[buckets.VISITOR_DAILY + bucket_attribute(key)[1:]] = {"N": str(int(count))}
     for method, count in (record.get("methods") or {}).items():
         item[method_attribute(method)] = {"N": str(int(count))}
     for series in ("hourly", "daily"):

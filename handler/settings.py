@@ -7,6 +7,7 @@ Pulumi program and the local API alike, so every variable is always present: non
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Mapping, NamedTuple
 
@@ -28,8 +29,12 @@ DOWNLOAD_BUCKET = "DOWNLOAD_BUCKET"
 REDIRECTS = "REDIRECTS"
 RATE_LIMITS = "RATE_LIMITS"
 COUNT_COUNTRIES = "COUNT_COUNTRIES"
+COUNT_BOTS = "COUNT_BOTS"
+VISITOR_TABLE = "VISITOR_TABLE"  # "" unless uniqueVisitors: the table of today's visitor markers
+VISITOR_SECRET = "VISITOR_SECRET"  # base64, generated per stack by the program ("" unless uniqueVisitors)
 VARIABLES = (TABLE_NAME, CORS_ORIGINS, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH, WRITER,
-             DOWNLOADS, DOWNLOAD_BUCKET, REDIRECTS, RATE_LIMITS, COUNT_COUNTRIES)
+             DOWNLOADS, DOWNLOAD_BUCKET, REDIRECTS, RATE_LIMITS, COUNT_COUNTRIES, COUNT_BOTS, VISITOR_TABLE,
+             VISITOR_SECRET)
 
 ANY_ORIGIN = "*"
 _DIGITS = re.compile(r"^[0-9]{1,9}$")  # ASCII only: str.isdigit() accepts '²', which int() refuses
@@ -50,6 +55,9 @@ class Settings(NamedTuple):
     download_bucket: str  # where the downloads are ("" without any)
     limits: RateLimits  # per-route rate limits
     count_countries: bool  # count CloudFront-Viewer-Country (only behind API Gateway's edge network)
+    count_bots: bool  # listed crawlers' hits go to "bots", not count
+    visitor_table: str  # "" unless unique visitors are counted
+    visitor_secret: bytes  # the per-stack secret the day's salt is derived from
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -92,7 +100,18 @@ class Settings(NamedTuple):
             limits = parse_rate_limits(env[RATE_LIMITS])
         except ValueError as exc:
             raise ConfigError(f"{RATE_LIMITS}: {exc}") from None
-        countries = env[COUNT_COUNTRIES].strip().lower()
-        if countries not in ("true", "false"):
-            raise ConfigError(f"{COUNT_COUNTRIES} must be true or false, got {env[COUNT_COUNTRIES]!r}")
-        return cls(table, origins, rules, counts_path, writer, links, bucket, limits, countries == "true")
+        flags = {}
+        for name in (COUNT_COUNTRIES, COUNT_BOTS):
+            flag = env[name].strip().lower()
+            if flag not in ("true", "false"):
+                raise ConfigError(f"{name} must be true or false, got {env[name]!r}")
+            flags[name] = flag == "true"
+        visitor_table = env[VISITOR_TABLE].strip()
+        try:
+            secret = base64.b64decode(env[VISITOR_SECRET].strip(), validate=True)
+        except ValueError:
+            raise ConfigError(f"{VISITOR_SECRET} must be base64") from None
+        if visitor_table and len(secret) < 16:
+            raise ConfigError(f"{VISITOR_SECRET} must hold at least 16 bytes with {VISITOR_TABLE}")
+        return cls(table, origins, rules, counts_path, writer, links, bucket, limits, flags[COUNT_COUNTRIES],
+                   flags[COUNT_BOTS], visitor_table, secret)

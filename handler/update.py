@@ -26,6 +26,8 @@ class Hit(NamedTuple):
     t: float  # when, seconds since the epoch
     limit: Limit | None = None  # the route's rate limit
     country: str | None = None  # the country attribute to add to ("c:DE"), counted only on EDGE
+    bot: bool = False  # a listed crawler's hit (countBots): counted in "bots" only
+    new_visitor: bool = False  # the first hit of this visitor on this route today (uniqueVisitors)
 
 
 class Applied(NamedTuple):
@@ -37,21 +39,29 @@ class Applied(NamedTuple):
 def hit_request(table: str, hit: Hit) -> dict[str, Any]:
     """The UpdateItem arguments for one hit: atomic ADDs, never read-then-write."""
     hour, day = buckets.current(hit.t)
-    adds = [schema.COUNT, schema.method_attribute(hit.method), hour, day]
-    if hit.country:
-        adds.append(hit.country)
-    removes = buckets.swept(hit.t)
+    if hit.bot:  # a bot's hit is in "bots" alone: not in count, methods, buckets, countries or visitors
+        adds = [schema.BOTS]
+    else:
+        adds = [schema.COUNT, schema.method_attribute(hit.method), hour, day]
+        if hit.country:
+            adds.append(hit.country)
+        if hit.new_visitor:
+            adds += [schema.VISITORS, buckets.VISITOR_DAILY + day[1:]]
+    removes = buckets.swept(hit.t, visitors=hit.new_visitor)
     condition = None
     if hit.limit:
         counter = hit.limit.counter(hit.t)  # 1h/1d limits count in the hour/day bucket itself
-        if counter not in adds:
+        if counter not in adds and not hit.bot:
             adds.append(counter)
             removes += hit.limit.swept(hit.t)
-        at = f"#a{adds.index(counter)}"
+        # A bot's hit must find the window open too, but does not fill it (its hits are not counted).
+        at = f"#a{adds.index(counter)}" if counter in adds else "#w"
         condition = f"attribute_not_exists({at}) OR {at} < :limit"
     names = {"#last": schema.LAST_SEEN, "#first": schema.FIRST_SEEN}
     names.update({f"#a{i}": name for i, name in enumerate(adds)})
     names.update({f"#r{i}": name for i, name in enumerate(removes)})
+    if condition and "#w" in condition and hit.limit:
+        names["#w"] = hit.limit.counter(hit.t)
     expression = (
         "ADD " + ", ".join(f"#a{i} :one" for i in range(len(adds)))
         + " SET #last = :now, #first = if_not_exists(#first, :now)"
@@ -79,7 +89,7 @@ def applied(hit: Hit, item: Mapping[str, Mapping[str, str]]) -> Applied:
         used = item.get(hit.limit.counter(hit.t), {}).get("N", "0")
         remaining = hit.limit.quota - int(used)
     stale = buckets.leftovers(item.keys(), hit.t) + limits.leftovers(item.keys(), hit.limit, hit.t)
-    return Applied(int(item[schema.COUNT]["N"]), remaining, stale)
+    return Applied(int(item.get(schema.COUNT, {}).get("N", "0")), remaining, stale)
 
 
 def cleanup_request(table: str, route: str, names: list[str]) -> dict[str, Any]:

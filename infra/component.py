@@ -10,8 +10,9 @@ from typing import Any, Mapping
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
-from handler import schema
+from handler import schema, visitors
 from infra import alarms, dashboard, downloads, guards, openapi, policies
 from infra import settings as stack
 from infra.settings import StackSettings
@@ -33,9 +34,50 @@ OUTPUT_DASHBOARD_URL = "dashboard_url"
 OUTPUT_COUNTS_API_KEY = "counts_api_key"  # only with countsAccess apiKey; a secret
 
 
+LAMBDA_REQUIREMENTS = HANDLER_DIR.parent / "requirements-lambda.txt"
+# Of each shipped distribution, only what runs: its package's .py and data files, and its license.
+_SHIPPED_SUFFIXES = (".py", ".json")
+_SKIPPED = ("test", "validate", "package.json", "package-lock.json", "composer.json")
+
+
 def handler_files(root: Path = HANDLER_DIR) -> dict[str, Path]:
-    """What the code asset ships: the handler package's .py files only (no tests, caches or boto3)."""
+    """The handler package's .py files (no tests, caches or boto3)."""
     return {f"handler/{path.relative_to(root).as_posix()}": path for path in sorted(root.rglob("*.py"))}
+
+
+def vendored_files(requirements: Path = LAMBDA_REQUIREMENTS) -> dict[str, Path]:
+    """The pinned third-party packages the asset ships (requirements-lambda.txt), copied from the very
+    installed files the tests import; a missing or different version stops the program, so what ships
+    is always what was tested."""
+    from importlib import metadata
+
+    files: dict[str, Path] = {}
+    for line in requirements.read_text().splitlines():
+        spec = line.split("#")[0].strip()
+        if not spec:
+            continue
+        name, _, version = spec.partition("==")
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            raise RuntimeError(f"{name} is not installed: run `make venv` (requirements-lambda.txt)") from None
+        if dist.version != version:
+            raise RuntimeError(f"{name} {dist.version} is installed, requirements-lambda.txt pins {version}: run `make venv`")
+        for file in dist.files or []:
+            path = Path(str(dist.locate_file(file)))
+            parts = file.parts
+            if ".dist-info" in parts[0]:
+                if "LICENSE" in file.name.upper():
+                    files[f"{parts[0]}/{file.name}"] = path
+                continue
+            if file.suffix in _SHIPPED_SUFFIXES and not any(word in file.name for word in _SKIPPED):
+                files[file.as_posix()] = path
+    return dict(sorted(files.items()))
+
+
+def asset_files() -> dict[str, Path]:
+    """What the code asset ships: handler/ and the pinned packages it imports (never boto3/botocore)."""
+    return {**handler_files(), **vendored_files()}
 
 
 # The component's args are the parsed stack settings themselves: one object, no field-by-field mirror.
@@ -57,12 +99,20 @@ class RouteCounter(pulumi.ComponentResource):
         self.table = self._create_table()
         files = stack.downloads(args)
         self.downloads = downloads.create(name, files, self._child) if files else None
-        code = pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in handler_files().items()})
-        environment = args.handler_environment(self.table.name, self.downloads.bucket.bucket if self.downloads else "")
+        code = pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in asset_files().items()})
+        self.visitor_table = self._create_visitor_table() if args.unique_visitors else None
+        # The salt's secret: generated per stack, a secret in the state, never an output.
+        self.visitor_secret = (random.RandomBytes(f"{name}-visitor-secret", length=32, opts=self._opts())
+                               if args.unique_visitors else None)
+        environment = args.handler_environment(
+            self.table.name, self.downloads.bucket.bucket if self.downloads else "",
+            self.visitor_table.name if self.visitor_table else "",
+            self.visitor_secret.base64 if self.visitor_secret else "",
+        )
         self.counter = self._create_function(
             "counter", COUNTER_HANDLER, policies.COUNTER_TABLE_ACTIONS, code, environment, COUNTER_TIMEOUT,
             args.memory_size, args.reserved_concurrency, self.downloads.object_arns if self.downloads else None,
-            log_level="INFO",
+            log_level="INFO", visitor_table_arn=self.visitor_table.arn if self.visitor_table else None,
         )
         self.listing = self._create_function(
             "listing", LISTING_HANDLER, policies.LISTING_TABLE_ACTIONS, code, environment, LISTING_TIMEOUT,
@@ -111,6 +161,19 @@ class RouteCounter(pulumi.ComponentResource):
             opts=self._opts(protect=protect),
         )
 
+    def _create_visitor_table(self) -> aws.dynamodb.Table:
+        """uniqueVisitors: today's visitor markers, each deleted by TTL within two days (handler/visitors.py).
+        Nothing here is worth keeping: no point-in-time recovery, no protection."""
+        return aws.dynamodb.Table(
+            f"{self._name}-visitors",
+            attributes=[aws.dynamodb.TableAttributeArgs(name=visitors.MARKER_KEY, type="S")],
+            hash_key=visitors.MARKER_KEY,
+            billing_mode="PAY_PER_REQUEST",
+            ttl=aws.dynamodb.TableTtlArgs(attribute_name=visitors.MARKER_EXPIRES, enabled=True),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            opts=self._opts(),
+        )
+
     def _create_function(
         self,
         role: str,
@@ -123,6 +186,7 @@ class RouteCounter(pulumi.ComponentResource):
         reserved_concurrency: int | None,
         object_arns: list[pulumi.Output[str]] | None = None,
         log_level: str = "WARN",
+        visitor_table_arn: pulumi.Output[str] | None = None,
     ) -> FunctionParts:
         """A function with its own log group, its own role and an inline least-privilege policy."""
         args, name = self._args, f"{self._name}-{role}"
@@ -142,7 +206,8 @@ class RouteCounter(pulumi.ComponentResource):
             f"{name}-policy",
             role=iam_role.id,
             policy=pulumi.Output.json_dumps(
-                policies.function_policy(table_actions, self.table.arn, log_group.arn, args.tracing, object_arns)
+                policies.function_policy(table_actions, self.table.arn, log_group.arn, args.tracing, object_arns,
+                                         visitor_table_arn)
             ),
             opts=self._opts(),
         )

@@ -16,6 +16,7 @@ COUNTER_TABLE_ACTIONS = ("dynamodb:UpdateItem",)
 LISTING_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:Scan")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 XRAY_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
+VISITOR_TABLE_ACTIONS = ("dynamodb:DeleteItem", "dynamodb:PutItem")  # markers: put once a day, removed if the hit fails
 
 
 def lambda_assume_role() -> dict[str, Any]:
@@ -34,6 +35,7 @@ def function_policy(
     log_group_arn: pulumi.Input[str],
     tracing: bool,
     object_arns: list[pulumi.Output[str]] | None = None,
+    visitor_table_arn: pulumi.Input[str] | None = None,
 ) -> dict[str, Any]:
     """A function's permissions: table actions on this table only, logs to its own group only."""
     statements: list[dict[str, Any]] = [
@@ -46,6 +48,9 @@ def function_policy(
             "Resource": [log_group_arn, pulumi.Output.concat(log_group_arn, ":log-stream:*")],
         },
     ]
+    if visitor_table_arn is not None:  # the counter, with uniqueVisitors: its markers' table, nothing else
+        statements.append({"Sid": "VisitorMarkers", "Effect": "Allow", "Action": list(VISITOR_TABLE_ACTIONS),
+                           "Resource": visitor_table_arn})
     if object_arns:  # the counter presigns download links: read exactly those objects, nothing else in S3
         statements.append({"Sid": "Downloads", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": object_arns})
     if tracing:

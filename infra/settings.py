@@ -43,6 +43,9 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 T = TypeVar("T")
 
 
+CHECK_SECRET = "Y2hlY2stb25seS1ub3QtYS1zZWNyZXQ="  # base64 of 22 bytes: only to validate the rest of the environment
+
+
 class SettingsError(ValueError):
     """A config value is out of range; the message names the key and what it accepts."""
 
@@ -77,6 +80,8 @@ class StackSettings:
     waf_rate_limit: int | None
     monthly_budget: int | None
     tags: tuple[tuple[str, str], ...]
+    unique_visitors: bool
+    count_bots: bool
     alarm_email: str | None
 
     def resource_tags(self, project: str, stack: str) -> dict[str, str]:
@@ -88,9 +93,12 @@ class StackSettings:
         """Only API Gateway's edge network sets CloudFront-Viewer-Country; elsewhere anyone could send it."""
         return self.endpoint_type == "EDGE"
 
-    def handler_environment(self, table_name: T, download_bucket: T | str = "") -> dict[str, T | str]:
+    def handler_environment(
+        self, table_name: T, download_bucket: T | str = "", visitor_table: T | str = "", visitor_secret: T | str = ""
+    ) -> dict[str, T | str]:
         """The Lambda environment both handlers read (names from handler.settings): the one function that
-        turns settings into it, for the Pulumi program (``table_name`` an Output there) and the local API."""
+        turns settings into it, for the Pulumi program (names and the secret are Outputs there) and the
+        local API."""
         return {
             env.TABLE_NAME: table_name,
             env.CORS_ORIGINS: self.cors_origins,
@@ -104,6 +112,9 @@ class StackSettings:
             env.REDIRECTS: self.redirects,
             env.RATE_LIMITS: self.rate_limits,
             env.COUNT_COUNTRIES: "true" if self.count_countries else "false",
+            env.COUNT_BOTS: "true" if self.count_bots else "false",
+            env.VISITOR_TABLE: visitor_table if self.unique_visitors else "",
+            env.VISITOR_SECRET: visitor_secret if self.unique_visitors else "",
         }
 
 
@@ -215,6 +226,8 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
         waf_rate_limit=_int("wafRateLimit", values["wafRateLimit"], 0, 2_000_000_000) or None,
         monthly_budget=_int("monthlyBudget", values["monthlyBudget"], 0, 1_000_000) or None,
         tags=_tags(values["tags"]),
+        unique_visitors=_bool("uniqueVisitors", values["uniqueVisitors"]),
+        count_bots=_bool("countBots", values["countBots"]),
         alarm_email=_match("alarmEmail", values["alarmEmail"], _EMAIL, "an email address")
         if str(values["alarmEmail"]).strip()
         else None,
@@ -229,7 +242,7 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
     names = {env.ALLOW_PREFIXES: "allowPrefixes", env.ROUTE_TEMPLATES: "routeTemplates", env.DOWNLOADS: "downloads",
              env.REDIRECTS: "redirects", env.RATE_LIMITS: "rateLimits"}
     try:
-        checked = env.Settings.from_env(settings.handler_environment("check", "check"))
+        checked = env.Settings.from_env(settings.handler_environment("check", "check", "check", CHECK_SECRET))
     except env.ConfigError as exc:
         message = str(exc)
         for var, key in names.items():
@@ -244,4 +257,4 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
 
 def downloads(settings: StackSettings) -> list[Download]:
     """The stack's downloads (already validated by parse), for the program to upload."""
-    return list(env.Settings.from_env(settings.handler_environment("t", "b")).links.downloads.values())
+    return list(env.Settings.from_env(settings.handler_environment("t", "b", "v", CHECK_SECRET)).links.downloads.values())

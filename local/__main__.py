@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import errno
 import ipaddress
 import os
 import re
+import secrets
 import signal
 import socket
 import sys
@@ -20,7 +22,7 @@ DEFAULT_TABLE = "route-counts-local"
 # environment variable (`CORS_ORIGINS`), with the help text and default Pulumi.yaml declares: the local
 # API reads config through the same schema and the same parser as `pulumi up`.
 LOCAL_KEYS = ("stageName", "countsPath", "corsOrigins", "allowPrefixes", "routeTemplates", "maxRouteBytes",
-              "downloads", "redirects", "rateLimits")
+              "downloads", "redirects", "rateLimits", "uniqueVisitors", "countBots")
 ALIASES = {"stageName": ["--stage"]}  # the wave-1 flag name
 
 
@@ -42,8 +44,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--table", default=e("TABLE_NAME", DEFAULT_TABLE))
     schema, defaults = stack.schema(), stack.defaults()
     for key in LOCAL_KEYS:
-        p.add_argument(flag(key), *ALIASES.get(key, []), dest=key, metavar=env_name(key), default=e(env_name(key), defaults[key]),
-                       help=f"{schema[key].get('description', '')} (stack config {key}; env {env_name(key)})")
+        help_text = f"{schema[key].get('description', '')} (stack config {key}; env {env_name(key)})"
+        default = e(env_name(key), defaults[key])
+        if schema[key]["type"] == "boolean":  # a switch: --unique-visitors
+            p.add_argument(flag(key), dest=key, action="store_const", const=True, default=default, help=help_text)
+        else:
+            p.add_argument(flag(key), *ALIASES.get(key, []), dest=key, metavar=env_name(key), default=default,
+                           help=help_text)
     p.add_argument("--count-countries", action="store_true",
                    default=e("COUNT_COUNTRIES", "").strip().lower() == "true",
                    help="count hits per CloudFront-Viewer-Country header, as the stack does with endpointType EDGE "
@@ -83,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         table=args.table,
         counts_path=settings.counts_path,
         stage=settings.stage_name,
-        environment=settings.handler_environment(args.table, LOCAL_BUCKET if settings.downloads else ""),
+        # uniqueVisitors: a markers table next to the counts, and a salt secret of this process's own.
+        environment=settings.handler_environment(args.table, LOCAL_BUCKET if settings.downloads else "",
+                                                 f"{args.table}-visitors", base64.b64encode(secrets.token_bytes(32)).decode()),
         endpoint=args.dynamodb_endpoint,
         quiet=args.quiet,
         admin=is_loopback(args.host),

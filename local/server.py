@@ -106,6 +106,14 @@ class Backend:
         except self.store.exceptions.ResourceNotFoundException:
             self.store.create_table(**schema.create_table_kwargs(self.config.table))
             self.store.get_waiter("table_exists").wait(TableName=self.config.table, WaiterConfig={"Delay": 0.2})
+        markers = self.config.environment.get("VISITOR_TABLE")
+        if markers:  # --unique-visitors: the markers' table (on DynamoDB, TTL deletes them; here they live in memory)
+            from handler.visitors import create_table_kwargs
+
+            try:
+                self.store.describe_table(TableName=markers)
+            except self.store.exceptions.ResourceNotFoundException:
+                self.store.create_table(**create_table_kwargs(markers))
         self.objects = self._download_objects()
         if self.config.endpoint is None or self.objects:
             store = self._serve_store()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import runpy
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ def stack_config(stack_name: str = "dev", **overrides: Any) -> dict[str, str]:
 
 
 AUTONAME_SUFFIX = "1a2b3c4"
+MOCK_SECRET_B64 = base64.b64encode(b"mock-visitor-secret-32-bytes-abc").decode()
 
 
 def real_arn(typ: str, name: str, resource_id: str, inputs: dict[str, Any]) -> str | None:
@@ -81,6 +83,8 @@ class Recorder(pulumi.runtime.Mocks):
         if args.typ == "aws:lambda/function:Function":
             generation = "" if self.function_generation == 1 else f"-{self.function_generation}"
             state["invokeArn"] = f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}{generation}/invocations"
+        if args.typ == "random:index/randomBytes:RandomBytes":
+            state.update(base64=MOCK_SECRET_B64, hex=base64.b64decode(MOCK_SECRET_B64).hex())
         if args.typ == "aws:apigateway/apiKey:ApiKey":
             state["value"] = "mock-api-key-0123456789abcdefghij"  # API Gateway generates it
         if args.typ == "aws:apigateway/stage:Stage":

@@ -325,9 +325,13 @@ def test_code_asset_holds_only_the_handler_package():
         assets = [f.inputs["code"].assets for f in recorder.of_type(FUNCTION)]
         assert assets[0].keys() == assets[1].keys()  # one code asset for both functions
         names = sorted(assets[0])
-        assert names == sorted(rc.handler_files())
-        assert all(n.startswith("handler/") and n.endswith(".py") for n in names)
+        assert names == sorted(rc.asset_files())
+        handler = [n for n in names if n.startswith("handler/")]
+        assert handler == sorted(rc.handler_files()) and all(n.endswith(".py") for n in handler)
         assert "handler/counter.py" in names and "handler/listing.py" in names
+        # Besides handler/, exactly the pinned crawler list (requirements-lambda.txt) and its license.
+        assert set(names) - set(handler) == {"crawleruseragents/__init__.py", "crawleruseragents/crawler-user-agents.json",
+                                             "crawler_user_agents-1.67.0.dist-info/LICENSE"}
         assert not any("test" in n or "__pycache__" in n or "boto" in n for n in names)
 
     return check(run_program(), assertions)
@@ -342,7 +346,8 @@ def test_handler_strings_resolve_to_callables_taking_event_and_context(handler_s
 
 
 def test_handler_package_imports_nothing_outside_the_lambda_runtime():
-    """The asset ships handler/ alone, so it may import only the standard library, botocore and itself."""
+    """The asset ships handler/ and the pinned crawler list, so it may import only the standard library,
+    botocore, itself and that."""
     import ast
     import sys
 
@@ -352,7 +357,8 @@ def test_handler_package_imports_nothing_outside_the_lambda_runtime():
                 modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 for module in modules:
                     top = module.split(".")[0]
-                    assert top in sys.stdlib_module_names or top in ("botocore", "handler", "__future__"), (name, module)
+                    shipped = ("botocore", "handler", "__future__", "crawleruseragents")  # the runtime's, ours, the asset's
+                    assert top in sys.stdlib_module_names or top in shipped, (name, module)
 
 
 @pulumi.runtime.test
