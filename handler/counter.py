@@ -11,7 +11,7 @@ import logging
 import os
 from typing import Any, Callable
 
-from handler import clock, dashboard, events, metrics, schema, update, visitors
+from handler import clock, events, metrics, schema, update, visitors
 from handler.countries import country_attribute
 from handler.downloads import presign
 from handler.limits import Limit
@@ -130,6 +130,8 @@ def counted(
     if hit.limit and outcome.remaining is not None:
         headers.update({**hit.limit.headers(outcome.remaining, hit.t), **EXPOSE})
     if status == 200 and request.query.get("format") == "svg":  # a counting badge: counts, then shows
+        from handler import dashboard  # only badges need it: kept out of every other cold start
+
         svg, _ = dashboard.badge(dashboard.badge_label(request.query.get("label")), outcome.total)
         headers["Cache-Control"] = dashboard.COUNTING_BADGE_CACHE
         return response(200, svg, cors, "image/svg+xml", headers)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import unicodedata
 from typing import Any, Mapping
-from xml.sax.saxutils import escape
 
 _STYLE = """body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#222}h1{font-size:1.3rem}h2{font-size:1rem;margin:1rem 0 .3rem}
 table{border-collapse:collapse;width:100%}th,td{padding:.3rem .5rem;border-bottom:1px solid #ddd;text-align:left}
@@ -147,7 +147,8 @@ def _text_width(text: str) -> int:
 def badge(label: str, count: int) -> tuple[str, dict[str, Any]]:
     """An SVG badge "label | 1,234" and the JSON shields.io's endpoint badge reads."""
     message = f"{count:,}"
-    label_text, label_attr = escape(label), escape(label, {'"': "&quot;"})
+    # html, not xml.sax.saxutils: that imports urllib.request, ~20 ms of a cold start.
+    label_text = label_attr = html.escape(label, quote=True)
     left, right = _text_width(label), _text_width(message)
     svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + right}" height="20" role="img" '
