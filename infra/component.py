@@ -1,9 +1,9 @@
-"""RouteCounter: the whole stack as one ComponentResource (table, two functions, REST API, alarms)."""
+"""RouteCounter: the whole stack as one ComponentResource: the table, two functions, the REST API, and what
+watches and guards them (infra/observability.py, infra/guards.py)."""
 
 from __future__ import annotations
 
 import inspect
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -13,7 +13,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from handler import schema, visitors
-from infra import alarms, dashboard, downloads, guards, openapi, policies
+from infra import downloads, guards, observability, openapi, policies
 from infra import settings as stack
 from infra.settings import StackSettings
 
@@ -119,8 +119,9 @@ class RouteCounter(pulumi.ComponentResource):
             args.listing_memory_size, args.listing_reserved_concurrency,
         )
         self._create_api()
-        self._create_alarms()
-        self._create_dashboard()
+        watched = observability.Watched(self.api, self.stage, self.counter.function, self.listing.function, self.table)
+        self.observability = observability.create(name, watched, args.alarm_email, self, self._opts())
+        self.dashboard_url = self.observability.dashboard_url
         self._create_guards()
 
         self.url = self.stage.invoke_url
@@ -315,60 +316,6 @@ class RouteCounter(pulumi.ComponentResource):
             opts=self._opts(),
         )
 
-    def _create_alarms(self) -> None:
-        """Rates, not single events (infra/alarms.py): API 5XX, counter errors and throttles, DynamoDB
-        throttling -> one SNS topic."""
-        name = self._name
-        self.alarm_topic = aws.sns.Topic(f"{name}-alarms", opts=self._opts())
-        if self._args.alarm_email:
-            aws.sns.TopicSubscription(
-                f"{name}-alarm-email",
-                topic=self.alarm_topic.arn,
-                protocol="email",
-                endpoint=self._args.alarm_email,
-                opts=self._opts(),
-            )
-        counter = {"FunctionName": self.counter.function.name}
-        dimensions: dict[str, dict[str, Any]] = {
-            "api": {"ApiName": self.api.name, "Stage": self.stage.stage_name},
-            "counter": counter,
-            "throttles": counter,
-            "table": {"TableName": self.table.name, "Operation": "UpdateItem"},
-        }
-        self.alarms = [
-            aws.cloudwatch.MetricAlarm(
-                f"{name}-{spec.label}",
-                alarm_description=f"route-counter {name}: {spec.description}. README: Operating it.",
-                metric_queries=[_metric_query(q) for q in alarms.metric_queries(spec, dimensions[key])],
-                threshold=spec.threshold,
-                comparison_operator="GreaterThanThreshold",
-                evaluation_periods=alarms.EVALUATION_PERIODS,
-                datapoints_to_alarm=alarms.DATAPOINTS_TO_ALARM,
-                treat_missing_data="notBreaching",
-                alarm_actions=[self.alarm_topic.arn],
-                ok_actions=[self.alarm_topic.arn],
-                opts=self._opts(),
-            )
-            for key, spec in alarms.SPECS.items()
-        ]
-
-
-    def _create_dashboard(self) -> None:
-        """One CloudWatch dashboard (infra/dashboard.py): the API, both functions, the table, our metrics."""
-        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
-        names = pulumi.Output.all(region, self.api.name, self.stage.stage_name, self.counter.function.name,
-                                  self.listing.function.name, self.table.name)
-        self.dashboard = aws.cloudwatch.Dashboard(
-            f"{self._name}-dashboard",
-            # Dashboard names are not auto-named: project and stack keep two stacks' apart.
-            dashboard_name=f"{pulumi.get_project()}-{pulumi.get_stack()}",
-            dashboard_body=names.apply(lambda n: json.dumps(dashboard.body(dashboard.Names(*n)))),
-            opts=self._opts(),
-        )
-        self.dashboard_url = pulumi.Output.all(region, self.dashboard.dashboard_name).apply(
-            lambda v: f"https://{v[0]}.console.aws.amazon.com/cloudwatch/home?region={v[0]}#dashboards/dashboard/{v[1]}"
-        )
-
     def _create_guards(self) -> None:
         """The opt-in guards (infra/guards.py): the listing's API key, WAF per IP, the monthly budget."""
         args, name = self._args, self._name
@@ -377,18 +324,6 @@ class RouteCounter(pulumi.ComponentResource):
         self.budget = None
         if args.monthly_budget and args.alarm_email:
             self.budget = guards.budget(name, args.monthly_budget, args.alarm_email, pulumi.get_stack(), self._opts())
-
-
-def _metric_query(query: dict[str, Any]) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
-    """infra/alarms.py's plain data as the provider's typed args."""
-    metric = query.get("metric")
-    return aws.cloudwatch.MetricAlarmMetricQueryArgs(
-        id=query["id"],
-        expression=query.get("expression"),
-        label=query.get("label"),
-        return_data=query["return_data"],
-        metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(**metric) if metric else None,
-    )
 
 
 @dataclass(frozen=True)

@@ -183,3 +183,10 @@ def test_iam_access_needs_signed_requests_and_creates_no_key():
         assert recorder.of_type(RESTAPI) and recorder.of_type(FUNCTION)
 
     return check(run_program(countsAccess="iam"), assertions)
+
+
+def test_dashboard_names_take_only_what_cloudwatch_accepts():
+    from infra.observability import dashboard_name
+
+    assert dashboard_name("route-counter", "prod.eu") == "route-counter-prod-eu"
+    assert dashboard_name("route-counter", "dev") == "route-counter-dev"

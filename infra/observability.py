@@ -1,0 +1,97 @@
+"""What watches the stack: the alarm topic, the rate alarms (infra/alarms.py) and the CloudWatch
+dashboard (infra/dashboard.py), built for the component from the resources they watch."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import alarms, dashboard
+
+
+@dataclass(frozen=True)
+class Watched:
+    api: aws.apigateway.RestApi
+    stage: aws.apigateway.Stage
+    counter: aws.lambda_.Function
+    listing: aws.lambda_.Function
+    table: aws.dynamodb.Table
+
+
+@dataclass(frozen=True)
+class ObservabilityParts:
+    topic: aws.sns.Topic
+    subscription: aws.sns.TopicSubscription | None
+    alarms: list[aws.cloudwatch.MetricAlarm]
+    dashboard: aws.cloudwatch.Dashboard
+    dashboard_url: pulumi.Output[str]
+
+
+def dashboard_name(project: str, stack: str) -> str:
+    """Dashboards are not auto-named, and take letters, digits, "-" and "_": project and stack keep two
+    stacks' apart."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", f"{project}-{stack}")[:255]
+
+
+def create(name: str, watched: Watched, alarm_email: str | None, parent: pulumi.Resource,
+           opts: pulumi.ResourceOptions) -> ObservabilityParts:
+    """Rates, not single events: API 5XX, counter errors and throttles, DynamoDB throttling -> one SNS
+    topic; and one dashboard of the API, both functions, the table and the counter's own metrics."""
+    topic = aws.sns.Topic(f"{name}-alarms", opts=opts)
+    subscription = None
+    if alarm_email:
+        subscription = aws.sns.TopicSubscription(f"{name}-alarm-email", topic=topic.arn, protocol="email",
+                                                 endpoint=alarm_email, opts=opts)
+    counter = {"FunctionName": watched.counter.name}
+    dimensions: dict[str, dict[str, Any]] = {
+        "api": {"ApiName": watched.api.name, "Stage": watched.stage.stage_name},
+        "counter": counter,
+        "throttles": counter,
+        "table": {"TableName": watched.table.name, "Operation": "UpdateItem"},
+    }
+    rate_alarms = [
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-{spec.label}",
+            alarm_description=f"route-counter {name}: {spec.description}. README: Operating it.",
+            metric_queries=[_metric_query(q) for q in alarms.metric_queries(spec, dimensions[key])],
+            threshold=spec.threshold,
+            comparison_operator="GreaterThanThreshold",
+            evaluation_periods=alarms.EVALUATION_PERIODS,
+            datapoints_to_alarm=alarms.DATAPOINTS_TO_ALARM,
+            treat_missing_data="notBreaching",
+            alarm_actions=[topic.arn],
+            ok_actions=[topic.arn],
+            opts=opts,
+        )
+        for key, spec in alarms.SPECS.items()
+    ]
+    region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=parent)).region
+    names = pulumi.Output.all(region, watched.api.name, watched.stage.stage_name, watched.counter.name,
+                              watched.listing.name, watched.table.name)
+    board = aws.cloudwatch.Dashboard(
+        f"{name}-dashboard",
+        dashboard_name=dashboard_name(pulumi.get_project(), pulumi.get_stack()),
+        dashboard_body=names.apply(lambda n: json.dumps(dashboard.body(dashboard.Names(*n)))),
+        opts=opts,
+    )
+    url = pulumi.Output.all(region, board.dashboard_name).apply(
+        lambda v: f"https://{v[0]}.console.aws.amazon.com/cloudwatch/home?region={v[0]}#dashboards/dashboard/{v[1]}"
+    )
+    return ObservabilityParts(topic, subscription, rate_alarms, board, url)
+
+
+def _metric_query(query: dict[str, Any]) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+    """infra/alarms.py's plain data as the provider's typed args."""
+    metric = query.get("metric")
+    return aws.cloudwatch.MetricAlarmMetricQueryArgs(
+        id=query["id"],
+        expression=query.get("expression"),
+        label=query.get("label"),
+        return_data=query["return_data"],
+        metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(**metric) if metric else None,
+    )
