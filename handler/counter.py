@@ -1,8 +1,9 @@
 """The counter Lambda: every path except the listing path counts one hit with ONE UpdateItem.
 
 It reads as a sentence: admit the request, resolve the route, follow a download or redirect if it is one,
-ask the rules what this hit changes (handler/update.py), send the one update through the write path
-(handler/writer.py), answer: 200 with the count, or 429 when the route's rate limit is reached.
+ask the rules what this hit changes (handler/update.py; with uniqueVisitors, first mark the visitor:
+handler/visitors.py), send the one update through the write path (handler/writer.py), answer: 200 with
+the count (or a counting badge with ``?format=svg``), or 429 when the route's rate limit is reached.
 """
 
 from __future__ import annotations

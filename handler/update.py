@@ -1,8 +1,9 @@
 """The one write of a hit: builds the single ``UpdateItem`` from the rules, and reads what it returned. Pure.
 
 One request per counted hit, and per rate-limited hit (its condition fails: nothing is written):
-``ADD`` 1 to the total, the method's count, the hour and day buckets, the viewer country's count and a
-short rate window's counter; ``SET`` lastSeen (and firstSeen once); ``REMOVE`` the buckets and window
+``ADD`` 1 to the total, the method's count, the hour and day buckets, the viewer country's count, a
+short rate window's counter and, for a new visitor, ``visitors`` and its day (a listed crawler's hit
+adds to ``bots`` alone); ``SET`` lastSeen (and firstSeen once); ``REMOVE`` the buckets and window
 counters that have just expired. With a rate limit, the condition lets the hit through only while the
 window's count is under the limit. ``ReturnValues=ALL_NEW`` hands back the item, so the counter learns
 the new total, what is left of the window, and any bucket an idle gap left behind (``cleanup_request``,
