@@ -56,6 +56,11 @@ def day_name(index: int) -> str:
     return DAILY + _base36(index)
 
 
+def visitors_of(day_bucket: str) -> str:
+    """The visitors bucket of a day bucket ("d0g19" -> "v0g19")."""
+    return VISITOR_DAILY + day_bucket[1:]
+
+
 def is_bucket(name: str) -> bool:
     return len(name) == 1 + _WIDTH and name[0] in (HOURLY, DAILY, VISITOR_DAILY) and all(c in _DIGITS for c in name[1:])
 
@@ -76,7 +81,7 @@ def swept(t: float, visitors: bool = False) -> list[str]:
     hour, day = int(t // HOUR), int(t // DAY)
     days = [day_name(i) for i in range(day - DAYS_KEPT - DAYS_SWEPT + 1, day - DAYS_KEPT + 1)]
     hours = [hour_name(i) for i in range(hour - HOURS_KEPT - HOURS_SWEPT + 1, hour - HOURS_KEPT + 1)]
-    return hours + days + ([VISITOR_DAILY + d[1:] for d in days] if visitors else [])
+    return hours + days + ([visitors_of(d) for d in days] if visitors else [])
 
 
 def _oldest_kept(t: float) -> tuple[str, str]:
@@ -86,7 +91,7 @@ def _oldest_kept(t: float) -> tuple[str, str]:
 def leftovers(names: Iterable[str], t: float) -> list[str]:
     """Bucket names older than the retained range (left by an idle gap longer than a hit sweeps)."""
     oldest_hour, oldest_day = _oldest_kept(t)
-    oldest = {HOURLY: oldest_hour, DAILY: oldest_day, VISITOR_DAILY: VISITOR_DAILY + oldest_day[1:]}
+    oldest = {HOURLY: oldest_hour, DAILY: oldest_day, VISITOR_DAILY: visitors_of(oldest_day)}
     return sorted(n for n in names if is_bucket(n) and n < oldest[n[0]])
 
 

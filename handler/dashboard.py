@@ -90,6 +90,7 @@ CSP = (
     "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 HTML_TYPE = "text/html; charset=utf-8"
+PAGE_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"}
 
 
 def wants_html(accept: str | None, query: Mapping[str, str]) -> bool:

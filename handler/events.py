@@ -21,6 +21,10 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+)\+?\}")
 ROOT_RESOURCE = "/"
 PROXY_PARAM = "proxy"
 PROXY_PART = "{" + PROXY_PARAM + "+}"
+# Under the listing path, what stays public when countsAccess guards the rest: the read-only badge and the
+# dashboard page without counts (it asks for the key).
+BADGE_PATH, DASHBOARD_PATH = "badge", "dashboard"
+PUBLIC_LISTING_SUBPATHS = (BADGE_PATH, DASHBOARD_PATH)
 
 
 class BadEvent(ValueError):

@@ -32,8 +32,6 @@ TOP_CACHE_SECONDS = 60
 TOP_CACHE_CONTROL = f"public, max-age={TOP_CACHE_SECONDS}"
 _TOP_CACHE_SIZE = 64
 _top_cache: dict[tuple[str, str, int, View], tuple[float, dict[str, Any]]] = {}
-BADGE_PATH = "badge"
-DASHBOARD_PATH = "dashboard"  # the page without counts: public even when the listing needs a key
 BADGE_CACHE = "public, max-age=300"  # badges are fetched by image proxies (GitHub's camo): let them cache
 
 _client = None
@@ -146,11 +144,10 @@ def handle(
     html = dashboard.wants_html(request.header("accept"), request.query)
     try:
         subpath = request.path_params.get("proxy", "").strip("/")
-        if subpath == BADGE_PATH:
+        if subpath == events.BADGE_PATH:
             return badge(request, settings, client, cors)
-        if subpath == DASHBOARD_PATH:
-            headers = {"Content-Security-Policy": dashboard.CSP, "X-Content-Type-Options": "nosniff"}
-            return response(200, dashboard.page(dashboard.SHELL), cors, dashboard.HTML_TYPE, headers)
+        if subpath == events.DASHBOARD_PATH:
+            return response(200, dashboard.page(dashboard.SHELL), cors, dashboard.HTML_TYPE, dashboard.PAGE_HEADERS)
         status, payload, headers = answer(request, settings, client, clock, html)
     except BadQuery as exc:
         return error_response(400, "bad_query", str(exc), cors, rid)
@@ -167,7 +164,7 @@ def handle(
     mark_links(payload.get("routes", [payload]), settings)
     if html:
         first = payload if "routes" in payload else {"routes": [payload], "next": None}
-        headers = {**headers, "Content-Security-Policy": dashboard.CSP, "X-Content-Type-Options": "nosniff"}
+        headers = {**headers, **dashboard.PAGE_HEADERS}
         return response(200, dashboard.page(first), cors, dashboard.HTML_TYPE, headers)
     return json_response(status, payload, cors, headers)
 

@@ -94,7 +94,7 @@ def record_to_item(record: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         if record.get(name):
             item[name] = {"N": str(int(record[name]))}
     for key, count in (record.get("dailyVisitors") or {}).items():
-        item[buckets.VISITOR_DAILY + bucket_attribute(key)[1:]] = {"N": str(int(count))}
+        item[buckets.visitors_of(bucket_attribute(key))] = {"N": str(int(count))}
     for method, count in (record.get("methods") or {}).items():
         item[method_attribute(method)] = {"N": str(int(count))}
     for series in ("hourly", "daily"):

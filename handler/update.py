@@ -47,7 +47,7 @@ def hit_request(table: str, hit: Hit) -> dict[str, Any]:
         if hit.country:
             adds.append(hit.country)
         if hit.new_visitor:
-            adds += [schema.VISITORS, buckets.VISITOR_DAILY + day[1:]]
+            adds += [schema.VISITORS, buckets.visitors_of(day)]
     removes = buckets.swept(hit.t, visitors=hit.new_visitor)
     condition = None
     if hit.limit:

@@ -13,14 +13,13 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from handler.events import PROXY_PARAM, PROXY_PART, ROOT_RESOURCE
+from handler.events import PROXY_PARAM, PROXY_PART, PUBLIC_LISTING_SUBPATHS, ROOT_RESOURCE
 
 ANY_METHOD = "x-amazon-apigateway-any-method"
 LISTING_METHODS = ("get", "head", "options")
 TITLE = "route-counter"
 # countsAccess: how a caller proves it may read the listing path (OPTIONS stays open: a CORS preflight
 # carries no credentials). The badge and the dashboard page stay public: the page asks for the key.
-PUBLIC_SUBPATHS = ("badge", "dashboard")
 SECURITY_SCHEMES = {
     "apiKey": {"api_key": {"type": "apiKey", "name": "x-api-key", "in": "header"}},
     "iam": {"sigv4": {"type": "apiKey", "name": "Authorization", "in": "header",
@@ -88,7 +87,7 @@ def document(
     guarded: list[dict[str, list[str]]] | None = [{name: []} for name in schemes] or None
     listing_paths = {counts: (False, guarded), f"{counts}/{PROXY_PART}": (True, guarded)}
     if guarded:
-        listing_paths.update({f"{counts}/{sub}": (False, None) for sub in PUBLIC_SUBPATHS})
+        listing_paths.update({f"{counts}/{sub}": (False, None) for sub in PUBLIC_LISTING_SUBPATHS})
     paths: dict[str, Any] = {
         ROOT_RESOURCE: {ANY_METHOD: _operation(counter_invoke_arn, proxy=False)},
         f"/{PROXY_PART}": {ANY_METHOD: _operation(counter_invoke_arn, proxy=True)},

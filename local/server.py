@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, quote
 
-from infra.openapi import PUBLIC_SUBPATHS
+from handler.events import PUBLIC_LISTING_SUBPATHS
 from local.events import COUNTER, LISTING, build_event
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -285,7 +285,7 @@ class LocalApp:
 def _key_exempt(method: str, event: dict[str, Any]) -> bool:
     """What the API document leaves open with countsAccess apiKey: preflights, the badge and the page."""
     subpath = ((event.get("pathParameters") or {}).get("proxy") or "").strip("/")
-    return method == "OPTIONS" or subpath in PUBLIC_SUBPATHS
+    return method == "OPTIONS" or subpath in PUBLIC_LISTING_SUBPATHS
 
 
 def _phrase(status: int) -> str:
