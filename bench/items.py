@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-from functools import lru_cache
 from decimal import Decimal
 from typing import Any, Iterable, NamedTuple
 
@@ -29,25 +28,7 @@ class ConditionFailed(Exception):
     pass
 
 
-@lru_cache(maxsize=4096)
-def number_size(text: str) -> int:
-    """DynamoDB's size of a number: 1 byte per two significant digits, plus 1 (AWS, "Item sizes")."""
-    digits = str(abs(Decimal(text))).replace(".", "").strip("0") or "0"
-    return math.ceil(len(digits) / 2) + 1
-
-
-def item_size(item: Item) -> int:
-    """An item's size by DynamoDB's rules: each attribute's name (UTF-8 bytes) plus its value."""
-    size = 0
-    for name, value in item.items():
-        size += len(name.encode("utf-8"))
-        if "S" in value:
-            size += len(value["S"].encode("utf-8"))
-        elif "N" in value:
-            size += number_size(value["N"])
-        else:
-            raise ValueError(f"{name}: only S and N attributes are sized here")
-    return size
+number_size, item_size = schema.number_size, schema.item_size  # DynamoDB's size rules live in the schema
 
 
 def apply_update(item: Item | None, request: dict[str, Any]) -> Item:

@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handler import buckets, clock, queries, schema
 from handler.countries import COUNTRY_PREFIX
 from handler.dynamo import create_client
-from handler.routes import RouteError, RouteRules
+from handler.routes import RouteError, RouteRules, printable
 from infra import settings as stack
 
 LOCAL_TABLE = "route-counts-local"
@@ -34,8 +35,24 @@ BATCH_TRIES = 8  # attempts for items DynamoDB hands back unprocessed (throttlin
 BACKOFF_BASE, BACKOFF_CAP = 0.05, 2.0  # seconds
 
 
+# Exit statuses (README "Admin CLI"): 0 done, 1 AWS or the store failed, 2 a user error, 3 no such route.
+NOT_FOUND = 3
+
+
 class CliError(Exception):
-    """A message for the user and exit status 2."""
+    """A message for the user and exit status 2 (``status`` says otherwise)."""
+
+    status = 2
+
+
+class StoreFailed(CliError):
+    """The store refused part way: the message says what was written. Exit status 1, as for any AWS error."""
+
+    status = 1
+
+
+_ENDPOINT = re.compile(r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?/?$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")  # us-east-1, us-gov-west-1, eu-central-2
 
 
 class Parser(argparse.ArgumentParser):
@@ -95,6 +112,10 @@ def resolve_table(args: argparse.Namespace) -> str:
 
 
 def make_client(args: argparse.Namespace) -> Any:
+    if args.endpoint and not _ENDPOINT.match(args.endpoint):
+        raise CliError(f"--endpoint must be an http:// or https:// URL like http://127.0.0.1:8080, got {args.endpoint!r}")
+    if args.region and not _REGION.match(args.region):
+        raise CliError(f"--region must be an AWS region name like us-east-1, got {args.region!r}")
     if args.endpoint:
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = args.endpoint
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # a local store wants some credentials
@@ -152,7 +173,7 @@ def print_table(records: list[dict[str, Any]], out: TextIO, window: str | None =
     print("  ".join(f"{title:>{width}}" for title, _ in columns) + f"  {'last seen (UTC)':19}  route", file=out)
     for r in records:
         cells = "  ".join(f"{r.get(key, 0):>{width},}" for _, key in columns)
-        print(f"{cells}  {(r['lastSeen'] or '')[:19].replace('T', ' '):19}  {r['route']}", file=out)
+        print(f"{cells}  {(r['lastSeen'] or '')[:19].replace('T', ' '):19}  {printable(r['route'])}", file=out)
 
 
 def _rows(path: str) -> list[tuple[str, Any]]:
@@ -196,7 +217,9 @@ def _record(rules: RouteRules, row: Any) -> dict[str, Any]:
         raise ValueError("firstSeen and lastSeen must be text")
     extra = {name: _count(row[name]) for name in (schema.VISITORS, schema.BOTS) if row.get(name) not in (None, "")}
     record = {"route": route, "count": count, **objects, **extra, **{k: v for k, v in seen.items() if v}}
-    schema.record_to_item(record)  # bucket times and country codes it could not store: ValueError
+    size = schema.item_size(schema.record_to_item(record))  # bucket times, country codes: ValueError
+    if size > schema.MAX_ITEM_BYTES:
+        raise ValueError(f"its item would be {size:,} bytes, over DynamoDB's {schema.MAX_ITEM_BYTES:,}")
     return record
 
 
@@ -204,7 +227,11 @@ def _count(value: Any) -> int:
     text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
     if not (text.isascii() and text.isdigit()):
         raise ValueError(f"count {value!r} is not a whole number of 0 or more")
-    return int(text)
+    number = int(text)
+    if number >= schema.MAX_NUMBER or len(str(number).rstrip("0")) > schema.MAX_DIGITS:
+        raise ValueError(f"count {text[:24]}{'...' if len(text) > 24 else ''} is more than DynamoDB can hold "
+                         f"(at most {schema.MAX_DIGITS} significant digits, below 10^126)")
+    return number
 
 
 def read_records(path: str, rules: RouteRules) -> list[dict[str, Any]]:
@@ -227,19 +254,32 @@ def read_records(path: str, rules: RouteRules) -> list[dict[str, Any]]:
 
 def write_records(client: Any, table: str, records: list[dict[str, Any]],
                   sleep: Callable[[float], None] = time.sleep) -> None:
-    """BatchWriteItem in 25s; items handed back unprocessed are sent again after a jittered backoff."""
+    """BatchWriteItem in 25s; items handed back unprocessed are sent again after a jittered backoff. If
+    the store still fails, StoreFailed says which records were written (each write replaces a route's
+    counts, so importing the same file again is safe)."""
     for start in range(0, len(records), BATCH):
-        requests = [{"PutRequest": {"Item": schema.record_to_item(r)}} for r in records[start:start + BATCH]]
+        batch = records[start:start + BATCH]
+        requests = [{"PutRequest": {"Item": schema.record_to_item(r)}} for r in batch]
         for attempt in range(BATCH_TRIES):
-            unprocessed = client.batch_write_item(RequestItems={table: requests}).get("UnprocessedItems", {})
+            try:
+                unprocessed = client.batch_write_item(RequestItems={table: requests}).get("UnprocessedItems", {})
+            except (BotoCoreError, ClientError) as exc:  # nothing of this batch is known to be written
+                raise StoreFailed(f"{exc}; {_written(len(records), start, len(batch), len(requests))}") from None
             requests = unprocessed.get(table, [])
             if not requests:
                 break
             sleep(random.random() * min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
         else:
-            written = start + BATCH - len(requests)
-            raise CliError(f"DynamoDB kept refusing {len(requests)} records (throttled) after {BATCH_TRIES} tries; "
-                           f"{written:,} of {len(records):,} were written: run the same import again")
+            raise StoreFailed(f"DynamoDB kept refusing {len(requests)} records (throttled) after {BATCH_TRIES} tries; "
+                              f"{_written(len(records), start, len(batch), len(requests))}")
+
+
+def _written(total: int, start: int, batch: int, left: int) -> str:
+    """What is certainly written: every record before this batch, and those of it not handed back."""
+    of_batch = batch - left
+    part = f", and {of_batch} of records {start + 1:,} to {start + batch:,}" if of_batch else ""
+    return (f"{start + of_batch:,} of {total:,} records were written (records 1 to {start:,}{part}); each replaces "
+            "its route's counts, so importing the same file again is safe")
 
 
 def reset(client: Any, table: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -267,7 +307,11 @@ def reset(client: Any, table: str, record: dict[str, Any]) -> dict[str, Any]:
     return result.get("Attributes", {})
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, stdin: TextIO = sys.stdin) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None, stdin: TextIO | None = None) -> int:
+    out, stdin = out or sys.stdout, stdin or sys.stdin  # at call time: tests and pipes swap them
+    for name in GLOBAL_OPTIONS:  # not given anywhere (SUPPRESS: see global_options)
+        if not hasattr(args, name):
+            setattr(args, name, None)
     table, rules = resolve_table(args), route_rules(args)
     client = make_client(args)
     if args.command == "list":
@@ -279,7 +323,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, stdin: TextIO = sys.
         record = queries.get_route(client, table, route, view())
         if not record:
             print(f"{route} has not been hit", file=sys.stderr)
-            return 1
+            return NOT_FOUND
         print(json.dumps(record, indent=2, ensure_ascii=False), file=out)
     elif args.command == "top":
         result = queries.top_routes(client, table, canonical(rules, args.prefix), args.n, view(args.window))
@@ -291,7 +335,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, stdin: TextIO = sys.
         record = queries.get_route(client, table, route, view())
         if not record:
             print(f"{route} has not been hit: nothing to reset", file=sys.stderr)
-            return 1
+            return NOT_FOUND
         confirm(f"Reset {route} ({record['count']:,} hits) in {table}?", args.yes, stdin)
         try:
             left = int(reset(client, table, record).get(schema.COUNT, {}).get("N", "0"))
@@ -299,7 +343,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, stdin: TextIO = sys.
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
             print(f"{route} was removed meanwhile: nothing to reset", file=sys.stderr)
-            return 1
+            return NOT_FOUND
         since = f"; {left:,} hits arrived since it was shown and are kept" if left else ""
         print(f"reset {route}: {record['count']:,} hits set back to zero (first seen kept){since}", file=out)
     elif args.command == "export":
@@ -320,31 +364,47 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, stdin: TextIO = sys.
     return 0
 
 
+GLOBAL_OPTIONS = ("table", "stack", "endpoint", "region", "max_route_bytes", "counts_path")
+
+
+def global_options() -> argparse.ArgumentParser:
+    """Options every command takes, before or after its name (``list --endpoint URL`` works too). Their
+    default is SUPPRESS, so a sub-command's absent option never hides one given before it."""
+    g = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    g.add_argument("--table", help="DynamoDB table (default: pulumi stack output table_name)")
+    g.add_argument("--stack", help="Pulumi stack to read table_name from")
+    g.add_argument("--endpoint", help="DynamoDB endpoint, e.g. the local API http://127.0.0.1:8080")
+    g.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    g.add_argument("--max-route-bytes", help="the stack's maxRouteBytes (default: from the stack, else Pulumi.yaml)")
+    g.add_argument("--counts-path", help="the stack's countsPath (default: from the stack, else Pulumi.yaml)")
+    return g
+
+
 def parser() -> argparse.ArgumentParser:
-    p = Parser(prog="python -m counts", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--table", help="DynamoDB table (default: pulumi stack output table_name)")
-    p.add_argument("--stack", help="Pulumi stack to read table_name from")
-    p.add_argument("--endpoint", help="DynamoDB endpoint, e.g. the local API http://127.0.0.1:8080")
-    p.add_argument("--region", help="AWS region (default: your AWS configuration)")
-    p.add_argument("--max-route-bytes", help="the stack's maxRouteBytes (default: from the stack, else Pulumi.yaml)")
-    p.add_argument("--counts-path", help="the stack's countsPath (default: from the stack, else Pulumi.yaml)")
+    common = global_options()
+    p = Parser(prog="python -m counts", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+               parents=[common])
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, parents=[common])
+
     windows = {"choices": tuple(buckets.WINDOWS), "help": "rank by hits in this window (routes without any left out)"}
-    listing = sub.add_parser("list", help="every route, most hit first")
+    listing = command("list", "every route, most hit first")
     listing.add_argument("--prefix", default="/")
     listing.add_argument("--window", **windows)
-    sub.add_parser("get", help="one route's record").add_argument("route")
-    top = sub.add_parser("top", help="the N most-hit routes")
+    command("get", "one route's record").add_argument("route")
+    top = command("top", "the N most-hit routes")
     top.add_argument("n", type=lambda text: whole_number(text, 1, queries.MAX_TOP), metavar="N",
                      help=f"1 to {queries.MAX_TOP}")
     top.add_argument("--prefix", default="/")
     top.add_argument("--window", **windows)
-    reset = sub.add_parser("reset", help="set a route's counts back to zero, keeping first seen (asks first)")
+    reset = command("reset", "set a route's counts back to zero, keeping first seen (asks first)")
     reset.add_argument("route")
     reset.add_argument("--yes", action="store_true", help="do not ask")
-    export = sub.add_parser("export", help="all records to standard output")
+    export = command("export", "all records to standard output")
     export.add_argument("--format", choices=("csv", "json"), default="json")
-    imp = sub.add_parser("import", help="load records from an export (.json or .csv), replacing counts")
+    imp = command("import", "load records from an export (.json or .csv), replacing counts")
     imp.add_argument("file")
     imp.add_argument("--yes", action="store_true", help="do not ask")
     return p
@@ -356,10 +416,14 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.status
     except (BotoCoreError, ClientError) as exc:  # one line, not a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `export | head`: the reader stopped reading; say nothing more, as shell tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush cannot fail again
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool stopped the same way
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

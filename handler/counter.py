@@ -134,7 +134,7 @@ def counted(
         from handler import dashboard  # only badges need it: kept out of every other cold start
 
         svg, _ = dashboard.badge(dashboard.badge_label(request.query.get("label")), outcome.total)
-        headers["Cache-Control"] = dashboard.COUNTING_BADGE_CACHE
+        headers.update({"Cache-Control": dashboard.COUNTING_BADGE_CACHE, **dashboard.SVG_HEADERS})
         return response(200, svg, cors, "image/svg+xml", headers)
     return json_response(status, {"route": route, "count": outcome.total}, cors, headers)
 

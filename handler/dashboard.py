@@ -31,6 +31,7 @@ _SCRIPT = """(()=>{const $=i=>document.getElementById(i),d=JSON.parse($('data').
 let rows=d.routes,top=d.top||0,next=top?rows.length>=top&&top<1000:d.next,key='count',dir=-1,win=d.window||'',
 totals=d.totals,asOf=Date.parse(d.asOf||'')||Date.now();$('window').value=win;
 const td=(tr,t,c)=>{const e=document.createElement('td');e.textContent=t;if(c)e.className=c;tr.append(e);return e};
+const esc=t=>t.replace(/[\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}]/gu,c=>'\\\\u{'+c.codePointAt(0).toString(16).toUpperCase()+'}');
 const el=(t,a)=>{const e=document.createElementNS(NS,t);for(const k in a)e.setAttribute(k,a[k]);return e};
 const keys=(n,step,len)=>Array.from({length:n},(_,i)=>new Date(asOf-(n-1-i)*step).toISOString().slice(0,len));
 const hits=r=>win?r.windowCount:r.count;
@@ -46,7 +47,7 @@ s.append(el('polyline',{points:vs.map((v,i)=>`${i*2},${19-18*v/m}`).join(' ')}))
 function render(){const q=$('filter').value.toLowerCase(),max=Math.max(1,...rows.map(hits));
 const v=r=>key==='methods'?Object.keys(r.methods).join():key==='count'?hits(r):r[key]??'';
 const shown=rows.filter(r=>r.route.toLowerCase().includes(q)).sort((a,b)=>(v(a)<v(b)?-1:v(a)>v(b)?1:0)*dir);
-$('rows').replaceChildren(...shown.map(r=>{const tr=document.createElement('tr'),c=td(tr,r.route,'route');
+$('rows').replaceChildren(...shown.map(r=>{const tr=document.createElement('tr'),c=td(tr,esc(r.route),'route');
 if(r.link){const m=document.createElement('span');m.className='link';m.textContent=r.link;c.append(' ',m)}
 const n=td(tr,hits(r).toLocaleString('en-US'),'n'),b=document.createElement('span');b.className='bar';
 b.style.width=(100*hits(r)/max)+'%';n.prepend(b);td(tr,'').append(spark(r));
@@ -91,6 +92,8 @@ CSP = (
 )
 HTML_TYPE = "text/html; charset=utf-8"
 PAGE_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"}
+# A badge opened as a page is a document of the API's origin: nothing in it may run or load.
+SVG_HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox"}
 
 
 def wants_html(accept: str | None, query: Mapping[str, str]) -> bool:
@@ -134,9 +137,18 @@ MAX_LABEL = 40  # characters of a badge's label
 COUNTING_BADGE_CACHE = "no-cache, no-store, max-age=0"  # image proxies (GitHub's camo) fetch it every time
 
 
+def _xml_char(c: str) -> bool:
+    """What XML 1.0 allows in a document (its Char production): no C0 controls but tab and line ends, no
+    surrogates, not U+FFFE or U+FFFF."""
+    o = ord(c)
+    return o in (0x9, 0xA, 0xD) or 0x20 <= o <= 0xD7FF or 0xE000 <= o <= 0xFFFD or 0x10000 <= o <= 0x10FFFF
+
+
 def badge_label(raw: str | None, default: str = "visits") -> str:
-    """A badge label from a query value: control and format characters removed, capped, never empty."""
-    text = "".join(c for c in (raw or "") if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp")).strip()
+    """A badge label from a query value: control, format and separator characters and anything XML does
+    not allow removed (the SVG always parses), capped, never empty."""
+    text = "".join(c for c in (raw or "")
+                   if _xml_char(c) and unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp")).strip()
     return text[:MAX_LABEL].strip() or default
 
 

@@ -15,11 +15,11 @@ from handler.clock import now
 from handler.dynamo import classify, create_client
 from handler.writer import DynamoFailure
 from handler.queries import MAX_TOP, BadQuery, View, decode_cursor, get_route, list_page, top_routes
-from handler.responses import Answered, admit, error_response, json_response, last_resort, response
+from handler.responses import Answered, admit, error_response, json_response, last_resort, response, vary
 from handler.routes import RouteError, normalize
-from handler.settings import Settings
+from handler.settings import LISTING_VARIABLES, Settings
 
-SETTINGS = Settings.from_env(os.environ)  # fail fast at init on a bad environment
+SETTINGS = Settings.from_env(os.environ, LISTING_VARIABLES)  # fail fast at init on a bad environment
 LOGGER = logging.getLogger("route_counter.listing")
 READ_METHODS = ("GET", "HEAD")
 ALLOWED_METHODS = (*READ_METHODS, "OPTIONS")
@@ -100,7 +100,7 @@ def badge(request: events.Request, settings: Settings, client: Callable[[], Any]
     svg, shields = dashboard.badge(dashboard.badge_label(request.query.get("label")), record["count"] if record else 0)
     if request.query.get("format") == "shields":
         return json_response(200, {**shields, "cacheSeconds": 300}, cors, {"Cache-Control": BADGE_CACHE})
-    return response(200, svg, cors, "image/svg+xml", {"Cache-Control": BADGE_CACHE})
+    return response(200, svg, cors, "image/svg+xml", {"Cache-Control": BADGE_CACHE, **dashboard.SVG_HEADERS})
 
 
 def answer(
@@ -142,8 +142,10 @@ def handle(
         return early.response
     rid = request.request_id
     html = dashboard.wants_html(request.header("accept"), request.query)
+    subpath = request.path_params.get("proxy", "").strip("/")
+    if not subpath and "format" not in request.query:
+        cors = vary(cors, "Accept")  # JSON or the page, by Accept: a cache must not hand one for the other
     try:
-        subpath = request.path_params.get("proxy", "").strip("/")
         if subpath == events.BADGE_PATH:
             return badge(request, settings, client, cors)
         if subpath == events.DASHBOARD_PATH:

@@ -11,7 +11,14 @@ from handler.settings import ANY_ORIGIN
 
 JSON_TYPE = "application/json"
 PREFLIGHT_MAX_AGE = "86400"
+NOSNIFF = {"X-Content-Type-Options": "nosniff"}  # on every answer: a body is only ever its declared type
 _HEADER_LIST = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$")
+
+
+def vary(headers: Mapping[str, str], name: str) -> dict[str, str]:
+    """``headers`` with ``name`` added to Vary (caches must key the answer on that request header too)."""
+    present = [v.strip() for v in headers.get("Vary", "").split(",") if v.strip()]
+    return {**headers, "Vary": ", ".join([*present, name] if name not in present else present)}
 
 
 def cors_headers(origin: str | None, allowed: tuple[str, ...]) -> dict[str, str]:
@@ -34,7 +41,7 @@ def response(
     """The API Gateway REST proxy response (payload 1.0)."""
     return {
         "statusCode": status,
-        "headers": {"Content-Type": content_type, "Cache-Control": "no-store", **cors, **(headers or {})},
+        "headers": {"Content-Type": content_type, "Cache-Control": "no-store", **NOSNIFF, **cors, **(headers or {})},
         "body": body,
         "isBase64Encoded": False,
     }
@@ -91,7 +98,7 @@ def preflight(cors: Mapping[str, str], methods: tuple[str, ...], request_headers
         "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
         "Allow": ", ".join(methods),
     }
-    return {"statusCode": 204, "headers": {**cors, **headers}, "body": "", "isBase64Encoded": False}
+    return {"statusCode": 204, "headers": {**NOSNIFF, **cors, **headers}, "body": "", "isBase64Encoded": False}
 
 
 def method_not_allowed(cors: Mapping[str, str], methods: tuple[str, ...], method: str, request_id: str | None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ here exactly once; ``normalize`` itself never decodes, which is what makes it id
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import NamedTuple
 from urllib.parse import unquote_to_bytes
 
@@ -15,6 +16,9 @@ DYNAMODB_KEY_LIMIT = 2048  # bytes: DynamoDB's maximum partition-key size
 
 # C0 and C1 control characters and DEL; lone surrogates cannot be stored as DynamoDB strings.
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Invisible and direction-changing characters (Unicode format Cf: U+200B, U+202E, U+FEFF...; line and
+# paragraph separators Zl, Zp) would let one route's name pass for another's on the dashboard and in the CLI.
+INVISIBLE = frozenset(("Cf", "Zl", "Zp"))
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _PARAM = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
 
@@ -27,6 +31,16 @@ class RouteError(ValueError):
         self.status = status
         self.code = code
         self.message = message
+
+
+def printable(route: str) -> str:
+    """A stored route as a terminal or page should show it: control, invisible and direction-changing
+    characters (and lone surrogates) as ``\\u{202E}``, so one route can never pass for another. The
+    dashboard's script does the same."""
+    return "".join(f"\\u{{{ord(c):X}}}" if unicodedata.category(c) in _ESCAPED else c for c in route)
+
+
+_ESCAPED = frozenset(("Cc", "Cs", *INVISIBLE))
 
 
 def decode(raw: str) -> str:
@@ -44,11 +58,12 @@ def decode(raw: str) -> str:
 def normalize(path: str) -> str:
     """Canonical form: one leading slash, no empty, '.' or '..' segments, no trailing slash.
 
-    Unicode is kept as is (no case folding or NFC). Raises RouteError for control characters.
+    Unicode is kept as is (no case folding or NFC). Raises RouteError for control characters and for
+    invisible or direction-changing ones (Cf, Zl, Zp).
     ``normalize(normalize(p)) == normalize(p)`` for every string p.
     """
-    if _FORBIDDEN.search(path):
-        raise RouteError(400, "bad_characters", "path contains control characters")
+    if _FORBIDDEN.search(path) or (not path.isascii() and any(unicodedata.category(c) in INVISIBLE for c in path)):
+        raise RouteError(400, "bad_characters", "path contains control, invisible or direction-changing characters")
     segments: list[str] = []
     for segment in path.split("/"):
         if segment == "..":

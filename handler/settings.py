@@ -35,6 +35,15 @@ VISITOR_SECRET = "VISITOR_SECRET"  # base64, generated per stack by the program 
 VARIABLES = (TABLE_NAME, CORS_ORIGINS, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH, WRITER,
              DOWNLOADS, DOWNLOAD_BUCKET, REDIRECTS, RATE_LIMITS, COUNT_COUNTRIES, COUNT_BOTS, VISITOR_TABLE,
              VISITOR_SECRET)
+# What each function reads, and so all it is given (least privilege for configuration too): the listing
+# resolves routes and marks links, but never writes, presigns, limits, or sees the visitor secret.
+COUNTER_VARIABLES = VARIABLES
+LISTING_VARIABLES = (TABLE_NAME, CORS_ORIGINS, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH,
+                     DOWNLOADS, REDIRECTS)
+FUNCTION_VARIABLES = {"counter": COUNTER_VARIABLES, "listing": LISTING_VARIABLES}
+# Lambda refuses an environment whose JSON form ({"KEY":"value",...}) exceeds 4 KB (its error quotes the
+# "String measured"; Lambda quotas, "Function environment variables": 4 KB, not adjustable).
+ENVIRONMENT_LIMIT = 4096
 
 ANY_ORIGIN = "*"
 _DIGITS = re.compile(r"^[0-9]{1,9}$")  # ASCII only: str.isdigit() accepts '²', which int() refuses
@@ -60,11 +69,14 @@ class Settings(NamedTuple):
     visitor_secret: bytes  # the per-stack secret the day's salt is derived from
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Parse and validate; every problem names the variable and what it accepts."""
-        missing = [name for name in VARIABLES if name not in env]
+    def from_env(cls, env: Mapping[str, str], variables: tuple[str, ...] = COUNTER_VARIABLES) -> Settings:
+        """Parse and validate the ``variables`` a function is given (each one required); what it is not
+        given is off or empty. Every problem names the variable and what it accepts."""
+        missing = [name for name in variables if name not in env]
         if missing:
             raise ConfigError(f"missing environment variable(s) {', '.join(missing)}: set by the Pulumi program")
+        off = {COUNT_COUNTRIES: "false", COUNT_BOTS: "false", WRITER: WRITERS[0]}
+        env = {name: env[name] if name in variables else off.get(name, "") for name in VARIABLES}
         table = env[TABLE_NAME].strip()
         if not table:
             raise ConfigError(f"{TABLE_NAME} is required: the DynamoDB table holding the counts")
@@ -94,7 +106,7 @@ class Settings(NamedTuple):
         except ValueError as exc:
             raise ConfigError(str(exc).replace("downloads:", f"{DOWNLOADS}:").replace("redirects:", f"{REDIRECTS}:")) from None
         bucket = env[DOWNLOAD_BUCKET].strip()
-        if links.downloads and not bucket:
+        if links.downloads and not bucket and DOWNLOAD_BUCKET in variables:
             raise ConfigError(f"{DOWNLOAD_BUCKET} is required with {DOWNLOADS}")
         try:
             limits = parse_rate_limits(env[RATE_LIMITS])

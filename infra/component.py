@@ -104,18 +104,18 @@ class RouteCounter(pulumi.ComponentResource):
         # The salt's secret: generated per stack, a secret in the state, never an output.
         self.visitor_secret = (random.RandomBytes(f"{name}-visitor-secret", length=32, opts=self._opts())
                                if args.unique_visitors else None)
-        environment = args.handler_environment(
-            self.table.name, self.downloads.bucket.bucket if self.downloads else "",
-            self.visitor_table.name if self.visitor_table else "",
-            self.visitor_secret.base64 if self.visitor_secret else "",
-        )
+        names = (self.table.name, self.downloads.bucket.bucket if self.downloads else "",
+                 self.visitor_table.name if self.visitor_table else "",
+                 self.visitor_secret.base64 if self.visitor_secret else "")
         self.counter = self._create_function(
-            "counter", COUNTER_HANDLER, policies.COUNTER_TABLE_ACTIONS, code, environment, COUNTER_TIMEOUT,
+            "counter", COUNTER_HANDLER, policies.COUNTER_TABLE_ACTIONS, code,
+            args.function_environment("counter", *names), COUNTER_TIMEOUT,
             args.memory_size, args.reserved_concurrency, self.downloads.object_arns if self.downloads else None,
             log_level="INFO", visitor_table_arn=self.visitor_table.arn if self.visitor_table else None,
         )
         self.listing = self._create_function(
-            "listing", LISTING_HANDLER, policies.LISTING_TABLE_ACTIONS, code, environment, LISTING_TIMEOUT,
+            "listing", LISTING_HANDLER, policies.LISTING_TABLE_ACTIONS, code, args.function_environment("listing", *names),
+            LISTING_TIMEOUT,
             args.listing_memory_size, args.listing_reserved_concurrency,
         )
         self._create_api()
@@ -264,6 +264,9 @@ class RouteCounter(pulumi.ComponentResource):
             triggers={"redeployment": self.api_body.apply(openapi.digest)},
             opts=self._opts(depends_on=[self.api]),
         )
+        # Access and execution logs need the account's API Gateway logging role: set first, when this stack owns it.
+        self.logs_role = observability.apigateway_logs_role(name, self, self._opts()) if args.apigateway_logs_role else None
+        after_role = [self.logs_role.account] if self.logs_role else []
         access_log_settings = None
         if args.access_logs:
             self.access_log_group = aws.cloudwatch.LogGroup(
@@ -279,7 +282,7 @@ class RouteCounter(pulumi.ComponentResource):
             stage_name=args.stage_name,
             xray_tracing_enabled=args.tracing,
             access_log_settings=access_log_settings,
-            opts=self._opts(),
+            opts=self._opts(depends_on=after_role),
         )
         self.method_settings = aws.apigateway.MethodSettings(
             f"{name}-method-settings",
@@ -295,7 +298,7 @@ class RouteCounter(pulumi.ComponentResource):
                 # Execution logging needs the same account-level CloudWatch role as access logs.
                 logging_level="ERROR" if args.access_logs else "OFF",
             ),
-            opts=self._opts(),
+            opts=self._opts(depends_on=after_role),
         )
         # Invocation rights, per function and per path, from this API's stage only.
         source = pulumi.Output.concat(self.api.execution_arn, "/", self.stage.stage_name, "/*/")
@@ -320,7 +323,7 @@ class RouteCounter(pulumi.ComponentResource):
         """The opt-in guards (infra/guards.py): the listing's API key, WAF per IP, the monthly budget."""
         args, name = self._args, self._name
         self.api_key = guards.api_key(name, self.api, self.stage, self._opts()) if args.counts_access == "apiKey" else None
-        self.waf = guards.waf(name, self.stage, args.waf_rate_limit, self._opts()) if args.waf_rate_limit else None
+        self.waf = guards.waf(name, self.stage, args.waf_rate_limit, args.cors_origins, self._opts()) if args.waf_rate_limit else None
         self.budget = None
         if args.monthly_budget and args.alarm_email:
             self.budget = guards.budget(name, args.monthly_budget, args.alarm_email, pulumi.get_stack(), self._opts())
@@ -335,8 +338,11 @@ class FunctionParts:
 
 
 # One JSON line per request in the access log (only with accessLogs on).
+# No source IP (README "Privacy": raw IPs are never logged). The error message can hold quotes, so it goes in
+# as $context.error.messageString, which API Gateway renders already quoted and escaped; the other values
+# are ids, numbers, a method and a path API Gateway accepted (no raw quote or control character).
 ACCESS_LOG_FORMAT = (
-    '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","method":"$context.httpMethod",'
+    '{"requestId":"$context.requestId","method":"$context.httpMethod",'
     '"path":"$context.path","status":"$context.status","latencyMs":"$context.responseLatency",'
-    '"integrationLatencyMs":"$context.integrationLatency","error":"$context.error.message"}'
+    '"integrationLatencyMs":"$context.integrationLatency","error":$context.error.messageString}'
 )

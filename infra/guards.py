@@ -4,6 +4,7 @@ setting asks for it."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pulumi
@@ -43,10 +44,31 @@ class WafParts:
     association: aws.wafv2.WebAclAssociation
 
 
-def waf(name: str, stage: aws.apigateway.Stage, limit: int, opts: pulumi.ResourceOptions) -> WafParts:
+def waf_cors_headers(cors_origins: str) -> list[tuple[str, str]]:
+    """The stage's CORS on WAF's 429, so a browser shows the JSON instead of a CORS failure. WAF's custom
+    headers are fixed strings (any name but content-type, AWS WAF Developer Guide, "Custom responses for
+    Block actions"): with several allowed origins no one value fits, so none is sent."""
+    origins = [o for o in cors_origins.split(",") if o]
+    if origins == ["*"]:
+        return [("Access-Control-Allow-Origin", "*")]
+    if len(origins) == 1:
+        return [("Access-Control-Allow-Origin", origins[0]), ("Vary", "Origin")]
+    return []
+
+
+def waf_metric_name(project: str, stack: str, what: str) -> str:
+    """WAF metric names are per account and region, not per ACL: the stack goes in them, so two stacks'
+    metrics stay apart (WAF accepts letters, digits, and -_ up to 128 characters)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", f"{project}-{stack}-{what}")[:128]
+
+
+def waf(name: str, stage: aws.apigateway.Stage, limit: int, cors_origins: str,
+        opts: pulumi.ResourceOptions) -> WafParts:
     """wafRateLimit: a web ACL whose one rule blocks an IP past ``limit`` requests in 5 minutes, answering
-    429 JSON in the product's error shape. Associated with the stage, it acts before API Gateway invokes
-    any function, so a flood from one address costs WAF's request price, not a Lambda's and a write's."""
+    429 JSON in the product's error shape with the stage's CORS headers. Associated with the stage, it acts
+    before API Gateway invokes any function, so a flood from one address costs WAF's request price, not a
+    Lambda's and a write's."""
+    project, stack = pulumi.get_project(), pulumi.get_stack()
 
     acl = aws.wafv2.WebAcl(
         f"{name}-waf",
@@ -60,15 +82,17 @@ def waf(name: str, stage: aws.apigateway.Stage, limit: int, opts: pulumi.Resourc
             priority=0,
             action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs(
                 custom_response=aws.wafv2.WebAclRuleActionBlockCustomResponseArgs(
-                    response_code=429, custom_response_body_key="rate_limited"))),
+                    response_code=429, custom_response_body_key="rate_limited",
+                    response_headers=[aws.wafv2.WebAclRuleActionBlockCustomResponseResponseHeaderArgs(name=n, value=v)
+                                      for n, v in waf_cors_headers(cors_origins)] or None))),
             statement=aws.wafv2.WebAclRuleStatementArgs(
                 rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
                     limit=limit, aggregate_key_type="IP", evaluation_window_sec=WAF_WINDOW)),
             visibility_config=aws.wafv2.WebAclRuleVisibilityConfigArgs(
-                cloudwatch_metrics_enabled=True, metric_name="route-counter-rate-per-ip", sampled_requests_enabled=True),
+                cloudwatch_metrics_enabled=True, metric_name=waf_metric_name(project, stack, "rate-per-ip"), sampled_requests_enabled=True),
         )],
         visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(
-            cloudwatch_metrics_enabled=True, metric_name="route-counter-waf", sampled_requests_enabled=True),
+            cloudwatch_metrics_enabled=True, metric_name=waf_metric_name(project, stack, "waf"), sampled_requests_enabled=True),
         opts=opts,
     )
     association = aws.wafv2.WebAclAssociation(f"{name}-waf-stage", resource_arn=stage.arn, web_acl_arn=acl.arn,

@@ -1,5 +1,6 @@
 """What watches the stack: the alarm topic, the rate alarms (infra/alarms.py) and the CloudWatch
-dashboard (infra/dashboard.py), built for the component from the resources they watch."""
+dashboard (infra/dashboard.py), built for the component from the resources they watch; and, opt-in, the
+account's API Gateway logging role that access logs need."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra import alarms, dashboard
+from infra import alarms, dashboard, policies
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,11 @@ class ObservabilityParts:
     dashboard_url: pulumi.Output[str]
 
 
-def dashboard_name(project: str, stack: str) -> str:
-    """Dashboards are not auto-named, and take letters, digits, "-" and "_": project and stack keep two
-    stacks' apart."""
-    return re.sub(r"[^A-Za-z0-9_-]", "-", f"{project}-{stack}")[:255]
+def dashboard_name(project: str, stack: str, region: str) -> str:
+    """Dashboards are not auto-named, take letters, digits, "-" and "_", and are global to the account
+    (CloudWatch PutDashboard): project, stack and region keep every stack's apart, so destroying one stack
+    never deletes a same-named stack's dashboard in another region."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", f"{project}-{stack}-{region}")[:255]
 
 
 def create(name: str, watched: Watched, alarm_email: str | None, parent: pulumi.Resource,
@@ -75,7 +77,7 @@ def create(name: str, watched: Watched, alarm_email: str | None, parent: pulumi.
                               watched.listing.name, watched.table.name)
     board = aws.cloudwatch.Dashboard(
         f"{name}-dashboard",
-        dashboard_name=dashboard_name(pulumi.get_project(), pulumi.get_stack()),
+        dashboard_name=region.apply(lambda r: dashboard_name(pulumi.get_project(), pulumi.get_stack(), r)),
         dashboard_body=names.apply(lambda n: json.dumps(dashboard.body(dashboard.Names(*n)))),
         opts=opts,
     )
@@ -95,3 +97,35 @@ def _metric_query(query: dict[str, Any]) -> aws.cloudwatch.MetricAlarmMetricQuer
         return_data=query["return_data"],
         metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(**metric) if metric else None,
     )
+
+
+@dataclass(frozen=True)
+class LogsRoleParts:
+    role: aws.iam.Role
+    attachment: aws.iam.RolePolicyAttachment
+    account: aws.apigateway.Account
+
+
+def apigateway_logs_role(name: str, parent: pulumi.Resource, opts: pulumi.ResourceOptions) -> LogsRoleParts:
+    """apiGatewayLogsRole: the account's API Gateway CloudWatch role, which access logs and execution logs
+    need. One setting per account and region: the stack that creates it owns it (destroying that stack
+    leaves the account's setting pointing at a deleted role)."""
+    role = aws.iam.Role(
+        f"{name}-apigateway-logs",
+        assume_role_policy=pulumi.Output.json_dumps(policies.assume_role("apigateway.amazonaws.com")),
+        description="API Gateway account-level logging to CloudWatch Logs (route-counter apiGatewayLogsRole)",
+        opts=opts,
+    )
+    partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=parent)).partition
+    attachment = aws.iam.RolePolicyAttachment(
+        f"{name}-apigateway-logs-policy",
+        role=role.name,
+        policy_arn=pulumi.Output.concat("arn:", partition, ":iam::aws:", policies.APIGATEWAY_LOGS_POLICY),
+        opts=opts,
+    )
+    account = aws.apigateway.Account(
+        f"{name}-apigateway-account", cloudwatch_role_arn=role.arn,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[attachment])),
+    )
+    return LogsRoleParts(role, attachment, account)
+

@@ -97,7 +97,8 @@ def document(
                        for method in (*LISTING_METHODS, ANY_METHOD)}
     responses = {
         kind: {
-            "responseParameters": gateway_cors(cors_origins),
+            "responseParameters": {**gateway_cors(cors_origins),
+                                   "gatewayresponse.header.X-Content-Type-Options": "'nosniff'"},
             "responseTemplates": {"application/json": GATEWAY_ERROR_TEMPLATE},
         }
         for kind in ("DEFAULT_4XX", "DEFAULT_5XX")

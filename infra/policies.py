@@ -19,14 +19,21 @@ XRAY_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 VISITOR_TABLE_ACTIONS = ("dynamodb:DeleteItem", "dynamodb:PutItem")  # markers: put once a day, removed if the hit fails
 
 
-def lambda_assume_role() -> dict[str, Any]:
-    """Trust policy: only the Lambda service may assume the role."""
+def assume_role(service: str = "lambda.amazonaws.com") -> dict[str, Any]:
+    """Trust policy: only that AWS service may assume the role."""
     return {
         "Version": VERSION,
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
     }
+
+
+def lambda_assume_role() -> dict[str, Any]:
+    return assume_role("lambda.amazonaws.com")
+
+
+# API Gateway's account-level logging role: AWS's managed policy for exactly this (API Gateway Developer Guide,
+# "Set up CloudWatch logging for REST APIs"): it writes the account's execution and access logs.
+APIGATEWAY_LOGS_POLICY = "policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 
 
 def function_policy(

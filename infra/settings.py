@@ -6,6 +6,7 @@ flags, so both get the defaults declared in Pulumi.yaml and the same error messa
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -69,6 +70,7 @@ class StackSettings:
     protect_data: bool
     tracing: bool
     access_logs: bool
+    apigateway_logs_role: bool
     detailed_metrics: bool
     system_log_level: str
     writer: str
@@ -93,12 +95,21 @@ class StackSettings:
         """Only API Gateway's edge network sets CloudFront-Viewer-Country; elsewhere anyone could send it."""
         return self.endpoint_type == "EDGE"
 
+    def function_environment(
+        self, function: str, table_name: T, download_bucket: T | str = "", visitor_table: T | str = "",
+        visitor_secret: T | str = "",
+    ) -> dict[str, T | str]:
+        """One function's Lambda environment: only the variables it reads (handler.settings.FUNCTION_VARIABLES)."""
+        everything = self.handler_environment(table_name, download_bucket, visitor_table, visitor_secret)
+        return {name: everything[name] for name in env.FUNCTION_VARIABLES[function]}
+
     def handler_environment(
         self, table_name: T, download_bucket: T | str = "", visitor_table: T | str = "", visitor_secret: T | str = ""
     ) -> dict[str, T | str]:
-        """The Lambda environment both handlers read (names from handler.settings): the one function that
-        turns settings into it, for the Pulumi program (names and the secret are Outputs there) and the
-        local API."""
+        """Every variable the handlers read (names from handler.settings): the one function that turns
+        settings into them, for the Pulumi program (names and the secret are Outputs there, and each
+        function gets its share through ``function_environment``) and the local API (one process, both
+        handlers)."""
         return {
             env.TABLE_NAME: table_name,
             env.CORS_ORIGINS: self.cors_origins,
@@ -213,6 +224,7 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
         protect_data=_bool("protectData", values["protectData"]),
         tracing=_bool("tracing", values["tracing"]),
         access_logs=_bool("accessLogs", values["accessLogs"]),
+        apigateway_logs_role=_bool("apiGatewayLogsRole", values["apiGatewayLogsRole"]),
         detailed_metrics=_bool("detailedMetrics", values["detailedMetrics"]),
         system_log_level=_match("systemLogLevel", str(values["systemLogLevel"]).upper(), _SYSTEM_LOG_LEVEL,
                                 " or ".join(SYSTEM_LOG_LEVELS)),
@@ -248,11 +260,50 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
         for var, key in names.items():
             message = message.replace(var, key)
         raise SettingsError(message) from None
+    _check_environment_size(settings)
+    _check_tag_count(settings, bool(checked.links.downloads))
     for download in checked.links.downloads.values():  # before anything is created
         if not Path(download.source).is_file():
             raise SettingsError(f"downloads: {download.route}={download.source}: no such file (paths are relative to "
                                 f"the project directory, {Path.cwd()})")
     return settings
+
+
+# Physical names are only known after creation: measured with stand-ins at least as long as Pulumi's
+# auto-names of this program's resources ("route-counter-table-" + 7 hex), and a 32-byte secret's base64.
+_NAME_ROOM = "n" * 64
+_SECRET_ROOM = "s" * 44
+
+
+def _check_environment_size(settings: StackSettings) -> None:
+    """Refuse, before anything is created, an environment Lambda would refuse half-way through a deploy."""
+    for function in env.FUNCTION_VARIABLES:
+        variables = settings.function_environment(function, _NAME_ROOM, _NAME_ROOM, _NAME_ROOM, _SECRET_ROOM)
+        size = len(json.dumps(variables, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+        if size > env.ENVIRONMENT_LIMIT:
+            names = {env.DOWNLOADS: "downloads", env.REDIRECTS: "redirects", env.RATE_LIMITS: "rateLimits",
+                     env.ROUTE_TEMPLATES: "routeTemplates", env.ALLOW_PREFIXES: "allowPrefixes",
+                     env.CORS_ORIGINS: "corsOrigins"}
+            largest = sorted(((len(str(variables.get(var, ""))), key) for var, key in names.items()), reverse=True)
+            biggest = ", ".join(f"{key} ({n} bytes)" for n, key in largest if n)[:200]
+            raise SettingsError(
+                f"the {function} function's environment would be {size} bytes, over Lambda's limit of "
+                f"{env.ENVIRONMENT_LIMIT} (keys and values together); the room is taken by {biggest}: "
+                "shorten or drop some entries"
+            )
+
+
+# Tags a resource takes, with the program's own two (pulumi:project, pulumi:stack): S3 objects take 10
+# (S3 User Guide, "Categorizing your storage using tags"), every other tagged resource here 50.
+PROGRAM_TAGS = 2
+OBJECT_TAG_LIMIT, RESOURCE_TAG_LIMIT = 10, 50
+
+
+def _check_tag_count(settings: StackSettings, has_downloads: bool) -> None:
+    limit, carrier = (OBJECT_TAG_LIMIT, "downloads' S3 objects") if has_downloads else (RESOURCE_TAG_LIMIT, "resources")
+    if len(settings.tags) + PROGRAM_TAGS > limit:
+        raise SettingsError(f"tags: {len(settings.tags)} given, but the {carrier} take at most {limit} tags, "
+                            f"{PROGRAM_TAGS} of them the program's own: give at most {limit - PROGRAM_TAGS}")
 
 
 def downloads(settings: StackSettings) -> list[Download]:

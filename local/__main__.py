@@ -14,6 +14,8 @@ import socket
 import sys
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from infra import settings as stack
 from local.server import LOCAL_BUCKET, LocalConfig, configure_logging, running
 
@@ -24,6 +26,7 @@ DEFAULT_TABLE = "route-counts-local"
 LOCAL_KEYS = ("stageName", "countsPath", "corsOrigins", "allowPrefixes", "routeTemplates", "maxRouteBytes",
               "downloads", "redirects", "rateLimits", "uniqueVisitors", "countBots")
 ALIASES = {"stageName": ["--stage"]}  # the wave-1 flag name
+_ENDPOINT = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?/?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?/?$")
 
 
 def flag(key: str) -> str:
@@ -58,7 +61,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--counts-api-key", metavar="KEY", default=e("COUNTS_API_KEY") or None,
                    help="require this x-api-key on the listing path but its badge and page, as a stack with "
                         "countsAccess apiKey does (env COUNTS_API_KEY)")
-    p.add_argument("--quiet", action="store_true", help="no per-request log line")
+    p.add_argument("--quiet", action="store_true", help="no per-request log line and no metrics line; errors still show")
     return p
 
 
@@ -95,10 +98,14 @@ def main(argv: list[str] | None = None) -> int:
                                                  f"{args.table}-visitors", base64.b64encode(secrets.token_bytes(32)).decode()),
         endpoint=args.dynamodb_endpoint,
         quiet=args.quiet,
-        admin=is_loopback(args.host),
+        admin=True,  # for loopback peers only, whatever the bound address (local/server.py)
         counts_api_key=args.counts_api_key,
     )
-    configure_logging()
+    if args.dynamodb_endpoint and not _ENDPOINT.match(args.dynamodb_endpoint):
+        print(f"error: --dynamodb-endpoint must be an http:// or https:// URL like http://localhost:8000, "
+              f"got {args.dynamodb_endpoint!r}", file=sys.stderr)
+        return 2
+    configure_logging(args.quiet)
     # SIGTERM ends the server like Ctrl-C does: cleanly, exit status 0.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
@@ -113,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: cannot listen on {args.host}: {exc.strerror or exc}", file=sys.stderr)
             return 2
         raise
+    except (BotoCoreError, ClientError) as exc:  # the store: unreachable, or not DynamoDB-compatible
+        print(f"error: the DynamoDB endpoint {args.dynamodb_endpoint or '(embedded)'} did not answer as DynamoDB "
+              f"does ({type(exc).__name__}: {exc}); start it first, or leave out --dynamodb-endpoint for the "
+              "embedded store", file=sys.stderr)
+        return 2
     print("stopped", flush=True)
     return 0
 
@@ -127,8 +139,10 @@ def serve(server: Any, config: LocalConfig) -> None:
     print(f"route-counter local API on {base}  ({store})", flush=True)
     print(f"  count a hit:  curl {base}/hello", flush=True)
     print(f"  see counts:   curl {base}/{config.counts_path}   (or open it in a browser)", flush=True)
-    if config.admin:
-        print(f"  manage:       .venv/bin/python -m counts --endpoint {base} list", flush=True)
+    # The CLI is served to this machine only: name a loopback address even when bound to all of them.
+    here = base if is_loopback(str(server.effective_host)) else url(
+        "::1" if ":" in str(server.effective_host) else "127.0.0.1", int(server.effective_port))
+    print(f"  manage:       .venv/bin/python -m counts --endpoint {here} list", flush=True)
     print("Ctrl-C to stop.", flush=True)
     try:
         server.run()

@@ -14,6 +14,7 @@ import contextlib
 import datetime
 import decimal
 import importlib
+import ipaddress
 import json
 import logging
 import os
@@ -50,7 +51,7 @@ class LocalConfig:
     environment: dict[str, str]  # the handlers' Lambda environment
     endpoint: str | None = None
     quiet: bool = False
-    admin: bool = True  # answer DynamoDB API calls (loopback only: they can reset counts)
+    admin: bool = True  # answer DynamoDB API calls from loopback peers (they can reset counts); never from afar
     counts_api_key: str | None = None  # as API Gateway does with countsAccess apiKey: x-api-key on the listing
 
 
@@ -192,6 +193,8 @@ class Backend:
             params = json.loads(body or b"{}")
             if not isinstance(params, dict):
                 raise ValueError("the request body must be a JSON object")
+            model = self.admin.meta.service_model.operation_model(operation)
+            params = _from_wire(params, model.input_shape)
             with self._lock:
                 result = getattr(self.admin, xform_name(operation))(**params)
         except ClientError as exc:
@@ -210,6 +213,24 @@ class Backend:
             get_remaining_time_in_millis=lambda: 6000,
         )
         return self.functions[function](event, context)
+
+
+def _from_wire(value: Any, shape: Any) -> Any:
+    """A request's JSON as botocore's Python arguments: binary values arrive base64-encoded on the wire, and
+    botocore would encode them again. Walks the operation's input shape; anything else passes through."""
+    kind = getattr(shape, "type_name", None)
+    if kind == "blob" and isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError:
+            raise ValueError(f"{shape.name}: not base64") from None
+    if kind == "structure" and isinstance(value, dict):
+        return {k: _from_wire(v, shape.members[k]) if k in shape.members else v for k, v in value.items()}
+    if kind == "list" and isinstance(value, list):
+        return [_from_wire(v, shape.member) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _from_wire(v, shape.value) for k, v in value.items()}
+    return value
 
 
 def _wire(value: Any) -> Any:
@@ -258,10 +279,20 @@ class LocalApp:
             headers.append(("Content-Length", environ["CONTENT_LENGTH"]))
         target_header = environ.get("HTTP_X_AMZ_TARGET", "")
         # Browsers always send Origin on such a request, botocore never does: no web page can drive this.
-        admin_call = self.config.admin and "HTTP_ORIGIN" not in environ
-        if method == "POST" and target_header.startswith(DYNAMODB_TARGET) and admin_call:
+        sdk_call = method == "POST" and target_header.startswith(DYNAMODB_TARGET) and "HTTP_ORIGIN" not in environ
+        if sdk_call and not (self.config.admin and _loopback(environ.get("REMOTE_ADDR", ""))):
+            # From another machine (the server bound to 0.0.0.0): refused in DynamoDB's error shape, so the
+            # CLI says why in one line; never counted as a hit.
+            return 400, [("Content-Type", "application/x-amz-json-1.0")], json.dumps({
+                "__type": "com.amazonaws.dynamodb.v20120810#AccessDeniedException",
+                "message": "the local API answers DynamoDB calls only from this machine (loopback): run the CLI "
+                           "here with --endpoint http://127.0.0.1:PORT"}).encode()
+        if sdk_call:
             status, answer = self.backend.dynamodb_api(target_header, body)
-            return status, [("Content-Type", "application/x-amz-json-1.0")], json.dumps(answer).encode()
+            return status, [("Content-Type", "application/x-amz-json-1.0")], json.dumps(answer, default=_wire).encode()
+        refused = _unroutable(environ)
+        if refused:
+            return _json_error(400, "bad_request_target", refused)
         # REQUEST_URI is the raw request target, as Latin-1; put raw bytes back as %XX, as clients send them,
         # so the handlers' strict UTF-8 decoding sees exactly what arrived (API Gateway passes it encoded).
         target = quote(environ.get("REQUEST_URI", "/").encode("latin-1", "replace"), safe=_URL_SAFE)
@@ -272,7 +303,7 @@ class LocalApp:
         if function == LISTING and self.config.counts_api_key and not _key_exempt(method, event) and \
                 environ.get("HTTP_X_API_KEY") != self.config.counts_api_key:
             # API Gateway's answer to a missing or wrong key, in the gateway responses' JSON shape.
-            return _json_error(403, "INVALID_API_KEY", "Forbidden")
+            return _json_error(403, "INVALID_API_KEY", "Forbidden", event["requestContext"]["requestId"])
         result = self.backend.invoke(function, event)
         raw = result.get("body") or ""
         payload = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode("utf-8")
@@ -295,9 +326,33 @@ def _phrase(status: int) -> str:
         return "Unknown"
 
 
-def _json_error(status: int, code: str, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
-    body = json.dumps({"error": code, "message": message}).encode()
-    return status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body
+def _loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _unroutable(environ: dict[str, Any]) -> str | None:
+    """Why API Gateway would never route this request target to a function, or None. It takes only
+    origin-form targets ("/path?query", RFC 9112 section 3.2.1) over HTTP/1.x: an absolute URL, "*", a
+    target without a leading slash or with a fragment, HTTP/0.9 and other versions never reach a handler."""
+    target = environ.get("REQUEST_URI", "")
+    if environ.get(HTTP_VERSION, environ.get("SERVER_PROTOCOL", "")[5:]) not in ("1.0", "1.1"):
+        return "only HTTP/1.0 and HTTP/1.1 requests are served"
+    if not target.startswith("/"):
+        return "the request target must be a path starting with '/' (origin-form)"
+    if "#" in target:
+        return "a request target never holds a fragment ('#')"
+    return None
+
+
+def _json_error(status: int, code: str, message: str,
+                request_id: str | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+    payload = {"error": code, "message": message, **({"requestId": request_id} if request_id else {})}
+    body = json.dumps(payload).encode()
+    return status, [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff"),
+                    ("Content-Length", str(len(body)))], body
 
 
 # What API Gateway allows: 10 KB of request line and headers, a 10 MB payload.
@@ -326,6 +381,8 @@ def running(config: LocalConfig) -> Iterator[Any]:
             ident="route-counter-local",
             clear_untrusted_proxy_headers=True,
         )
+        # waitress serves HTTP/0.9 and unknown versions as 1.0; the app must see what was asked for.
+        server.channel_class = _versioned_channel()
     except BaseException:
         backend.stop()
         raise
@@ -336,8 +393,29 @@ def running(config: LocalConfig) -> Iterator[Any]:
         backend.stop()
 
 
-def configure_logging() -> None:
-    """Handler log lines as JSON with their extra fields, as Lambda's JSON log format shows them."""
+HTTP_VERSION = "route_counter.http_version"  # the environ key: the request line's own version ("" for 0.9)
+
+
+def _versioned_channel() -> type:
+    """waitress's channel, whose tasks also put the request line's own HTTP version in the environ."""
+    from waitress.channel import HTTPChannel
+    from waitress.task import WSGITask
+
+    class VersionedTask(WSGITask):  # type: ignore[misc]
+        def get_environment(self) -> dict[str, Any]:
+            environ: dict[str, Any] = super().get_environment()
+            environ[HTTP_VERSION] = self.request.version
+            return environ
+
+    class VersionedChannel(HTTPChannel):  # type: ignore[misc]
+        task_class = VersionedTask
+
+    return VersionedChannel
+
+
+def configure_logging(quiet: bool = False) -> None:
+    """Handler log lines as JSON with their extra fields, as Lambda's JSON log format shows them. Quiet
+    drops the counter's metrics line too: it is for CloudWatch (EMF), not a terminal; errors still show."""
 
     class JsonFormatter(logging.Formatter):
         skip = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -354,3 +432,5 @@ def configure_logging() -> None:
     # "Task queue depth is N": waitress's note that requests waited for a worker. Under a local load test
     # that is every request; it says nothing a developer can act on.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    if quiet:
+        logging.getLogger("route_counter.metrics").setLevel(logging.WARNING)

@@ -14,7 +14,7 @@ THROTTLE = "ThrottlingException"
 class Faults:
     """Wraps a client: ``sent`` counts HTTP requests per operation; faults are queued per operation.
 
-    - ``throttle(op, n)``: the next n calls answer 400 ThrottlingException and apply nothing.
+    - ``throttle(op, n, code)``: the next n calls answer 400 ThrottlingException (or ``code``) and apply nothing.
     - ``lose_response(op, n)``: the next n requests are applied by the store, then the response is
       lost (ReadTimeoutError) -- the case botocore's own retries would double count.
     - ``refuse(op, n)``: the next n connections are refused (nothing sent).
@@ -27,6 +27,7 @@ class Faults:
         self._throttle: Counter[str] = Counter()
         self._lose: Counter[str] = Counter()
         self._refuse: Counter[str] = Counter()
+        self.throttle_code = THROTTLE  # the error code a throttled call answers with
         events = client.meta.events
         events.register_first("before-send.dynamodb", self._before_send_first)
         # Registered on the generic event, last, so that it runs after moto has applied the request.
@@ -37,8 +38,9 @@ class Faults:
         """Acts as the handlers' client factory."""
         return self.client
 
-    def throttle(self, operation: str, times: int) -> None:
+    def throttle(self, operation: str, times: int, code: str = THROTTLE) -> None:
         self._throttle[operation] += times
+        self.throttle_code = code
 
     def lose_response(self, operation: str, times: int) -> None:
         self._lose[operation] += times
@@ -56,7 +58,7 @@ class Faults:
             self.throttled[model.name] += 1
             http = AWSResponse("https://dynamodb.local", 400, {}, None)
             parsed = {
-                "Error": {"Code": THROTTLE, "Message": "Rate of requests exceeds the allowed throughput."},
+                "Error": {"Code": self.throttle_code, "Message": "Rate of requests exceeds the allowed throughput."},
                 "ResponseMetadata": {"HTTPStatusCode": 400},
             }
             return http, parsed

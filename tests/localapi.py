@@ -36,7 +36,8 @@ class LocalApi:
         self.banner.append(line)
         # Drain stderr all along: a full pipe would block the server on its next log line.
         self.stderr: list[str] = []
-        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
+        self._drain = threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True)
+        self._drain.start()
         self.base = line.split(" on ")[1].split()[0]
         host, port = self.base.removeprefix("http://").rsplit(":", 1)
         self.host, self.port = host.strip("[]"), int(port)
@@ -57,10 +58,12 @@ class LocalApi:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise
+        self._drain.join(timeout)  # all it wrote is in self.stderr once stopped
+        return code
 
     def connection(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(self.host, self.port, timeout=30)

@@ -99,6 +99,7 @@ class FaultProxy:
         self.seen: Counter[str] = Counter()  # what happened, by action
         self.connections = 0
         self.forwarded = 0
+        self.closed = threading.Event()  # set once a ``close`` action has closed its connection
         proxy = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -120,6 +121,9 @@ class FaultProxy:
                         return
                     self.wfile.write(response(500, SERVER_ERROR) if action == "error" else answer)
                     if action == "close":
+                        self.wfile.flush()
+                        self.request.close()  # here, not after handle() returns: tests wait on `closed`
+                        proxy.closed.set()
                         return
 
         socketserver.ThreadingTCPServer.allow_reuse_address = True

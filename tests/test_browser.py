@@ -240,3 +240,17 @@ def test_with_an_api_key_the_page_asks_for_it_and_keeps_it_in_the_tab(browser):
         errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"
                   and e["message"].startswith(server.base)]  # (the log also holds earlier tests' pages)
         assert errors and all("status of 403" in m for m in errors)  # only the refused fetches, no script error
+
+
+def test_a_stored_route_with_a_direction_override_is_shown_escaped(browser):
+    """Stored before the counter refused such routes (or imported): the page names every hidden character."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with LocalApi("--quiet") as api:
+        item = {"route": {"S": "/invoice\u202efdp.exe"}, "count": {"N": "3"}, "count:GET": {"N": "3"}}
+        status, _, _ = api.request("POST", "/", {"X-Amz-Target": "DynamoDB_20120810.PutItem"},
+                                   json.dumps({"TableName": "route-counts-local", "Item": item}).encode())
+        assert status == 200
+        browser.get(f"{api.base}/_counts")
+        WebDriverWait(browser, 10).until(lambda d: len(rows(d)) == 1)
+        assert rows(browser)[0][0] == "/invoice\\u{202E}fdp.exe"

@@ -136,3 +136,13 @@ def test_however_a_route_is_hit_its_item_holds_only_the_retained_buckets(gaps):
     assert not buckets.leftovers(sim.item, t)
     assert len([n for n in sim.item if buckets.is_bucket(n)]) <= buckets.HOURS_KEPT + buckets.DAYS_KEPT
     assert sum(buckets.hourly(schema.numbers(sim.item), t).values()) <= sim.hits
+
+
+def test_a_cleanup_never_recreates_a_route_deleted_meanwhile(writer):
+    """The counter's rare second request REMOVEs leftovers; if `counts reset`/delete removed the route
+    between the hit and it, the cleanup must fail its condition, not bring back an item of stale buckets."""
+    writer.client.put_item(TableName=TABLE, Item={"route": {"S": "/gone"}, "count": {"N": "1"}, "haaaa": {"N": "1"}})
+    writer.client.delete_item(TableName=TABLE, Key={"route": {"S": "/gone"}})
+    with pytest.raises(writer.client.exceptions.ConditionalCheckFailedException):
+        writer.client.update_item(**update.cleanup_request(TABLE, "/gone", ["haaaa"]))
+    assert "Item" not in writer.client.get_item(TableName=TABLE, Key={"route": {"S": "/gone"}})

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -35,7 +36,7 @@ def test_list_get_top(seeded):
     assert code == 0 and json.loads(text)["count"] == 2 and json.loads(text)["methods"] == {"GET": 2}
     code, text = cli("top", "1")
     assert code == 0 and text.splitlines()[1].split()[-1] == "/a"
-    assert cli("get", "/never")[0] == 1
+    assert cli("get", "/never")[0] == 3  # not hit: 3, apart from AWS errors (1) and user errors (2)
 
 
 def test_reset_asks_first_and_needs_yes_without_a_terminal(seeded, capsys):
@@ -157,7 +158,7 @@ def test_route_rules_come_from_the_stack_or_flags(seeded, monkeypatch, capsys):
     monkeypatch.setattr(cli_module, "stack_config", lambda stack_name: {"maxRouteBytes": "8", "countsPath": "stats"})
     assert main(["--table", TABLE, "get", "/abcdefghij"]) == 2
     assert "longer than 8 bytes" in capsys.readouterr().err
-    assert main(["--table", TABLE, "--max-route-bytes", "100", "get", "/abcdefghij"]) == 1  # not hit, but valid
+    assert main(["--table", TABLE, "--max-route-bytes", "100", "get", "/abcdefghij"]) == 3  # not hit, but valid
     assert main(["--table", TABLE, "--max-route-bytes", "9999", "get", "/a"]) == 2
     assert "maxRouteBytes must be an integer from 1 to 2048" in capsys.readouterr().err
 
@@ -256,3 +257,117 @@ def test_import_refuses_bad_bucket_times_and_countries(seeded, tmp_path, capsys)
         assert main(["--table", TABLE, "import", str(path), "--yes"]) == 2
         assert "record 1" in capsys.readouterr().err
     assert stored(seeded.client, "/ok") is None
+
+
+def test_global_options_work_before_or_after_the_command(seeded, capfd):
+    assert main(["list", "--table", TABLE]) == 0
+    assert capfd.readouterr().out.splitlines()[1].split()[-1] == "/a"
+    assert main(["--table", "nope", "get", "/a", "--table", TABLE]) == 0  # the later one wins, as usual
+    assert json.loads(capfd.readouterr().out)["count"] == 3
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--endpoint", "notaurl", "list"], "--endpoint must be an http:// or https:// URL"),
+    (["list", "--endpoint", "ftp://x"], "--endpoint must be an http:// or https:// URL"),
+    (["--region", "bad region!", "list"], "--region must be an AWS region name like us-east-1"),
+])
+def test_a_bad_endpoint_or_region_is_one_line_not_a_traceback(argv, message, capsys):
+    assert main(["--table", TABLE, *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("record", "message"), [
+    ({"count": 10**130}, "is more than DynamoDB can hold"),
+    ({"count": 1, "methods": {"GET": 10**39 + 1}}, "is more than DynamoDB can hold"),
+    ({"count": 1, "firstSeen": "x" * 410_000}, "over DynamoDB's 409,600"),
+    ({"count": 1, "lastSeen": 12}, "must be text"),
+])
+def test_import_checks_dynamodbs_own_limits_before_the_first_write(seeded, tmp_path, capsys, record, message):
+    rows = [{"route": f"/ok/{i}", "count": i, "methods": {}} for i in range(29)] + [{"route": "/bad", **record}]
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(rows))
+    assert main(["--table", TABLE, "import", str(path), "--yes"]) == 2
+    assert message in capsys.readouterr().err
+    assert stored(seeded.client, "/ok/0") is None and stored(seeded.client, "/bad") is None  # nothing written
+
+
+def test_a_store_failure_mid_import_says_which_records_were_written(seeded, tmp_path, monkeypatch, capsys):
+    from botocore.exceptions import ClientError
+
+    real, calls = seeded.client.batch_write_item, []
+
+    def fails_second_batch(**kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "BatchWriteItem")
+        return real(**kwargs)
+
+    monkeypatch.setattr(seeded.client, "batch_write_item", fails_second_batch)
+    monkeypatch.setattr("counts.cli.make_client", lambda args: seeded.client)
+    path = tmp_path / "thirty.json"
+    path.write_text(json.dumps([{"route": f"/imp/{i}", "count": i + 1, "methods": {}} for i in range(30)]))
+    assert main(["--table", TABLE, "import", str(path), "--yes"]) == 1  # an AWS error: 1
+    err = capsys.readouterr().err
+    assert "25 of 30 records were written (records 1 to 25)" in err and "importing the same file again is safe" in err
+    assert stored(seeded.client, "/imp/24")["count"] == 25 and stored(seeded.client, "/imp/25") is None
+    monkeypatch.setattr(seeded.client, "batch_write_item", real)
+    assert main(["--table", TABLE, "import", str(path), "--yes"]) == 0  # and running it again completes it
+    assert stored(seeded.client, "/imp/29")["count"] == 30
+
+
+def test_stored_routes_with_invisible_characters_are_shown_escaped(writer, capfd):
+    writer.client.put_item(TableName=TABLE, Item={"route": {"S": "/admin\u202egpj.exe"}, "count": {"N": "1"}})
+    assert main(["--table", TABLE, "list"]) == 0
+    assert capfd.readouterr().out.splitlines()[1].split()[-1] == "/admin\\u{202E}gpj.exe"
+
+
+@pytest.mark.e2e
+def test_the_cli_works_against_a_local_api_bound_to_every_address_and_never_counts_itself():
+    """`make dev HOST=0.0.0.0` (the README's example): the CLI on this machine reaches it over loopback."""
+    with LocalApi("--quiet", "--host", "0.0.0.0") as api:
+        assert any("manage:" in line and "http://127.0.0.1:" in line for line in api.read_banner())
+        for route in ("/hello", "/hello"):
+            api.request("GET", route)
+        endpoint = f"http://127.0.0.1:{api.port}"
+
+        def counts(*argv: str, **kwargs) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "counts", *argv, "--endpoint", endpoint], cwd=ROOT,
+                                  capture_output=True, text=True, timeout=60, **kwargs)
+
+        listed = counts("list")
+        assert listed.returncode == 0 and [line.split()[-1] for line in listed.stdout.splitlines()[1:]] == ["/hello"]
+        assert json.loads(counts("get", "/hello").stdout)["count"] == 2
+        assert counts("get", "/nothing").returncode == 3
+        assert api.request("GET", "/_counts?route=/")[0] == 404  # no CLI call was ever counted as a POST on /
+        # A reader that is gone (`export | head`): no traceback, the shell's status for a closed pipe.
+        import os
+
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            closed = subprocess.run([sys.executable, "-m", "counts", "--endpoint", endpoint, "export"], cwd=ROOT,
+                                    stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60)
+        finally:
+            os.close(write_end)
+        assert closed.returncode == 141 and "Traceback" not in closed.stderr, closed.stderr
+
+
+def test_the_local_admin_pass_through_refuses_other_machines_in_dynamodbs_shape():
+    """Bound to 0.0.0.0, a DynamoDB call from another machine is refused (it could reset counts), never counted."""
+    from local.server import LocalApp
+
+    class NoBackend:
+        def dynamodb_api(self, *_):
+            raise AssertionError("must not reach the store")
+
+        def invoke(self, *_):
+            raise AssertionError("must not be counted")
+
+    app = LocalApp(SimpleNamespace(admin=True, counts_api_key=None, counts_path="_counts", stage="v1"), NoBackend())
+    environ = {"REQUEST_METHOD": "POST", "REQUEST_URI": "/", "SERVER_PROTOCOL": "HTTP/1.1",
+               "REMOTE_ADDR": "192.0.2.10", "HTTP_X_AMZ_TARGET": "DynamoDB_20120810.DeleteTable",
+               "wsgi.input": io.BytesIO(b'{"TableName": "route-counts-local"}')}
+    status, _, body = app._respond(environ, "POST")
+    assert status == 400 and "AccessDeniedException" in json.loads(body)["__type"]
+    assert "127.0.0.1" in json.loads(body)["message"]

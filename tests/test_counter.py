@@ -117,6 +117,10 @@ def test_cors_echoes_only_configured_origins(writer, settings):
         ("/" + "x" * 1024, 414, "route_too_long"),
         ("/a%00b", 400, "bad_characters"),
         ("/a%0Ab", 400, "bad_characters"),
+        ("/admin%E2%80%AEgpj.exe", 400, "bad_characters"),  # U+202E, right-to-left override
+        ("/a%E2%80%8Bb", 400, "bad_characters"),  # U+200B, zero width space
+        ("/%EF%BB%BFx", 400, "bad_characters"),  # U+FEFF
+        ("/a%E2%80%A8b", 400, "bad_characters"),  # U+2028, line separator
         ("/%zz", 400, "bad_encoding"),
         ("/%C0%AF", 400, "bad_encoding"),
         ("/elsewhere", 404, "route_not_counted"),

@@ -50,6 +50,17 @@ def test_throttling_storm_within_the_budget_counts_once(writer, settings, storm,
     report.count("throttling answers injected", storm)
 
 
+@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException",
+                                  "RequestLimitExceeded"])
+def test_each_throttling_code_dynamodb_answers_is_retried_and_counts_once(writer, settings, code):
+    """DynamoDB throttles with any of these codes (its API reference, Common Errors and UpdateItem);
+    a provisioned-capacity table answers ProvisionedThroughputExceededException."""
+    writer.throttle("UpdateItem", 2, code)
+    status, body, _ = hit(writer, settings, "/throttled")
+    assert (status, body["count"]) == (200, 1)
+    assert writer.throttled["UpdateItem"] == 2 and stored(writer.client, "/throttled")["count"] == 1
+
+
 def test_throttling_beyond_the_budget_is_503_and_never_counted(writer, settings, report, clock):
     writer.throttle("UpdateItem", 1000)
     status, body, headers = hit(writer, settings, "/storm/long")

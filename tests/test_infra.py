@@ -10,6 +10,7 @@ import hashlib
 import importlib
 import inspect
 import json
+import re
 
 import pulumi
 import pytest
@@ -18,7 +19,7 @@ from handler import schema, settings as env
 from infra import component as rc
 from infra import openapi, policies
 from infra.settings import SettingsError, defaults, parse
-from tests.stack import ACCOUNT, AUTONAME_SUFFIX, REGION, Recorder, everything, run_program
+from tests.stack import ACCOUNT, AUTONAME_SUFFIX, REGION, ROOT, Recorder, everything, run_program
 
 RESTAPI = "aws:apigateway/restApi:RestApi"
 METHOD, INTEGRATION = "aws:apigateway/method:Method", "aws:apigateway/integration:Integration"
@@ -278,12 +279,13 @@ def test_functions_runtime_logging_and_environment():
             assert fn["loggingConfig"]["systemLogLevel"] == "INFO"  # keeps START/REPORT lines
             assert fn["loggingConfig"]["logGroup"].startswith(f"/aws/lambda/{name}-")
             variables = fn["environment"]["variables"]
-            assert set(variables) == set(env.VARIABLES)  # exactly what the handlers read, all of it
+            # exactly what each handler reads: the listing never gets the visitor secret, the writer or limits
+            assert set(variables) == set(env.FUNCTION_VARIABLES[name.removeprefix("route-counter-")])
             assert variables[env.COUNTS_PATH] == "_counts"
             assert variables[env.TABLE_NAME].startswith("route-counter-table")
             assert variables[env.MAX_ROUTE_BYTES] == "1024" and variables[env.CORS_ORIGINS] == "*"
-        assert "reservedConcurrentExecutions" not in fns["route-counter-counter"]
-        assert fns["route-counter-listing"]["reservedConcurrentExecutions"] == 5  # public reads are capped
+        # A new account's concurrency quota (10) refuses any reservation: none by default.
+        assert all("reservedConcurrentExecutions" not in fn for fn in fns.values())
         groups = {g.name: g.inputs for g in recorder.of_type("aws:cloudwatch/logGroup:LogGroup")}
         assert all(g["retentionInDays"] == 7 for g in groups.values())
 
@@ -409,12 +411,27 @@ def test_alarm_email_subscribes_to_the_topic():
     return check(run_program(alarmEmail="ops@example.com"), assertions)
 
 
+HOSTILE_MESSAGE = 'Execution failed: "quoted" \\ back\nslash\tand a line break'
+
+
+def render_access_log(template: str) -> dict:
+    """A log line as API Gateway writes it for a failed request: each $context variable replaced by its
+    value, $context.error.messageString by the message already quoted and escaped (API Gateway Developer
+    Guide, "$context variables for access logging")."""
+    values = {"requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", "httpMethod": "GET", "path": "/v1/a/b",
+              "status": "502", "responseLatency": "31", "integrationLatency": "29", "identity.sourceIp": "203.0.113.9",
+              "error.message": HOSTILE_MESSAGE, "error.messageString": json.dumps(HOSTILE_MESSAGE)}
+    return json.loads(re.sub(r"\$context\.([A-Za-z.]+)", lambda m: values[m[1]], template))
+
+
 @pulumi.runtime.test
 def test_access_logs_when_enabled():
     def assertions(recorder, _):
         stage = recorder.resources["route-counter-stage"].inputs
         assert stage["accessLogSettings"]["destinationArn"].endswith(f"log-group:route-counter-access-logs-{AUTONAME_SUFFIX}")
-        assert json.loads(stage["accessLogSettings"]["format"].replace("$", ""))  # one JSON line
+        line = render_access_log(stage["accessLogSettings"]["format"])
+        assert line["error"] == HOSTILE_MESSAGE and line["status"] == "502"  # one JSON line, whatever the message
+        assert "ip" not in line and "203.0.113.9" not in json.dumps(line)  # README "Privacy": no source IPs
         assert recorder.resources["route-counter-method-settings"].inputs["settings"]["loggingLevel"] == "ERROR"
 
     return check(run_program(accessLogs=True), assertions)
@@ -435,7 +452,7 @@ def test_stack_outputs():
             lambda urls: urls == ["https://route-counter-api-id.execute-api.us-east-1.amazonaws.com/v1",
                                   "https://route-counter-api-id.execute-api.us-east-1.amazonaws.com/v1/_counts",
                                   "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1"
-                                  "#dashboards/dashboard/route-counter-dev"]
+                                  "#dashboards/dashboard/route-counter-dev-us-east-1"]
             or pytest.fail(str(urls))
         )
 
@@ -465,12 +482,60 @@ def test_stack_outputs():
         ("alarmEmail", "not-an-email", "alarmEmail must be an email address"),
         ("rateLimits", "/login=5/2m", "rateLimits: '/login=5/2m': the window must be one of 1s, 1m, 1h, 1d"),
         ("endpointType", "PRIVATE", "endpointType must be REGIONAL or EDGE"),
+        ("wafRateLimit", "9", "wafRateLimit must be 0 (no WAF) or from 10 (WAF's least)"),
+        ("monthlyBudget", "10", "monthlyBudget needs alarmEmail"),
+        ("apiGatewayLogsRole", "1", "apiGatewayLogsRole must be true or false"),
     ],
 )
 def test_config_validation_names_the_key_and_range(key, value, message):
     with pytest.raises(SettingsError) as err:
         parse({key: value})
     assert message in str(err.value)
+
+
+def test_the_bounds_themselves_are_accepted():
+    assert parse({"wafRateLimit": "10"}).waf_rate_limit == 10  # AWS WAF's least rate-based limit
+    assert parse({"monthlyBudget": "10", "alarmEmail": "ops@example.com"}).monthly_budget == 10
+
+
+def _redirects(n: int, length: int) -> str:
+    return ",".join(f"/go/{i:03d}=https://example.com/" + "p" * (length - 24) for i in range(n))
+
+
+def test_an_environment_lambda_would_refuse_is_refused_before_anything_is_created():
+    """Lambda measures the JSON of the variables and refuses more than 4 KB, after the function exists."""
+    with pytest.raises(SettingsError) as err:
+        parse({"redirects": _redirects(40, 100)})
+    message = str(err.value)
+    assert "counter function's environment would be" in message and "over Lambda's limit of 4096" in message
+    assert message.index("redirects (") < message.index("corsOrigins (")  # names what takes the room, largest first
+    settings = parse({"redirects": _redirects(25, 100)})  # ~2.9 KB of redirects: fits
+    variables = settings.function_environment("counter", "route-counter-table-1234567", "", "", "")
+    assert len(json.dumps(variables, separators=(",", ":"))) < env.ENVIRONMENT_LIMIT
+
+
+def test_tags_fit_the_smallest_limit_of_what_carries_them(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    nine = ",".join(f"k{i}=v" for i in range(9))
+    parse({"tags": nine})  # 9 + the program's 2 fit the 50 of every tagged resource
+    with pytest.raises(SettingsError, match="at most 10 tags, 2 of them the program's own: give at most 8"):
+        parse({"tags": nine, "downloads": "/cv=tests/files/resume.pdf"})  # S3 objects take 10
+    parse({"tags": ",".join(f"k{i}=v" for i in range(8)), "downloads": "/cv=tests/files/resume.pdf"})
+    with pytest.raises(SettingsError, match="at most 50"):
+        parse({"tags": ",".join(f"k{i}=v" for i in range(49))})
+
+
+def test_each_function_gets_only_what_it_reads_and_the_secret_only_with_unique_visitors():
+    names = ("route-counter-table-1234567", "bucket", "markers", "c2VjcmV0LXNlY3JldC1zZWNyZXQ=")
+    off = parse({}).function_environment("counter", *names)
+    assert off[env.VISITOR_SECRET] == "" and off[env.VISITOR_TABLE] == ""
+    on = parse({"uniqueVisitors": "true"})
+    assert on.function_environment("counter", *names)[env.VISITOR_SECRET] == names[3]
+    for settings in (parse({}), on):
+        listing = settings.function_environment("listing", *names)
+        assert env.VISITOR_SECRET not in listing and env.VISITOR_TABLE not in listing and env.WRITER not in listing
+        # and what it is given is enough for the listing's own parser
+        assert env.Settings.from_env(listing, env.LISTING_VARIABLES).table_name == names[0]
 
 
 def test_unknown_config_key_is_refused():
@@ -541,6 +606,7 @@ def test_api_gateway_own_errors_carry_cors_and_the_product_error_shape(origins, 
             params = response["responseParameters"]
             assert params["gatewayresponse.header.Access-Control-Allow-Origin"] == allow
             assert params.get("gatewayresponse.header.Vary") == vary
+            assert params["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'"
             template = response["responseTemplates"]["application/json"]
             sample = (template.replace("$context.error.responseType", "THROTTLED")
                       .replace("$context.error.messageString", '"Too Many Requests"').replace("$context.requestId", "r-1"))
@@ -556,7 +622,8 @@ def test_api_gateway_own_errors_carry_cors_and_the_product_error_shape(origins, 
 EVERY_OPTION = {"tracing": True, "accessLogs": True, "alarmEmail": "ops@example.com", "reservedConcurrency": 3,
                 "downloads": "/resume.pdf=tests/files/resume.pdf", "redirects": "/go=https://example.com",
                 "writer": "botocore", "countsAccess": "apiKey", "wafRateLimit": 1000, "monthlyBudget": 20,
-                "tags": "team=web", "rateLimits": "/login=5/1m", "endpointType": "EDGE", "detailedMetrics": True}
+                "tags": "team=web", "rateLimits": "/login=5/1m", "endpointType": "EDGE", "detailedMetrics": True,
+                "apiGatewayLogsRole": True}
 
 
 def permission_policies(recorder):

@@ -9,7 +9,7 @@ import pytest
 
 from handler import counter
 from handler.limits import Limit, parse_rate_limits
-from handler.settings import RATE_LIMITS, Settings
+from handler.settings import COUNT_BOTS, RATE_LIMITS, Settings
 from infra import settings as stack
 from local.events import build_event
 from tests.conftest import START, stored
@@ -97,3 +97,15 @@ def test_a_throttled_limited_hit_is_retried_and_still_counted_once(writer, clock
     writer.throttle("UpdateItem", 1)
     assert hit(writer, settings)[0]["statusCode"] == 200
     assert stored(writer.client, "/login")["count"] == 1
+
+
+@pytest.mark.parametrize("window", ["1m", "1h"])
+def test_a_bots_hits_find_the_window_open_but_never_fill_it(writer, window):
+    """Crawlers are counted apart (countBots): they must not use up what a route allows its people."""
+    settings = Settings.from_env({**os.environ, RATE_LIMITS: f"/login=2/{window}", COUNT_BOTS: "true"})
+    googlebot = [("User-Agent", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")]
+    for _ in range(3):
+        event, _ = build_event("GET", "/login", googlebot)
+        assert counter.handle(event, None, settings, writer)["statusCode"] == 200
+    assert [hit(writer, settings)[0]["statusCode"] for _ in range(3)] == [200, 200, 429]
+    assert stored(writer.client, "/login")["count"] == 2

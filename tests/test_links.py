@@ -198,3 +198,14 @@ def test_the_listing_and_dashboard_mark_links(writer, reader, linked, table):
     event, _ = build_event("GET", "/_counts?format=html")
     page = listing.handle(event, None, linked, reader)["body"]
     assert '"link":"download"' in page and "m.className='link'" in page
+
+
+@pytest.mark.parametrize("url", ['https://a.example/x y', 'https://a.example/"q"', "https://a.example/'><x",
+                                 "https://a.example/\x01", "https://a.example/\x7f", "https://a.example/<b>",
+                                 "https://a.example/a\\b", "https://a.example/\u00a0x"])
+def test_a_redirect_target_a_browser_would_mangle_or_that_breaks_out_of_a_header_is_refused(url):
+    from handler.links import parse_redirects
+    from handler.routes import RouteRules
+
+    with pytest.raises(ValueError, match="must be an https:// URL"):
+        parse_redirects(f"/go={url}", RouteRules(1024, (), (), ()))

@@ -68,7 +68,7 @@ def test_every_dashboard_widget_names_a_real_metric_of_these_resources():
             ("AWS/DynamoDB", "ConsumedWriteCapacityUnits"), ("AWS/DynamoDB", "ThrottledRequests")} | {
             (own.NAMESPACE, m) for m in own.METRICS}
         assert wanted <= seen
-        assert board.inputs["dashboardName"] == "route-counter-dev"
+        assert board.inputs["dashboardName"] == f"route-counter-dev-{REGION}"
 
     return check(run_program(), assertions)
 
@@ -185,8 +185,66 @@ def test_iam_access_needs_signed_requests_and_creates_no_key():
     return check(run_program(countsAccess="iam"), assertions)
 
 
-def test_dashboard_names_take_only_what_cloudwatch_accepts():
+def test_dashboard_names_take_only_what_cloudwatch_accepts_and_differ_per_region():
     from infra.observability import dashboard_name
 
-    assert dashboard_name("route-counter", "prod.eu") == "route-counter-prod-eu"
-    assert dashboard_name("route-counter", "dev") == "route-counter-dev"
+    assert dashboard_name("route-counter", "prod.eu", "eu-west-1") == "route-counter-prod-eu-eu-west-1"
+    assert dashboard_name("route-counter", "dev", "us-east-1") != dashboard_name("route-counter", "dev", "us-west-2")
+
+
+@pulumi.runtime.test
+def test_the_dashboard_is_named_for_the_stacks_region():
+    def assertions(recorder, _):
+        (board,) = recorder.of_type(DASHBOARD)
+        assert board.inputs["dashboardName"] == f"route-counter-dev-{REGION}"
+
+    return check(run_program(), assertions)
+
+
+@pulumi.runtime.test
+@pytest.mark.parametrize(("origins", "headers"), [
+    ("*", [{"name": "Access-Control-Allow-Origin", "value": "*"}]),
+    ("https://me.example", [{"name": "Access-Control-Allow-Origin", "value": "https://me.example"},
+                            {"name": "Vary", "value": "Origin"}]),
+])
+def test_wafs_429_carries_the_stages_cors_and_its_metrics_name_the_stack(origins, headers):
+    def assertions(recorder, _):
+        (acl,) = recorder.of_type(WAF)
+        (rule,) = acl.inputs["rules"]
+        assert rule["action"]["block"]["customResponse"]["responseHeaders"] == headers
+        names = [rule["visibilityConfig"]["metricName"], acl.inputs["visibilityConfig"]["metricName"]]
+        assert names == ["route-counter-dev-rate-per-ip", "route-counter-dev-waf"]
+
+    return check(run_program(wafRateLimit=100, corsOrigins=origins), assertions)
+
+
+def test_wafs_metric_names_keep_two_stacks_apart():
+    from infra.guards import waf_metric_name
+
+    assert waf_metric_name("route-counter", "prod.eu", "waf") == "route-counter-prod-eu-waf"
+    assert waf_metric_name("route-counter", "a", "waf") != waf_metric_name("route-counter", "b", "waf")
+
+
+@pulumi.runtime.test
+def test_the_api_gateway_logs_role_is_set_on_the_account_before_the_stage_logs():
+    def assertions(recorder, component):
+        (account,) = recorder.of_type("aws:apigateway/account:Account")
+        role = recorder.resources["route-counter-apigateway-logs"]
+        trust = json.loads(role.inputs["assumeRolePolicy"])
+        assert trust["Statement"] == [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
+                                       "Action": "sts:AssumeRole"}]
+        (attachment,) = recorder.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        assert attachment.inputs["policyArn"] == (
+            "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")
+        assert account.inputs["cloudwatchRoleArn"].startswith("arn:aws:iam::")
+        assert component.logs_role is not None
+
+    return check(run_program(accessLogs=True, apiGatewayLogsRole=True), assertions)
+
+
+@pulumi.runtime.test
+def test_without_the_opt_in_no_account_setting_is_touched():
+    def assertions(recorder, _):
+        assert recorder.of_type("aws:apigateway/account:Account") == []
+
+    return check(run_program(accessLogs=True), assertions)

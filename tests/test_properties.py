@@ -4,13 +4,15 @@ and 10x the examples in CI (profiles in tests/conftest.py)."""
 from __future__ import annotations
 
 import json
+import unicodedata
+from xml.etree import ElementTree
 
 import base64
 
 from hypothesis import given, settings, strategies as st
 
-from handler import counter, listing
-from handler.routes import DYNAMODB_KEY_LIMIT, RouteError, RouteRules, normalize, parse_templates, under_prefix
+from handler import counter, dashboard, listing
+from handler.routes import DYNAMODB_KEY_LIMIT, INVISIBLE, RouteError, RouteRules, normalize, parse_templates, under_prefix
 from local.events import build_event
 from tests.conftest import examples
 CONTROL = "".join(map(chr, [*range(0x20), 0x7F, *range(0x80, 0xA0)]))
@@ -28,7 +30,8 @@ def test_normalize_is_idempotent_and_only_raises_route_errors(path):
     try:
         once = normalize(path)
     except RouteError as exc:
-        assert exc.status == 400 and any(c in path for c in CONTROL) or any(0xD800 <= ord(c) <= 0xDFFF for c in path)
+        assert exc.status == 400 and any(c in path for c in CONTROL) or any(0xD800 <= ord(c) <= 0xDFFF for c in path) \
+            or any(unicodedata.category(c) in INVISIBLE for c in path)
         return
     assert normalize(once) == once
     assert once.startswith("/") and "//" not in once and (once == "/" or not once.endswith("/"))
@@ -45,7 +48,7 @@ def test_resolve_never_exceeds_the_byte_limit_or_keeps_control_characters(path, 
         assert exc.status in (400, 404, 414)
         return
     assert len(route.encode("utf-8")) <= limit
-    assert not any(c in CONTROL for c in route)
+    assert not any(c in CONTROL or unicodedata.category(c) in INVISIBLE for c in route)
     assert rules.resolve(route, encoded=False) == route  # a stored key resolves to itself
 
 
@@ -126,3 +129,15 @@ def test_hostile_events_never_500_never_leak_and_write_only_when_counted(writer,
             report.count("hostile events: counted" if response["statusCode"] == 200 else "hostile events: rejected")
     assert reader.writes == 0  # the listing never writes
     report.count("hostile proxy events tried (each into both handlers)")
+
+
+@settings(max_examples=examples(1000))
+@given(st.one_of(st.none(), st.text(alphabet=st.characters(exclude_categories=()), max_size=80),
+                 st.sampled_from(["\ufffe", "\uffff", "a\ud800b", "\x00", "<script>", "]]>", "&amp;", "\u202e"])),
+       st.integers(0, 10**15))
+def test_any_label_makes_a_badge_that_parses_as_xml(label, count):
+    """Whatever ?label= holds, the SVG is well-formed XML (a browser shows nothing for one that is not)."""
+    svg, shields = dashboard.badge(dashboard.badge_label(label), count)
+    root = ElementTree.fromstring(svg.encode("utf-8"))
+    texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert texts[0] == shields["label"] and texts[1] == f"{count:,}" and 1 <= len(shields["label"]) <= 40

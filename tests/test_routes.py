@@ -38,7 +38,10 @@ def test_normalize(path, expected):
     assert normalize(expected) == expected
 
 
-@pytest.mark.parametrize("path", ["/a\x00b", "/a\nb", "/\r", "/\x7f", "/a\x85", "/\ud800"])
+@pytest.mark.parametrize("path", ["/a\x00b", "/a\nb", "/\r", "/\x7f", "/a\x85", "/\ud800",
+                                  # invisible and direction-changing: a route shown as another's
+                                  "/admin\u202egpj.exe", "/a\u200bb", "/\ufeffx", "/a\u2028b", "/a\u2029b",
+                                  "/x\u2066y", "/\u00ad"])
 def test_normalize_rejects_control_characters(path):
     with pytest.raises(RouteError) as err:
         normalize(path)

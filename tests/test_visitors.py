@@ -180,3 +180,29 @@ def test_over_the_local_api_visitors_and_bots_and_the_cli_shows_them():
         head, *lines = result.stdout.splitlines()
         assert head.split()[:3] == ["hits", "visitors", "bots"]
         assert lines[0].split()[:3] == ["3", "2", "1"] and lines[0].endswith("/post")
+
+
+def test_a_new_visitors_hit_sweeps_the_visitor_bucket_that_just_expired(writer, settings_on):
+    """Visitor buckets leave the item in the hit's own update, like hit buckets: no second request."""
+    from handler import buckets, schema
+
+    expired = buckets.day_name(int(START // D) - buckets.DAYS_KEPT)  # the day that just left the 32 kept
+    writer.client.put_item(TableName="route-counts-test", Item={
+        schema.KEY: {"S": "/post"}, schema.COUNT: {"N": "1"}, expired: {"N": "1"},
+        buckets.visitors_of(expired): {"N": "1"}})
+    writer.sent.clear()
+    hit(writer, settings_on)
+    assert writer.sent == {"PutItem": 1, "UpdateItem": 1}  # the marker and the one update: no cleanup
+    item = writer.client.get_item(TableName="route-counts-test", Key={schema.KEY: {"S": "/post"}})["Item"]
+    assert expired not in item and buckets.visitors_of(expired) not in item
+
+
+def test_markers_of_two_days_never_match_and_need_the_days_salt():
+    """The daily rotation README "Privacy" promises: the same visitor on two days gives unrelated hashes."""
+    secret = base64.b64decode(SECRET)
+    today = visitors.marker(secret, START, IP, CHROME, "/post")[visitors.MARKER_KEY]["S"]
+    tomorrow = visitors.marker(secret, START + D, IP, CHROME, "/post")[visitors.MARKER_KEY]["S"]
+    assert today.split(":")[1] != tomorrow.split(":")[1]
+    assert today == visitors.marker(secret, START + 60, IP, CHROME, "/post")[visitors.MARKER_KEY]["S"]  # same day
+    other_stack = visitors.marker(b"another stack's secret, 32 bytes", START, IP, CHROME, "/post")
+    assert other_stack[visitors.MARKER_KEY]["S"] != today
