@@ -201,8 +201,9 @@ def with_moto(fn: Callable[[], Any]) -> Any:
     from moto import mock_aws
 
     with mock_aws():
-        from handler import counter, listing, schema
-        from handler.dynamo import create_client
+        from handler import counter, listing
+        from handler.rules import schema
+        from handler.store.dynamo import create_client
 
         create_client(retries=True).create_table(**schema.create_table_kwargs(TABLE))
         counter._client = listing._client = None
@@ -253,7 +254,8 @@ def requests_per_hit() -> dict[str, dict[str, int]]:
 def listing_cost(routes: int) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         from bench import baseline
-        from handler import listing, schema
+        from handler import listing
+        from handler.rules import schema
         from local.events import build_event
 
         client = listing._dynamodb()

@@ -1,7 +1,7 @@
 """A route's item over time, without a server: DynamoDB's item-size rules, and the counter's own update
 requests applied to an in-memory item, so 20,000 hits over 120 simulated days take a second.
 
-``apply_update`` understands exactly the expressions handler/update.py builds (ADD, SET with
+``apply_update`` understands exactly the expressions handler/rules/update.py builds (ADD, SET with
 if_not_exists, REMOVE, and the two conditions) and refuses anything else; tests/test_buckets.py checks it
 against moto on the same requests, so the simulation is the counter's real behaviour.
 """
@@ -13,8 +13,8 @@ import re
 from decimal import Decimal
 from typing import Any, Iterable, NamedTuple
 
-from handler import schema, update
-from handler.limits import Limit
+from handler.rules import schema, update
+from handler.rules.limits import Limit
 
 Item = dict[str, dict[str, str]]
 _CLAUSE = re.compile(r"(ADD|SET|REMOVE) (.*?)(?= (?:ADD|SET|REMOVE) |$)")

@@ -20,10 +20,12 @@ from typing import Any, Callable, Iterator, NoReturn, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handler import buckets, clock, queries, schema
-from handler.countries import COUNTRY_PREFIX
-from handler.dynamo import create_client
-from handler.routes import RouteError, RouteRules, printable
+from handler import clock
+from handler.rules import buckets, schema
+from handler.store import queries
+from handler.rules.countries import COUNTRY_PREFIX
+from handler.store.dynamo import create_client
+from handler.rules.routes import RouteError, RouteRules, printable
 from infra import settings as stack
 
 LOCAL_TABLE = "route-counts-local"

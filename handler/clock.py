@@ -22,8 +22,3 @@ CLOCK = Clock(_time.time, _time.monotonic, _time.sleep)
 def now() -> float:
     """The wall clock, read through CLOCK at call time (so a test's replacement applies)."""
     return CLOCK.time()
-
-
-def iso(t: float) -> str:
-    """ISO-8601 UTC with milliseconds, e.g. 2026-11-24T02:03:04.567Z."""
-    return _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"

@@ -1,8 +1,8 @@
 """The counter Lambda: every path except the listing path counts one hit with ONE UpdateItem.
 
 It reads as a sentence: admit the request, resolve the route, follow a download or redirect if it is one,
-ask the rules what this hit changes (handler/update.py; with uniqueVisitors, first mark the visitor:
-handler/visitors.py), send the one update through the write path (handler/writer.py), answer: 200 with
+ask the rules what this hit changes (handler/rules/update.py; with uniqueVisitors, first mark the visitor:
+handler/rules/visitors.py), send the one update through the write path (handler/store/writer.py), answer: 200 with
 the count (or a counting badge with ``?format=svg``), or 429 when the route's rate limit is reached.
 """
 
@@ -12,14 +12,17 @@ import logging
 import os
 from typing import Any, Callable
 
-from handler import clock, events, metrics, schema, update, visitors
-from handler.countries import country_attribute
-from handler.downloads import presign
-from handler.limits import Limit
-from handler.responses import Answered, admit, error_response, json_response, last_resort, method_not_allowed, response
-from handler.routes import RouteError
-from handler.settings import Settings
-from handler.writer import ConditionFailed, DynamoFailure, call_once_retry_safe, create_writer
+from handler import clock
+from handler.rules import schema, update, visitors
+from handler.rules.countries import country_attribute
+from handler.rules.limits import Limit
+from handler.rules.routes import RouteError
+from handler.rules.settings import Settings
+from handler.store.downloads import presign
+from handler.store.outcomes import ConditionFailed, DynamoFailure
+from handler.store.writer import call_once_retry_safe
+from handler.web import events, metrics
+from handler.web.responses import Answered, admit, error_response, json_response, last_resort, method_not_allowed, response
 
 SETTINGS = Settings.from_env(os.environ)  # fail fast at init on a bad environment
 LOGGER = logging.getLogger("route_counter.counter")
@@ -28,6 +31,19 @@ LINK_METHODS = ("GET", "HEAD")
 COUNTRY_HEADER = "cloudfront-viewer-country"  # set by API Gateway's edge network (endpointType EDGE)
 # Let browser scripts read the rate-limit answers (CORS hides other response headers from them).
 EXPOSE = {"Access-Control-Expose-Headers": "RateLimit, RateLimit-Policy, Retry-After"}
+
+def create_writer(kind: str) -> Any:
+    """The writer seam's chooser, here where the seam is used (neither writer imports the other): the
+    counter's store client, ``lean`` (standard library, no botocore at cold start) or ``botocore``
+    (the runtime's botocore, one attempt per call). Both answer ``update_item(**request)``."""
+    if kind == "botocore":
+        from handler.store.dynamo import create_client
+
+        return create_client(retries=False)
+    from handler.store.lean import LeanDynamoDB
+
+    return LeanDynamoDB.from_env()
+
 
 _client = None
 
@@ -131,7 +147,7 @@ def counted(
     if hit.limit and outcome.remaining is not None:
         headers.update({**hit.limit.headers(outcome.remaining, hit.t), **EXPOSE})
     if status == 200 and request.query.get("format") == "svg":  # a counting badge: counts, then shows
-        from handler import dashboard  # only badges need it: kept out of every other cold start
+        from handler.web import dashboard  # only badges need it: kept out of every other cold start
 
         svg, _ = dashboard.badge(dashboard.badge_label(request.query.get("label")), outcome.total)
         headers.update({"Cache-Control": dashboard.COUNTING_BADGE_CACHE, **dashboard.SVG_HEADERS})

@@ -10,14 +10,15 @@ from typing import Any, Callable, Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handler import buckets, dashboard, events
 from handler.clock import now
-from handler.dynamo import classify, create_client
-from handler.writer import DynamoFailure
-from handler.queries import MAX_TOP, BadQuery, View, decode_cursor, get_route, list_page, top_routes
-from handler.responses import Answered, admit, error_response, json_response, last_resort, response, vary
-from handler.routes import RouteError, normalize
-from handler.settings import LISTING_VARIABLES, Settings
+from handler.rules import buckets
+from handler.rules.routes import RouteError, normalize
+from handler.rules.settings import LISTING_VARIABLES, Settings
+from handler.store.dynamo import classify, create_client
+from handler.store.outcomes import DynamoFailure
+from handler.store.queries import MAX_TOP, BadQuery, View, decode_cursor, get_route, list_page, top_routes
+from handler.web import dashboard, events
+from handler.web.responses import Answered, admit, error_response, json_response, last_resort, response, vary
 
 SETTINGS = Settings.from_env(os.environ, LISTING_VARIABLES)  # fail fast at init on a bad environment
 LOGGER = logging.getLogger("route_counter.listing")

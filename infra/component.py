@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from handler import schema, visitors
+from handler.rules import schema, visitors
 from infra import downloads, guards, observability, openapi, policies
 from infra import settings as stack
 from infra.settings import StackSettings
@@ -163,7 +163,7 @@ class RouteCounter(pulumi.ComponentResource):
         )
 
     def _create_visitor_table(self) -> aws.dynamodb.Table:
-        """uniqueVisitors: today's visitor markers, each deleted by TTL within two days (handler/visitors.py).
+        """uniqueVisitors: today's visitor markers, each deleted by TTL within two days (handler/rules/visitors.py).
         Nothing here is worth keeping: no point-in-time recovery, no protection."""
         return aws.dynamodb.Table(
             f"{self._name}-visitors",
@@ -223,7 +223,7 @@ class RouteCounter(pulumi.ComponentResource):
             timeout=timeout,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(environment)),
             # Application WARN for the listing: its own lines are errors. INFO for the counter: its one
-            # INFO line per invocation is the EMF metrics line (handler/metrics.py). System INFO by default: the START and REPORT lines (duration, memory, init) are what people
+            # INFO line per invocation is the EMF metrics line (handler/web/metrics.py). System INFO by default: the START and REPORT lines (duration, memory, init) are what people
             # read first when something is slow (systemLogLevel WARN drops them, to save log cost).
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="JSON", log_group=log_group.name, application_log_level=log_level,

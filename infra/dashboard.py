@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from handler import metrics as own
+from handler.web import metrics as own
 from infra.alarms import API, DYNAMODB, LAMBDA
 
 PERIOD = 300
 # (namespace, metric) -> the dimension sets AWS publishes it with (CloudWatch user guide, "API Gateway
-# metrics", "Lambda function metrics", "DynamoDB metrics and dimensions"; ours from handler/metrics.py).
+# metrics", "Lambda function metrics", "DynamoDB metrics and dimensions"; ours from handler/web/metrics.py).
 METRIC_DIMENSIONS: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {
     **{(API, m): (("ApiName",), ("ApiName", "Stage"), ("ApiName", "Method", "Resource", "Stage"))
        for m in ("Count", "Latency", "IntegrationLatency", "4XXError", "5XXError")},

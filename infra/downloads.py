@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from handler.links import Download
+from handler.rules.links import Download
 
 
 @dataclass(frozen=True)

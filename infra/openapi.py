@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from handler.events import PROXY_PARAM, PROXY_PART, PUBLIC_LISTING_SUBPATHS, ROOT_RESOURCE
+from handler.web.events import PROXY_PARAM, PROXY_PART, PUBLIC_LISTING_SUBPATHS, ROOT_RESOURCE
 
 ANY_METHOD = "x-amazon-apigateway-any-method"
 LISTING_METHODS = ("get", "head", "options")

@@ -15,10 +15,10 @@ from typing import Any, Mapping, TypeVar
 
 import yaml
 
-from handler import settings as env
-from handler.links import Download
-from handler.routes import DYNAMODB_KEY_LIMIT
-from handler.writer import WRITERS
+from handler.rules import settings as env
+from handler.rules.links import Download
+from handler.rules.routes import DYNAMODB_KEY_LIMIT
+from handler.rules.settings import WRITERS
 
 PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 
@@ -99,14 +99,14 @@ class StackSettings:
         self, function: str, table_name: T, download_bucket: T | str = "", visitor_table: T | str = "",
         visitor_secret: T | str = "",
     ) -> dict[str, T | str]:
-        """One function's Lambda environment: only the variables it reads (handler.settings.FUNCTION_VARIABLES)."""
+        """One function's Lambda environment: only the variables it reads (handler.rules.settings.FUNCTION_VARIABLES)."""
         everything = self.handler_environment(table_name, download_bucket, visitor_table, visitor_secret)
         return {name: everything[name] for name in env.FUNCTION_VARIABLES[function]}
 
     def handler_environment(
         self, table_name: T, download_bucket: T | str = "", visitor_table: T | str = "", visitor_secret: T | str = ""
     ) -> dict[str, T | str]:
-        """Every variable the handlers read (names from handler.settings): the one function that turns
+        """Every variable the handlers read (names from handler.rules.settings): the one function that turns
         settings into them, for the Pulumi program (names and the secret are Outputs there, and each
         function gets its share through ``function_environment``) and the local API (one process, both
         handlers)."""

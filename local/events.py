@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 from urllib.parse import parse_qsl
 
-from handler.events import PROXY_PARAM, PROXY_PART, ROOT_RESOURCE
+from handler.web.events import PROXY_PARAM, PROXY_PART, ROOT_RESOURCE
 
 COUNTER, LISTING = "counter", "listing"
 LOCAL_ACCOUNT = "123456789012"
@@ -31,7 +31,7 @@ class Route:
 
 
 def route_for(path: str, counts_path: str) -> Route:
-    """Match a raw path against the API's resource tree (see handler.events)."""
+    """Match a raw path against the API's resource tree (see handler.web.events)."""
     rest = path.lstrip("/")
     if not rest:
         return Route(ROOT_RESOURCE, None, COUNTER)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, quote
 
-from handler.events import PUBLIC_LISTING_SUBPATHS
+from handler.web.events import PUBLIC_LISTING_SUBPATHS
 from local.events import COUNTER, LISTING, build_event
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -92,8 +92,8 @@ class Backend:
             for name, value in FAKE_CREDENTIALS.items():
                 os.environ.setdefault(name, value)
             os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = self.config.endpoint
-        from handler import schema
-        from handler.dynamo import create_client
+        from handler.rules import schema
+        from handler.store.dynamo import create_client
 
         # Made before the handlers' endpoint is set: in embedded mode these talk to moto in process.
         self.store = create_client(retries=True)
@@ -109,7 +109,7 @@ class Backend:
             self.store.get_waiter("table_exists").wait(TableName=self.config.table, WaiterConfig={"Delay": 0.2})
         markers = self.config.environment.get("VISITOR_TABLE")
         if markers:  # --unique-visitors: the markers' table (on DynamoDB, TTL deletes them; here they live in memory)
-            from handler.visitors import create_table_kwargs
+            from handler.rules.visitors import create_table_kwargs
 
             try:
                 self.store.describe_table(TableName=markers)
@@ -130,7 +130,7 @@ class Backend:
 
     def _download_objects(self) -> dict[str, tuple[bytes, str]]:
         """The configured downloads' bytes and content types, by object key, read from their local files."""
-        from handler.settings import Settings
+        from handler.rules.settings import Settings
         from infra.downloads import content_type
 
         links = Settings.from_env(self.config.environment).links

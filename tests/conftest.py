@@ -25,9 +25,10 @@ import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings as hypothesis_settings  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from handler import counter, schema  # noqa: E402
-from handler.dynamo import create_client  # noqa: E402
-from handler.settings import Settings  # noqa: E402
+from handler import counter  # noqa: E402
+from handler.rules import schema
+from handler.store.dynamo import create_client  # noqa: E402
+from handler.rules.settings import Settings  # noqa: E402
 from local.events import build_event  # noqa: E402
 from tests.faults import Faults  # noqa: E402
 

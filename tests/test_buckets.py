@@ -1,5 +1,5 @@
-"""Time buckets: names, retention and sweeping (handler/buckets.py), the one update that carries them
-(handler/update.py), and the item-size bound after 120 days (bench/items.py, checked against moto)."""
+"""Time buckets: names, retention and sweeping (handler/rules/buckets.py), the one update that carries them
+(handler/rules/update.py), and the item-size bound after 120 days (bench/items.py, checked against moto)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from bench.items import Simulation, apply_update, item_size, number_size, simulate
-from handler import buckets, schema, update
-from handler.limits import parse_rate_limits
+from handler.rules import buckets, schema, update
+from handler.rules.limits import parse_rate_limits
 from tests.conftest import START, TABLE, examples
 
 H, D = buckets.HOUR, buckets.DAY

@@ -53,7 +53,7 @@ def test_reset_asks_first_and_needs_yes_without_a_terminal(seeded, capsys):
 def test_reset_keeps_hits_that_land_between_showing_and_resetting(seeded, hits, monkeypatch):
     """The reset subtracts what it showed, atomically: a hit arriving meanwhile is not lost."""
     from counts import cli as cli_module
-    from handler import queries
+    from handler.store import queries
 
     shown = queries.get_route
 

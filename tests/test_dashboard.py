@@ -8,7 +8,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from handler import dashboard, listing
+from handler import listing
+from handler.web import dashboard
 from local.events import build_event
 
 HOSTILE = "/<script>alert(1)</script>"

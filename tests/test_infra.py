@@ -15,7 +15,7 @@ import re
 import pulumi
 import pytest
 
-from handler import schema, settings as env
+from handler.rules import schema, settings as env
 from infra import component as rc
 from infra import openapi, policies
 from infra.settings import SettingsError, defaults, parse

@@ -14,14 +14,16 @@ import sys
 
 import pytest
 
-from handler import counter, dynamo, lean, schema
-from handler import writer as writer_module
+from handler import counter
+from handler.rules import schema
+from handler.rules.settings import WRITERS
+from handler.store import dynamo, lean
+from handler.store import writer as writer_module
 from local.events import build_event
 from tests.localapi import ROOT
 from tests.stores import FaultProxy, MotoServer, free_port
 
 pytestmark = pytest.mark.e2e
-WRITERS = writer_module.WRITERS
 _tables = itertools.count()
 
 
@@ -52,7 +54,7 @@ def make_writer(kind: str, endpoint: str, monkeypatch, **env: str):
                    "AWS_SESSION_TOKEN": "session-token", "AWS_ENDPOINT_URL_DYNAMODB": endpoint, **env}
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    return writer_module.create_writer(kind)
+    return counter.create_writer(kind)
 
 
 def hit(settings, table, client, route="/w"):

@@ -1,4 +1,4 @@
-"""Per-route rate limits: the config (handler/limits.py), and the counter answering 429 with one request."""
+"""Per-route rate limits: the config (handler/rules/limits.py), and the counter answering 429 with one request."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import os
 import pytest
 
 from handler import counter
-from handler.limits import Limit, parse_rate_limits
-from handler.settings import COUNT_BOTS, RATE_LIMITS, Settings
+from handler.rules.limits import Limit, parse_rate_limits
+from handler.rules.settings import COUNT_BOTS, RATE_LIMITS, Settings
 from infra import settings as stack
 from local.events import build_event
 from tests.conftest import START, stored

@@ -10,9 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 import pulumi
 import pytest
 
-from handler import counter, downloads
-from handler.links import parse_links
-from handler.settings import Settings
+from handler import counter
+from handler.store import downloads
+from handler.rules.links import parse_links
+from handler.rules.settings import Settings
 from infra.settings import SettingsError, parse
 from local.events import build_event
 from tests.conftest import stored
@@ -204,8 +205,8 @@ def test_the_listing_and_dashboard_mark_links(writer, reader, linked, table):
                                  "https://a.example/\x01", "https://a.example/\x7f", "https://a.example/<b>",
                                  "https://a.example/a\\b", "https://a.example/\u00a0x"])
 def test_a_redirect_target_a_browser_would_mangle_or_that_breaks_out_of_a_header_is_refused(url):
-    from handler.links import parse_redirects
-    from handler.routes import RouteRules
+    from handler.rules.links import parse_redirects
+    from handler.rules.routes import RouteRules
 
     with pytest.raises(ValueError, match="must be an https:// URL"):
         parse_redirects(f"/go={url}", RouteRules(1024, (), (), ()))

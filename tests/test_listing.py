@@ -9,7 +9,8 @@ from urllib.parse import quote
 
 import pytest
 
-from handler import listing, queries
+from handler import listing
+from handler.store import queries
 from local.events import build_event
 
 EVENTS = Path(__file__).parent / "events"

@@ -19,12 +19,18 @@ CLIENTS, HITS = 16, 10_000 if CI else 4_000
 ROUTES = ["/load/hot"] * 9 + [f"/load/r{i}" for i in range(9)]
 
 
+# The bound is a safety net, not a speed goal: it sits far above what the run takes (about 80 s in CI, 300 s
+# with the other core kept busy), so a loaded machine never cuts the run short; the timeout sits above it.
+DEADLINE = 840  # seconds
+
+
+@pytest.mark.timeout(DEADLINE + 60)
 def test_thousands_of_hits_from_sixteen_clients_are_counted_exactly(report):
     per_client = HITS // CLIENTS
     latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
     statuses: list[dict[int, int]] = [{} for _ in range(CLIENTS)]
     sent: list[dict[str, int]] = [{} for _ in range(CLIENTS)]
-    deadline = time.monotonic() + 240  # bounded in time as well as in count
+    deadline = time.monotonic() + DEADLINE  # bounded in time as well as in count
 
     def client(n: int) -> None:
         conn = api.connection()

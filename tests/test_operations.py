@@ -10,7 +10,7 @@ import json
 import pulumi
 import pytest
 
-from handler import metrics as own
+from handler.web import metrics as own
 from infra import component as rc
 from infra import dashboard
 from tests.stack import REGION, run_program

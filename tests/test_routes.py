@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from handler.routes import RouteError, RouteRules, decode, normalize, parse_prefixes, parse_templates, under_prefix
-from handler.settings import ConfigError, Settings
+from handler.rules.routes import RouteError, RouteRules, decode, normalize, parse_prefixes, parse_templates, under_prefix
+from handler.rules.settings import ConfigError, Settings
 from infra import settings as stack
 from local.events import build_event
-from handler import events
+from handler.web import events
 
 
 @pytest.mark.parametrize(

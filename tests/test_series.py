@@ -8,8 +8,9 @@ import os
 
 import pytest
 
-from handler import buckets, counter, listing, schema
-from handler.settings import COUNT_COUNTRIES, Settings
+from handler import counter, listing
+from handler.rules import buckets, schema
+from handler.rules.settings import COUNT_COUNTRIES, Settings
 from local.events import build_event
 from tests.conftest import TABLE
 
@@ -127,11 +128,11 @@ def test_countries_are_counted_only_when_the_edge_sets_them(writer, reader, sett
 
 
 def test_country_codes_are_exactly_iso_3166_1_alpha_2():
-    """handler/countries.py is a constant (the asset needs no package); the maintained iso3166 package
+    """handler/rules/countries.py is a constant (the asset needs no package); the maintained iso3166 package
     checks it: every officially assigned code, and nothing else (Kosovo's user-assigned XK included)."""
     import iso3166
 
-    from handler.countries import CODES
+    from handler.rules.countries import CODES
 
     assert CODES == {c.alpha2 for c in iso3166.countries} - {"XK"}
     assert len(CODES) == 249

@@ -3,12 +3,12 @@
 Why: botocore costs a cold start ~150 ms to import and ~45 ms to build a client; this costs a few ms, and
 for a static site's counter most hits are cold starts. What it must get right, and how:
 
-- Signatures: handler/sigv4.py, checked against botocore's SigV4Auth and by a signature-verifying moto
+- Signatures: handler/store/sigv4.py, checked against botocore's SigV4Auth and by a signature-verifying moto
   server. Credentials come from the environment, as Lambda provides them (the session token included).
 - Endpoints: ``AWS_ENDPOINT_URL_DYNAMODB`` or ``AWS_ENDPOINT_URL`` if set; else ``AWS_REGION`` with its
   partition's DNS suffix, and the FIPS endpoint with ``AWS_USE_FIPS_ENDPOINT=true`` (the same hosts
   botocore resolves: tests/test_lean.py compares them). TLS is verified against the system trust store.
-- Outcomes (handler/writer.py): a connection that never opened is NOT_APPLIED; once a byte is sent,
+- Outcomes (handler/store/writer.py): a connection that never opened is NOT_APPLIED; once a byte is sent,
   any failure (timeout, reset, an empty answer) is UNKNOWN and never re-sent; 5xx is UNKNOWN; throttling
   codes are NOT_APPLIED; other 4xx are REJECTED.
 - Keep-alive: the connection is reused across invocations. Lambda freezes the function between them, and
@@ -30,8 +30,8 @@ import time
 from typing import Any, Mapping, NamedTuple
 from urllib.parse import urlsplit
 
-from handler import sigv4
-from handler.writer import CONNECT_TIMEOUT, NOT_APPLIED, READ_TIMEOUT, REJECTED, THROTTLING_CODES, UNKNOWN, WriteError
+from handler.store import sigv4
+from handler.store.outcomes import CONNECT_TIMEOUT, NOT_APPLIED, READ_TIMEOUT, REJECTED, THROTTLING_CODES, UNKNOWN, WriteError
 
 SERVICE = "dynamodb"
 TARGET_PREFIX = "DynamoDB_20120810."

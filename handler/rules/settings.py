@@ -11,10 +11,9 @@ import base64
 import re
 from typing import Mapping, NamedTuple
 
-from handler.limits import RateLimits, parse_rate_limits
-from handler.links import Links, parse_links
-from handler.routes import DYNAMODB_KEY_LIMIT, RouteRules, parse_prefixes, parse_templates, split_list
-from handler.writer import WRITERS
+from handler.rules.limits import RateLimits, parse_rate_limits
+from handler.rules.links import Links, parse_links
+from handler.rules.routes import DYNAMODB_KEY_LIMIT, RouteRules, parse_prefixes, parse_templates, split_list
 
 # Environment variable names: the Pulumi program and the local server set exactly these.
 TABLE_NAME = "TABLE_NAME"
@@ -46,6 +45,7 @@ FUNCTION_VARIABLES = {"counter": COUNTER_VARIABLES, "listing": LISTING_VARIABLES
 ENVIRONMENT_LIMIT = 4096
 
 ANY_ORIGIN = "*"
+WRITERS = ("lean", "botocore")  # how the counter writes (stack config `writer`): the first is the default
 _DIGITS = re.compile(r"^[0-9]{1,9}$")  # ASCII only: str.isdigit() accepts '²', which int() refuses
 _PATH_PART = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 

@@ -14,7 +14,7 @@ import re
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from handler.routes import RouteError, RouteRules, split_list
+from handler.rules.routes import RouteError, RouteRules, split_list
 
 DOWNLOAD_PREFIX = "downloads"  # object keys: downloads/<route without its leading slash>
 # A filename safe inside `attachment; filename="..."` without escaping, and in a URL query.

@@ -38,7 +38,7 @@ class Request(NamedTuple):  # NamedTuple, not a dataclass: class creation is che
     query: Mapping[str, str]
     headers: Mapping[str, str]  # names lower-cased
     request_id: str
-    source_ip: str = ""  # requestContext.identity.sourceIp: only ever hashed (handler/visitors.py)
+    source_ip: str = ""  # requestContext.identity.sourceIp: only ever hashed (handler/rules/visitors.py)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)

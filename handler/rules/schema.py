@@ -6,8 +6,8 @@ import calendar
 import time
 from typing import Any, Mapping
 
-from handler import buckets
-from handler.countries import CODES, COUNTRY_PREFIX
+from handler.rules import buckets
+from handler.rules.countries import CODES, COUNTRY_PREFIX
 
 # Partition key: the normalised route path. No sort key: one item per route.
 KEY = "route"
@@ -20,8 +20,8 @@ LAST_SEEN = "lastSeen"  # S, ISO-8601 UTC
 # Per-method counts are top-level numbers named "count:GET", "count:POST", ...: top-level so that one
 # UpdateItem can ADD to them (DynamoDB cannot ADD into a map attribute that does not exist yet).
 METHOD_COUNT_PREFIX = "count:"
-# The same goes for the time buckets (handler/buckets.py: "haou5" and "d0g19"), the viewer
-# countries ("c:DE", handler/countries.py) and short rate windows ("w:60:29493213", handler/limits.py).
+# The same goes for the time buckets (handler/rules/buckets.py: "haou5" and "d0g19"), the viewer
+# countries ("c:DE", handler/rules/countries.py) and short rate windows ("w:60:29493213", handler/rules/limits.py).
 HOUR_KEY, DAY_KEY = "%Y-%m-%dT%H", "%Y-%m-%d"  # how records show bucket times (UTC)
 BOTS = "bots"  # N, hits from listed crawlers (countBots), never in count
 VISITORS = "visitors"  # N, distinct visitors per day, summed (uniqueVisitors); per day in "v..." buckets
@@ -29,6 +29,11 @@ VISITORS = "visitors"  # N, distinct visitors per day, summed (uniqueVisitors); 
 # The methods API Gateway REST APIs accept; OPTIONS is answered as a preflight and never counted.
 COUNTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 KNOWN_METHODS = COUNTED_METHODS + ("OPTIONS",)
+
+
+def iso(t: float) -> str:
+    """ISO-8601 UTC with milliseconds, e.g. 2026-11-24T02:03:04.567Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
 
 
 def method_attribute(method: str) -> str:

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, NamedTuple
 
-from handler import buckets, limits, schema
-from handler.clock import iso
-from handler.limits import Limit
+from handler.rules import buckets, limits, schema
+from handler.rules.limits import Limit
 
 MAX_CLEANUP = 100  # names one cleanup removes; anything beyond goes with the next
 
@@ -68,7 +67,7 @@ def hit_request(table: str, hit: Hit) -> dict[str, Any]:
         + " SET #last = :now, #first = if_not_exists(#first, :now)"
         + (" REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes))) if removes else "")
     )
-    values = {":one": {"N": "1"}, ":now": {"S": iso(hit.t)}}
+    values = {":one": {"N": "1"}, ":now": {"S": schema.iso(hit.t)}}
     request = {
         "TableName": table,
         "Key": schema.key(hit.route),

@@ -11,9 +11,8 @@ import re
 from collections import Counter
 from typing import Any, NamedTuple
 
-from handler import buckets, schema
-from handler.clock import iso
-from handler.routes import DYNAMODB_KEY_LIMIT, RouteError, normalize
+from handler.rules import buckets, schema
+from handler.rules.routes import DYNAMODB_KEY_LIMIT, RouteError, normalize
 
 # ?top=N reads the whole table; it stops after this many items and says "truncated": true.
 TOP_SCAN_BUDGET = 50_000
@@ -116,7 +115,7 @@ def list_page(client: Any, table: str, prefix: str, limit: int, after: str | Non
         if not start or len(records) >= limit:
             break
     cursor = encode_cursor(start[schema.KEY]["S"], prefix) if start else None
-    return {"routes": _order(records, view), "next": cursor, "asOf": iso(view.t)}
+    return {"routes": _order(records, view), "next": cursor, "asOf": schema.iso(view.t)}
 
 
 def top_routes(
@@ -142,4 +141,4 @@ def top_routes(
         if not start:
             break
     series = {"hourly": buckets.hourly(totals, view.t), "daily": buckets.daily(totals, view.t)}
-    return {"routes": best, "truncated": bool(start), "scanned": scanned, "totals": series, "asOf": iso(view.t)}
+    return {"routes": best, "truncated": bool(start), "scanned": scanned, "totals": series, "asOf": schema.iso(view.t)}

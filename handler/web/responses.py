@@ -6,8 +6,8 @@ import json
 import re
 from typing import Any, Mapping
 
-from handler import events
-from handler.settings import ANY_ORIGIN
+from handler.web import events
+from handler.rules.settings import ANY_ORIGIN
 
 JSON_TYPE = "application/json"
 PREFLIGHT_MAX_AGE = "86400"

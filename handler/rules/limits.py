@@ -6,7 +6,7 @@ the most specific entry (its own route, else the longest prefix) and gets its ow
 to the epoch (so ``1h`` and ``1d`` are UTC hours and days).
 
 The window's count lives in the route's item and is checked by the hit's one update (a condition):
-``1h`` and ``1d`` windows ARE the hourly and daily buckets (handler/buckets.py), so they cost no extra
+``1h`` and ``1d`` windows ARE the hourly and daily buckets (handler/rules/buckets.py), so they cost no extra
 attribute; ``1s`` and ``1m`` windows use a ``w:<seconds>:<index>`` number that the next hits remove.
 """
 
@@ -16,8 +16,8 @@ import math
 import re
 from typing import Iterable, Mapping, NamedTuple
 
-from handler import buckets
-from handler.routes import RouteError, normalize, split_list
+from handler.rules import buckets
+from handler.rules.routes import RouteError, normalize, split_list
 
 WINDOWS = {"1s": 1, "1m": 60, "1h": buckets.HOUR, "1d": buckets.DAY}
 WINDOW_PREFIX = "w:"

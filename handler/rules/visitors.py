@@ -18,7 +18,7 @@ import hmac
 from functools import lru_cache
 from typing import Any, Callable
 
-from handler import buckets
+from handler.rules import buckets
 
 MARKER_KEY = "id"  # the visitors table's partition key: "<day>:<hash>"
 MARKER_EXPIRES = "expires"  # its TTL attribute, epoch seconds

@@ -1,5 +1,5 @@
 """The botocore edge: client creation, read failures mapped to HTTP answers, and botocore's exceptions
-translated into the write path's outcomes (handler/writer.py explains the write path and its retries).
+translated into the write path's outcomes (handler/store/writer.py explains the write path and its retries).
 
 The listing, the admin CLI and the local server use botocore; the counter does only with ``writer`` set to
 ``botocore`` (stack config), and then with one attempt per call: botocore re-sends a request whose
@@ -17,7 +17,7 @@ from botocore.config import Config
 from botocore.loaders import Loader
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
-from handler.writer import (
+from handler.store.outcomes import (
     CONNECT_TIMEOUT,
     NOT_APPLIED,
     READ_TIMEOUT,

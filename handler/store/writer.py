@@ -1,6 +1,6 @@
 """The counter's write path, as one seam: send one UpdateItem, and say what became of it.
 
-Every writer (the lean one in handler/lean.py, or botocore's client) either returns DynamoDB's answer or
+Every writer (the lean one in handler/store/lean.py, or botocore's client) either returns DynamoDB's answer or
 raises WriteError with one of three outcomes:
 
 - NOT_APPLIED: DynamoDB certainly did not apply it (a throttling answer, a connection that never opened):
@@ -17,49 +17,25 @@ answer. No botocore here: on the lean path a cold start never imports it.
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, TypeVar
+from typing import Callable, TypeVar
 
 from handler import clock as _clock
 from handler.clock import Clock
+from handler.store.outcomes import (
+    CONDITION_FAILED,
+    NOT_APPLIED,
+    REJECTED,
+    THROTTLING_CODES,
+    UNKNOWN,
+    ConditionFailed,
+    DynamoFailure,
+    WriteError,
+)
 
 T = TypeVar("T")
 
-NOT_APPLIED, UNKNOWN, REJECTED = "not_applied", "unknown", "rejected"
-# DynamoDB error codes that mean it refused the request before applying it.
-THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
-
-CONNECT_TIMEOUT = 1.0  # seconds
-READ_TIMEOUT = 2.0  # seconds; a DynamoDB write answers in single-digit milliseconds
 RETRY_BUDGET = 1.0  # seconds in which the writer may start another attempt
 BACKOFF_BASE, BACKOFF_CAP = 0.025, 0.25  # seconds; "full jitter" exponential backoff
-RETRY_AFTER = "1"  # seconds, sent with every 503
-CONDITION_FAILED = "ConditionalCheckFailedException"
-WRITERS = ("lean", "botocore")
-
-
-class WriteError(Exception):
-    """A write that did not return an answer: its outcome, DynamoDB's error code (if any), and a cause."""
-
-    def __init__(self, outcome: str, code: str, cause: str) -> None:
-        super().__init__(f"{outcome}: {code or cause}")
-        self.outcome, self.code, self.cause = outcome, code, cause
-
-
-class DynamoFailure(Exception):
-    """A DynamoDB failure mapped to the HTTP answer the client gets."""
-
-    def __init__(self, status: int, code: str, message: str, cause: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.cause = status, code, message, cause
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": RETRY_AFTER} if self.status == 503 else {}
-
-
-class ConditionFailed(Exception):
-    """DynamoDB refused the update because its condition did not hold: certainly not applied. Not an
-    error of the store: the caller's rule said no (a rate limit reached, an item gone)."""
 
 
 def failure(error: WriteError) -> DynamoFailure:
@@ -75,12 +51,12 @@ def failure(error: WriteError) -> DynamoFailure:
 
 
 def as_write_error(exc: Exception) -> WriteError | None:
-    """A writer's exception as a WriteError; botocore's are translated by handler.dynamo, imported only
+    """A writer's exception as a WriteError; botocore's are translated by handler.store.dynamo, imported only
     when such an exception exists (so only when botocore is already loaded). None: not a write error."""
     if isinstance(exc, WriteError):
         return exc
     if type(exc).__module__.startswith("botocore"):
-        from handler.dynamo import write_error
+        from handler.store.dynamo import write_error
 
         return write_error(exc)
     return None
@@ -118,15 +94,3 @@ def call_once_retry_safe(
         if clock.monotonic() + delay >= deadline:
             raise failure(last)
         clock.sleep(delay)
-
-
-def create_writer(kind: str) -> Any:
-    """The counter's store client: ``lean`` (standard library, no botocore at cold start) or ``botocore``
-    (the runtime's botocore, one attempt per call). Both answer ``update_item(**request)``."""
-    if kind == "botocore":
-        from handler.dynamo import create_client
-
-        return create_client(retries=False)
-    from handler.lean import LeanDynamoDB
-
-    return LeanDynamoDB.from_env()

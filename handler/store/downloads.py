@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from handler.links import Download
+from handler.rules.links import Download
 
 URL_SECONDS = 60  # how long a download link works: long enough to follow the 302, too short to share
 

@@ -1,0 +1,41 @@
+"""What became of a write, the one vocabulary of the write path (handler/store/writer.py explains it):
+the three outcomes, DynamoDB's throttling codes, the timeouts, and the failures the counter answers with.
+Both writers (handler/store/lean.py, and botocore's client through handler/store/dynamo.py) import this,
+and nothing of theirs: so neither imports the other, nor the retry policy that uses them.
+"""
+
+from __future__ import annotations
+
+NOT_APPLIED, UNKNOWN, REJECTED = "not_applied", "unknown", "rejected"
+# DynamoDB error codes that mean it refused the request before applying it.
+THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
+
+CONNECT_TIMEOUT = 1.0  # seconds
+READ_TIMEOUT = 2.0  # seconds; a DynamoDB write answers in single-digit milliseconds
+RETRY_AFTER = "1"  # seconds, sent with every 503
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+class WriteError(Exception):
+    """A write that did not return an answer: its outcome, DynamoDB's error code (if any), and a cause."""
+
+    def __init__(self, outcome: str, code: str, cause: str) -> None:
+        super().__init__(f"{outcome}: {code or cause}")
+        self.outcome, self.code, self.cause = outcome, code, cause
+
+
+class DynamoFailure(Exception):
+    """A DynamoDB failure mapped to the HTTP answer the client gets."""
+
+    def __init__(self, status: int, code: str, message: str, cause: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.cause = status, code, message, cause
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": RETRY_AFTER} if self.status == 503 else {}
+
+
+class ConditionFailed(Exception):
+    """DynamoDB refused the update because its condition did not hold: certainly not applied. Not an
+    error of the store: the caller's rule said no (a rate limit reached, an item gone)."""
