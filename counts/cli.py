@@ -37,7 +37,7 @@ BATCH_TRIES = 8  # attempts for items DynamoDB hands back unprocessed (throttlin
 BACKOFF_BASE, BACKOFF_CAP = 0.05, 2.0  # seconds
 
 
-# Exit statuses (README "Admin CLI"): 0 done, 1 AWS or the store failed, 2 a user error, 3 no such route.
+# Exit statuses (docs/admin-cli.md): 0 done, 1 AWS or the store failed, 2 a user error, 3 no such route.
 NOT_FOUND = 3
 
 

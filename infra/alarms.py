@@ -1,8 +1,8 @@
 """The alarms, as data: each is a rate with a minimum volume, so one deliberate 503 never pages anyone.
 
 Each alarm is CloudWatch metric math over two metrics: ``IF(volume >= MIN, 100 * bad / volume, 0)``,
-compared with a percentage, over 5-minute periods, firing when 2 of the last 3 breach. The README's
-"Operating it" section says what each means and what to do; keep the two in step.
+compared with a percentage, over 5-minute periods, firing when 2 of the last 3 breach.
+docs/operations.md says what each means and what to do; keep the two in step.
 """
 
 from __future__ import annotations

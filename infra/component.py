@@ -22,7 +22,7 @@ COUNTER_HANDLER = "handler.counter.handler"
 LISTING_HANDLER = "handler.listing.handler"
 RUNTIME = aws.lambda_.Runtime.PYTHON3D13
 COUNTER_TIMEOUT = 6  # seconds: the writer's retry budget (1 s) plus one attempt's timeouts (3 s), with room
-LISTING_TIMEOUT = 10  # seconds: a top=N scan reads up to 50,000 items (README: "Sizing the listing")
+LISTING_TIMEOUT = 10  # seconds: a top=N scan reads up to 50,000 items (docs/deploy.md)
 
 # Stack outputs: README and tests use these names.
 OUTPUT_URL = "url"
@@ -338,7 +338,7 @@ class FunctionParts:
 
 
 # One JSON line per request in the access log (only with accessLogs on).
-# No source IP (README "Privacy": raw IPs are never logged). The error message can hold quotes, so it goes in
+# No source IP (docs/privacy.md: raw IPs are never logged). The error message can hold quotes, so it goes in
 # as $context.error.messageString, which API Gateway renders already quoted and escaped; the other values
 # are ids, numbers, a method and a path API Gateway accepted (no raw quote or control character).
 ACCESS_LOG_FORMAT = (

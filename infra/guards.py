@@ -1,4 +1,4 @@
-"""Opt-in guards around the stack (README "Operating it"): an API key for the listing, a WAF rate rule
+"""Opt-in guards around the stack (docs/operations.md): an API key for the listing, a WAF rate rule
 per client IP, and a budget on what the stack's tagged resources cost. Each is built only when its
 setting asks for it."""
 
@@ -102,7 +102,7 @@ def waf(name: str, stage: aws.apigateway.Stage, limit: int, cors_origins: str,
 
 def budget(name: str, amount: int, email: str, stack: str, opts: pulumi.ResourceOptions) -> aws.budgets.Budget:
     """monthlyBudget: AWS Budgets on actual monthly cost of the resources tagged with this stack, emailing
-    at 80 % and 100 %. The tag must be activated as a cost allocation tag (README "Operating it")."""
+    at 80 % and 100 %. The tag must be activated as a cost allocation tag (docs/operations.md)."""
     return aws.budgets.Budget(
         f"{name}-budget",
         budget_type="COST",

@@ -59,7 +59,7 @@ def create(name: str, watched: Watched, alarm_email: str | None, parent: pulumi.
     rate_alarms = [
         aws.cloudwatch.MetricAlarm(
             f"{name}-{spec.label}",
-            alarm_description=f"route-counter {name}: {spec.description}. README: Operating it.",
+            alarm_description=f"route-counter {name}: {spec.description}. What to do: docs/operations.md in route-counter.",
             metric_queries=[_metric_query(q) for q in alarms.metric_queries(spec, dimensions[key])],
             threshold=spec.threshold,
             comparison_operator="GreaterThanThreshold",

@@ -142,7 +142,7 @@ def stored(client, route: str) -> dict | None:
 
 
 class Report:
-    """Figures the reliability tests measure; printed at the end of `make test` (README "Reliability")."""
+    """Figures the reliability tests measure; printed at the end of `make test` (docs/reliability.md)."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()

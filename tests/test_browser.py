@@ -167,8 +167,8 @@ def test_charts_sparklines_and_window_selector_match_the_data(browser, history, 
 
 
 def readme_snippet() -> str:
-    """The static-site snippet exactly as the README gives it."""
-    readme = (ROOT / "README.md").read_text()
+    """The static-site snippet exactly as docs/dashboard.md gives it."""
+    readme = (ROOT / "docs" / "dashboard.md").read_text()
     section = readme[readme.index("**A static page counting its own visits**"):]
     return section[section.index("```html") + len("```html"):section.index("```", section.index("```html") + 7)]
 

@@ -431,7 +431,7 @@ def test_access_logs_when_enabled():
         assert stage["accessLogSettings"]["destinationArn"].endswith(f"log-group:route-counter-access-logs-{AUTONAME_SUFFIX}")
         line = render_access_log(stage["accessLogSettings"]["format"])
         assert line["error"] == HOSTILE_MESSAGE and line["status"] == "502"  # one JSON line, whatever the message
-        assert "ip" not in line and "203.0.113.9" not in json.dumps(line)  # README "Privacy": no source IPs
+        assert "ip" not in line and "203.0.113.9" not in json.dumps(line)  # docs/privacy.md: no source IPs
         assert recorder.resources["route-counter-method-settings"].inputs["settings"]["loggingLevel"] == "ERROR"
 
     return check(run_program(accessLogs=True), assertions)

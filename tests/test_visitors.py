@@ -199,7 +199,7 @@ def test_a_new_visitors_hit_sweeps_the_visitor_bucket_that_just_expired(writer, 
 
 
 def test_markers_of_two_days_never_match_and_need_the_days_salt():
-    """The daily rotation README "Privacy" promises: the same visitor on two days gives unrelated hashes."""
+    """The daily rotation docs/privacy.md promises: the same visitor on two days gives unrelated hashes."""
     secret = base64.b64decode(SECRET)
     today = visitors.marker(secret, START, IP, CHROME, "/post")[visitors.MARKER_KEY]["S"]
     tomorrow = visitors.marker(secret, START + D, IP, CHROME, "/post")[visitors.MARKER_KEY]["S"]

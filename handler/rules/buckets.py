@@ -2,7 +2,7 @@
 
 Pure. A hit ADDs 1 to its hour's bucket and its day's, and the same update REMOVEs the buckets that have
 just left the retained range, so an item stays bounded however long a route lives. Buckets live in the
-item, not in items of their own, because that keeps a hit at ONE UpdateItem (README "Data model").
+item, not in items of their own, because that keeps a hit at ONE UpdateItem (docs/data-model.md).
 
 Names are short because an update is billed by the item's size in whole KB: ``h`` or ``d`` and the hour
 or day since the epoch in four base-36 digits (``haou5`` is 2026-11-24T05, ``d0g19`` is 2026-11-24;

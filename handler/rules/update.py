@@ -7,7 +7,7 @@ adds to ``bots`` alone); ``SET`` lastSeen (and firstSeen once); ``REMOVE`` the b
 counters that have just expired. With a rate limit, the condition lets the hit through only while the
 window's count is under the limit. ``ReturnValues=ALL_NEW`` hands back the item, so the counter learns
 the new total, what is left of the window, and any bucket an idle gap left behind (``cleanup_request``,
-the one exception to one request per hit, and rare: README "Data model").
+the one exception to one request per hit, and rare: docs/data-model.md).
 """
 
 from __future__ import annotations

@@ -1,0 +1,54 @@
+"""The README is the front door (what it is, the two commands, deploying, endpoints, configuration, costs);
+each deeper topic is one page under docs/. These keep that shape and its tables true."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from infra.settings import schema
+from tests.localapi import ROOT
+
+README = (ROOT / "README.md").read_text()
+PAGES = sorted((ROOT / "docs").glob("*.md"))
+LINK = re.compile(r"\]\(([^)#\s]+)(#[^)\s]*)?\)")
+
+
+def anchors(text: str) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in re.findall(r"^#+ (.+)$", text, re.M)}
+
+
+def test_the_readme_is_short_and_links_every_docs_page():
+    assert len(README.splitlines()) <= 250
+    for heading in ("## Quick start", "### Deploy checklist", "## Endpoints", "## Configuration", "## Cost per million"):
+        assert heading in README
+    assert "make dev" in README and "make test" in README
+    linked = {Path(m[1]).name for m in LINK.finditer(README) if m[1].startswith("docs/")}
+    assert linked == {page.name for page in PAGES}
+
+
+@pytest.mark.parametrize("path", [ROOT / "README.md", *PAGES], ids=lambda p: p.name)
+def test_every_relative_link_and_anchor_resolves(path):
+    text = path.read_text()
+    for target, anchor in LINK.findall(text):
+        if target.startswith(("http://", "https://")):
+            continue
+        linked = (path.parent / target).resolve()
+        assert linked.exists(), f"{path.name}: {target}"
+        if anchor:
+            assert anchor[1:] in anchors(linked.read_text()), f"{path.name}: {target}{anchor}"
+
+
+def test_the_configuration_table_is_pulumi_yaml():
+    """Every key, once, with the default Pulumi.yaml declares (one source of truth; the table only shows it)."""
+    section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = {m[1]: m[2] for m in re.finditer(r"^\| `(\w+)` \| ([^|]+) \|", section, re.M)}
+    shown = {key for row in re.findall(r"^\| (`\w+`(?: / `\w+`)*) \|", section, re.M) for key in re.findall(r"`(\w+)`", row)}
+    assert shown == set(schema()), sorted(shown ^ set(schema()))
+    for key, cell in rows.items():
+        default = schema()[key]["default"]
+        text = str(default).lower() if isinstance(default, bool) else str(default)
+        assert f"`{text}`" in cell or (text == "" and "empty" in cell), (key, cell, default)
