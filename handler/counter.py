@@ -147,10 +147,10 @@ def counted(
     if hit.limit and outcome.remaining is not None:
         headers.update({**hit.limit.headers(outcome.remaining, hit.t), **EXPOSE})
     if status == 200 and request.query.get("format") == "svg":  # a counting badge: counts, then shows
-        from handler.web import dashboard  # only badges need it: kept out of every other cold start
+        from handler.web import badge  # only badges need it: kept out of every other cold start
 
-        svg, _ = dashboard.badge(dashboard.badge_label(request.query.get("label")), outcome.total)
-        headers.update({"Cache-Control": dashboard.COUNTING_BADGE_CACHE, **dashboard.SVG_HEADERS})
+        svg, _ = badge.badge(badge.badge_label(request.query.get("label")), outcome.total)
+        headers.update({"Cache-Control": badge.COUNTING_BADGE_CACHE, **badge.SVG_HEADERS})
         return response(200, svg, cors, "image/svg+xml", headers)
     return json_response(status, {"route": route, "count": outcome.total}, cors, headers)
 

@@ -17,7 +17,7 @@ from handler.rules.settings import LISTING_VARIABLES, Settings
 from handler.store.dynamo import classify, create_client
 from handler.store.outcomes import DynamoFailure
 from handler.store.queries import MAX_TOP, BadQuery, View, decode_cursor, get_route, list_page, top_routes
-from handler.web import dashboard, events
+from handler.web import badge, dashboard, events
 from handler.web.responses import Answered, admit, error_response, json_response, last_resort, response, vary
 
 SETTINGS = Settings.from_env(os.environ, LISTING_VARIABLES)  # fail fast at init on a bad environment
@@ -66,6 +66,11 @@ def mark_links(records: list[dict[str, Any]], settings: Settings) -> None:
             record["link"] = "redirect"
 
 
+def features(settings: Settings) -> dict[str, bool]:
+    """Which optional counts this stack keeps, so the dashboard shows only the columns that mean something."""
+    return {"visitors": bool(settings.visitor_table), "bots": settings.count_bots, "countries": settings.count_countries}
+
+
 def cached_top(
     client: Any, table: str, prefix: str, n: int, view: View, clock: Callable[[], float]
 ) -> dict[str, Any]:
@@ -92,16 +97,16 @@ def _view(query: Mapping[str, str], html: bool) -> View:
     return View(now(), window, series == "1" or html)
 
 
-def badge(request: events.Request, settings: Settings, client: Callable[[], Any], cors: dict[str, str]) -> dict[str, Any]:
+def badge_answer(request: events.Request, settings: Settings, client: Callable[[], Any], cors: dict[str, str]) -> dict[str, Any]:
     """``/_counts/badge?route=/x``: an SVG "visits | 1,234", or shields.io endpoint JSON with ``format=shields``."""
     if "route" not in request.query:
         raise BadQuery("badge needs ?route=/path")
     route = settings.rules.resolve(request.query["route"], encoded=False)
     record = get_route(client(), settings.table_name, route, View(now()))
-    svg, shields = dashboard.badge(dashboard.badge_label(request.query.get("label")), record["count"] if record else 0)
+    svg, shields = badge.badge(badge.badge_label(request.query.get("label")), record["count"] if record else 0)
     if request.query.get("format") == "shields":
         return json_response(200, {**shields, "cacheSeconds": 300}, cors, {"Cache-Control": BADGE_CACHE})
-    return response(200, svg, cors, "image/svg+xml", {"Cache-Control": BADGE_CACHE, **dashboard.SVG_HEADERS})
+    return response(200, svg, cors, "image/svg+xml", {"Cache-Control": BADGE_CACHE, **badge.SVG_HEADERS})
 
 
 def answer(
@@ -148,7 +153,7 @@ def handle(
         cors = vary(cors, "Accept")  # JSON or the page, by Accept: a cache must not hand one for the other
     try:
         if subpath == events.BADGE_PATH:
-            return badge(request, settings, client, cors)
+            return badge_answer(request, settings, client, cors)
         if subpath == events.DASHBOARD_PATH:
             return response(200, dashboard.page(dashboard.SHELL), cors, dashboard.HTML_TYPE, dashboard.PAGE_HEADERS)
         status, payload, headers = answer(request, settings, client, clock, html)
@@ -165,6 +170,8 @@ def handle(
     if status == 404:
         return error_response(404, "route_not_found", f"{payload} has not been hit", cors, rid)
     mark_links(payload.get("routes", [payload]), settings)
+    if "routes" in payload:
+        payload = {**payload, "features": features(settings)}
     if html:
         first = payload if "routes" in payload else {"routes": [payload], "next": None}
         headers = {**headers, **dashboard.PAGE_HEADERS}
@@ -184,7 +191,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with ``totals`` (all routes' hits per hour and day), cached for TOP_CACHE_SECONDS. ``window=1h|24h|7d|30d``
     ranks and filters by hits in that window (``windowCount``); ``series=1`` adds the series to every record.
     The HTML view opens on ``top=100``.
-    Response: 200 ``{"routes": [{"route", "count", "methods", "firstSeen", "lastSeen"}], "next": cursor|null}``;
+    Response: 200 ``{"routes": [{"route", "count", "methods", "firstSeen", "lastSeen"}], "next": cursor|null,
+    "features": {"visitors", "bots", "countries"}}`` (which optional counts the stack keeps);
     405 with Allow for methods other than GET/HEAD/OPTIONS; 400 for a bad query or edited cursor.
     """
     try:

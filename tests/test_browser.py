@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -144,11 +145,21 @@ def test_charts_sparklines_and_window_selector_match_the_data(browser, history, 
         [...document.querySelectorAll('#'+id+' rect')].map(r=>[r.dataset.key,+r.dataset.value,r.getBBox().height])]))""")
     data = history.request("GET", "/_counts?top=100")[2]
     assert len(bars["hourly"]) == 48 and len(bars["daily"]) == 31
+    axes = browser.execute_script("""return Object.fromEntries(['hourly','daily'].map(id=>[id,{
+        y:[...document.querySelectorAll('#'+id+' text.y')].map(t=>t.textContent),
+        x:[...document.querySelectorAll('#'+id+' text.x')].map(t=>t.textContent)}]))""")
     for name, drawn in bars.items():
         assert [v for _, v, _ in drawn] == [data["totals"][name].get(k, 0) for k, _, _ in drawn]
         tallest = max(v for _, v, _ in drawn)
-        assert all(abs(h - 110 * v / tallest) < 0.01 for _, v, h in drawn)  # heights to scale
+        scale_top = int(axes[name]["y"][-1].replace(",", ""))  # the count scale: 0 up to a round number
+        assert axes[name]["y"][0] == "0" and len(axes[name]["y"]) == 5 and tallest <= scale_top < 2.5 * tallest
+        assert all(abs(h - 110 * v / scale_top) < 0.01 for _, v, h in drawn)  # heights to that scale
         assert sum(v > 0 for _, v, _ in drawn) >= {"hourly": 16, "daily": 16}[name] - 1
+    # Readable ticks: hours as local clock times (every 6 hours, the date at midnight), days as dates.
+    assert len(axes["hourly"]["x"]) >= 7 and all(re.fullmatch(r"\d{1,2}:\d\d( [AP]M)?|[A-Z][a-z]{2} \d{1,2}", x)
+                                                 for x in axes["hourly"]["x"]), axes["hourly"]["x"]
+    assert len(axes["daily"]["x"]) == 5 and all(re.fullmatch(r"[A-Z][a-z]{2} \d{1,2}", x) for x in axes["daily"]["x"])
+    assert browser.find_element(By.ID, "asof").text.startswith("Data as of ")
     sparks = browser.execute_script(
         "return [...document.querySelectorAll('#rows svg.spark polyline')].map(p=>p.getAttribute('points').split(' ').length)")
     assert sparks == [48, 48]
@@ -254,3 +265,59 @@ def test_a_stored_route_with_a_direction_override_is_shown_escaped(browser):
         browser.get(f"{api.base}/_counts")
         WebDriverWait(browser, 10).until(lambda d: len(rows(d)) == 1)
         assert rows(browser)[0][0] == "/invoice\\u{202E}fdp.exe"
+
+
+def page_state(driver) -> dict:
+    return driver.execute_script("""const e=document.documentElement;return {scroll:e.scrollWidth,width:e.clientWidth,
+        heads:[...document.querySelectorAll('thead th')].filter(t=>t.offsetParent).map(t=>t.textContent),
+        cells:[...document.querySelectorAll('#rows tr')].map(tr=>tr.cells.length)}""")
+
+
+def test_on_a_390px_phone_the_page_does_not_scroll_sideways_and_shows_only_what_is_counted(browser, history, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True})
+    try:
+        browser.get(f"{history.base}/_counts")
+        WebDriverWait(browser, 10).until(lambda d: len(rows(d)) == 2)
+        state = page_state(browser)
+        assert state["width"] == 390 and state["scroll"] <= state["width"], state  # no sideways page scroll
+        # uniqueVisitors and countBots are off here: no column that would only ever show 0
+        assert "Visitors" not in state["heads"] and "Bots" not in state["heads"] and state["cells"] == [6, 6]
+        browser.save_screenshot(str(tmp_path / "phone.png"))
+        if os.environ.get("DASHBOARD_SCREENSHOT"):
+            browser.save_screenshot(os.environ["DASHBOARD_SCREENSHOT"].replace(".png", "-phone.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_with_visitors_and_bots_counted_their_columns_appear(browser):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with LocalApi("--quiet", "--unique-visitors", "--count-bots") as api:
+        assert api.request("GET", "/home", {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"})[0] == 200
+        assert api.request("GET", "/home", {"User-Agent": "Googlebot/2.1 (+http://www.google.com/bot.html)"})[0] == 200
+        browser.get(f"{api.base}/_counts")
+        WebDriverWait(browser, 10).until(lambda d: len(rows(d)) == 1)
+        state = page_state(browser)
+        assert state["heads"][-2:] == ["Visitors", "Bots"] and rows(browser)[0][-2:] == ["1", "1"]
+
+
+def test_an_empty_table_says_how_to_make_the_first_hit(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with LocalApi("--quiet") as api:
+        for path in ("/_counts", "/_counts/dashboard"):  # the page with its data, and the shell that fetches it
+            browser.get(f"{api.base}{path}")
+            WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "empty").is_displayed())
+            assert browser.find_element(By.ID, "first").text == f"curl {api.base}/hello"
+            assert not browser.find_element(By.ID, "board").is_displayed()
+        browser.save_screenshot(str(tmp_path / "empty.png"))
+        if os.environ.get("DASHBOARD_SCREENSHOT"):
+            browser.save_screenshot(os.environ["DASHBOARD_SCREENSHOT"].replace(".png", "-empty.png"))
+        assert api.request("GET", "/hello")[0] == 200
+        browser.get(f"{api.base}/_counts?format=html&limit=100")  # a Scan page: the empty top=100 is cached 60 s
+        WebDriverWait(browser, 10).until(lambda d: len(rows(d)) == 1)
+        assert not browser.find_element(By.ID, "empty").is_displayed()

@@ -533,7 +533,7 @@ def test_each_function_gets_only_what_it_reads_and_the_secret_only_with_unique_v
     assert on.function_environment("counter", *names)[env.VISITOR_SECRET] == names[3]
     for settings in (parse({}), on):
         listing = settings.function_environment("listing", *names)
-        assert env.VISITOR_SECRET not in listing and env.VISITOR_TABLE not in listing and env.WRITER not in listing
+        assert env.VISITOR_SECRET not in listing and env.WRITER not in listing and env.RATE_LIMITS not in listing
         # and what it is given is enough for the listing's own parser
         assert env.Settings.from_env(listing, env.LISTING_VARIABLES).table_name == names[0]
 

@@ -12,7 +12,7 @@ import base64
 from hypothesis import given, settings, strategies as st
 
 from handler import counter, listing
-from handler.web import dashboard
+from handler.web import badge
 from handler.rules.routes import DYNAMODB_KEY_LIMIT, INVISIBLE, RouteError, RouteRules, normalize, parse_templates, under_prefix
 from local.events import build_event
 from tests.conftest import examples
@@ -138,7 +138,7 @@ def test_hostile_events_never_500_never_leak_and_write_only_when_counted(writer,
        st.integers(0, 10**15))
 def test_any_label_makes_a_badge_that_parses_as_xml(label, count):
     """Whatever ?label= holds, the SVG is well-formed XML (a browser shows nothing for one that is not)."""
-    svg, shields = dashboard.badge(dashboard.badge_label(label), count)
+    svg, shields = badge.badge(badge.badge_label(label), count)
     root = ElementTree.fromstring(svg.encode("utf-8"))
     texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
     assert texts[0] == shields["label"] and texts[1] == f"{count:,}" and 1 <= len(shields["label"]) <= 40

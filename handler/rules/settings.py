@@ -35,10 +35,11 @@ VARIABLES = (TABLE_NAME, CORS_ORIGINS, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TE
              DOWNLOADS, DOWNLOAD_BUCKET, REDIRECTS, RATE_LIMITS, COUNT_COUNTRIES, COUNT_BOTS, VISITOR_TABLE,
              VISITOR_SECRET)
 # What each function reads, and so all it is given (least privilege for configuration too): the listing
-# resolves routes and marks links, but never writes, presigns, limits, or sees the visitor secret.
+# resolves routes, marks links and says which features are on, but never writes, presigns, limits, or sees
+# the visitor secret (nor may its role read the markers table whose name it is told).
 COUNTER_VARIABLES = VARIABLES
 LISTING_VARIABLES = (TABLE_NAME, CORS_ORIGINS, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH,
-                     DOWNLOADS, REDIRECTS)
+                     DOWNLOADS, REDIRECTS, COUNT_COUNTRIES, COUNT_BOTS, VISITOR_TABLE)
 FUNCTION_VARIABLES = {"counter": COUNTER_VARIABLES, "listing": LISTING_VARIABLES}
 # Lambda refuses an environment whose JSON form ({"KEY":"value",...}) exceeds 4 KB (its error quotes the
 # "String measured"; Lambda quotas, "Function environment variables": 4 KB, not adjustable).
@@ -123,7 +124,7 @@ class Settings(NamedTuple):
             secret = base64.b64decode(env[VISITOR_SECRET].strip(), validate=True)
         except ValueError:
             raise ConfigError(f"{VISITOR_SECRET} must be base64") from None
-        if visitor_table and len(secret) < 16:
+        if visitor_table and len(secret) < 16 and VISITOR_SECRET in variables:
             raise ConfigError(f"{VISITOR_SECRET} must hold at least 16 bytes with {VISITOR_TABLE}")
         return cls(table, origins, rules, counts_path, writer, links, bucket, limits, flags[COUNT_COUNTRIES],
                    flags[COUNT_BOTS], visitor_table, secret)
