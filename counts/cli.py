@@ -1,4 +1,5 @@
-"""`python -m counts`: see and manage the counts from a terminal. The only place that resets or imports.
+"""`python -m counts`: see and manage the counts from a terminal. The only place that sets, resets, deletes
+or imports: nothing reachable over HTTP writes anything but hits.
 
 Works against the deployed table (``--table``, else ``pulumi stack output table_name``; the normal AWS
 credential chain) or any DynamoDB endpoint, including `make dev` (``--endpoint http://127.0.0.1:8080``).
@@ -149,6 +150,47 @@ def canonical(rules: RouteRules, route: str) -> str:
         return rules.canonical(route, encoded=False)
     except RouteError as exc:
         raise CliError(f"{route!r}: {exc.message}") from None
+
+
+def exact_route(rules: RouteRules, route: str) -> str:
+    """A route to write as typed: refused when the counter would store it under another name, and under
+    the listing path (never counted), so `set` and `delete` never touch a key no hit could reach."""
+    stored = canonical(rules, route)
+    if stored != route:
+        raise CliError(f"{route!r} is counted as {stored!r}: use that")
+    try:
+        rules.resolve(stored, encoded=False)
+    except RouteError as exc:
+        raise CliError(f"{route}: {exc.message}") from None
+    return stored
+
+
+def count_value(text: str) -> int:
+    """A count to set: a whole number DynamoDB can hold (argparse type)."""
+    try:
+        return _count(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def set_count(client: Any, table: str, route: str, n: int, now: float) -> int | None:
+    """Make the route's count n in one atomic update (creating the route if need be: moving from another
+    counter); its methods, history and firstSeen stay. Returns the count it replaced (None: a new route)."""
+    result = client.update_item(
+        TableName=table, Key=schema.key(route),
+        UpdateExpression="SET #count = :n, #first = if_not_exists(#first, :now)",
+        ExpressionAttributeNames={"#count": schema.COUNT, "#first": schema.FIRST_SEEN},
+        ExpressionAttributeValues={":n": {"N": str(n)}, ":now": {"S": schema.iso(now)}},
+        ReturnValues="UPDATED_OLD",
+    )
+    old = result.get("Attributes", {}).get(schema.COUNT)
+    return int(old["N"]) if old else None
+
+
+def delete_route(client: Any, table: str, route: str) -> int | None:
+    """Remove the route's item; the count it held, or None if there was none."""
+    old = client.delete_item(TableName=table, Key=schema.key(route), ReturnValues="ALL_OLD").get("Attributes")
+    return int(old.get(schema.COUNT, {}).get("N", "0")) if old else None
 
 
 def whole_number(text: str, low: int, high: int) -> int:
@@ -348,6 +390,26 @@ def run(args: argparse.Namespace, out: TextIO | None = None, stdin: TextIO | Non
             return NOT_FOUND
         since = f"; {left:,} hits arrived since it was shown and are kept" if left else ""
         print(f"reset {route}: {record['count']:,} hits set back to zero (first seen kept){since}", file=out)
+    elif args.command == "set":
+        route = exact_route(rules, args.route)
+        record = queries.get_route(client, table, route, view())
+        now = f"{record['count']:,} hits" if record else "never hit"
+        confirm(f"Set {route} ({now}) to {args.count:,} hits in {table}?", args.yes, stdin)
+        old = set_count(client, table, route, args.count, clock.now())
+        was = f"was {old:,}" if old is not None else "a new route"
+        print(f"set {route} to {args.count:,} hits ({was}; its methods, history and first seen are kept)", file=out)
+    elif args.command == "delete":
+        route = exact_route(rules, args.route)
+        record = queries.get_route(client, table, route, view())
+        if not record:
+            print(f"{route} has not been hit: nothing to delete", file=sys.stderr)
+            return NOT_FOUND
+        confirm(f"Delete {route} ({record['count']:,} hits, its history and first seen) from {table}?", args.yes, stdin)
+        old = delete_route(client, table, route)
+        if old is None:
+            print(f"{route} was removed meanwhile: nothing to delete", file=sys.stderr)
+            return NOT_FOUND
+        print(f"deleted {route} ({old:,} hits); a new hit starts it again from 1", file=out)
     elif args.command == "export":
         records = list(all_records(client, table, seen=view(series=True)))
         if args.format == "json":
@@ -404,6 +466,13 @@ def parser() -> argparse.ArgumentParser:
     reset = command("reset", "set a route's counts back to zero, keeping first seen (asks first)")
     reset.add_argument("route")
     reset.add_argument("--yes", action="store_true", help="do not ask")
+    setter = command("set", "make a route's count N (asks first); methods, history and first seen stay")
+    setter.add_argument("route")
+    setter.add_argument("count", type=count_value, metavar="N")
+    setter.add_argument("--yes", action="store_true", help="do not ask")
+    delete = command("delete", "remove a route and everything counted for it (asks first)")
+    delete.add_argument("route")
+    delete.add_argument("--yes", action="store_true", help="do not ask")
     export = command("export", "all records to standard output")
     export.add_argument("--format", choices=("csv", "json"), default="json")
     imp = command("import", "load records from an export (.json or .csv), replacing counts")

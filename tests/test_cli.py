@@ -371,3 +371,45 @@ def test_the_local_admin_pass_through_refuses_other_machines_in_dynamodbs_shape(
     status, _, body = app._respond(environ, "POST")
     assert status == 400 and "AccessDeniedException" in json.loads(body)["__type"]
     assert "127.0.0.1" in json.loads(body)["message"]
+
+
+def test_set_makes_the_count_n_in_one_update_keeping_methods_history_and_first_seen(seeded, capsys, monkeypatch):
+    monkeypatch.setattr("counts.cli.make_client", lambda args: seeded.client)  # to see its requests
+    first_seen = stored(seeded.client, "/a")["firstSeen"]
+    assert main(["--table", TABLE, "set", "/a", "1000"]) == 2  # no terminal: asks, so needs --yes
+    assert "pass --yes" in capsys.readouterr().err and stored(seeded.client, "/a")["count"] == 3
+    seeded.sent.clear()
+    code, text = cli("set", "/a", "1000", "--yes")
+    assert code == 0 and text == "set /a to 1,000 hits (was 3; its methods, history and first seen are kept)\n"
+    assert seeded.sent["UpdateItem"] == 1  # one atomic update
+    after = stored(seeded.client, "/a")
+    assert (after["count"], after["methods"], after["firstSeen"]) == (1000, {"GET": 3}, first_seen)
+    code, text = cli("set", "/moved/from/elsewhere", "12345", "--yes")  # a route this counter never saw
+    assert code == 0 and "(a new route;" in text and stored(seeded.client, "/moved/from/elsewhere")["count"] == 12345
+
+
+def test_delete_removes_the_route_and_says_what_it_held(seeded, capsys):
+    code, text = cli("delete", "/b/c", "--yes")
+    assert code == 0 and text == "deleted /b/c (2 hits); a new hit starts it again from 1\n"
+    assert stored(seeded.client, "/b/c") is None
+    assert main(["--table", TABLE, "delete", "/b/c", "--yes"]) == 3  # nothing there: not found
+    assert "has not been hit" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["set", "/a/", "5", "--yes"], "'/a/' is counted as '/a': use that"),
+    (["delete", "/x/../a", "--yes"], "is counted as '/a'"),
+    (["set", "/_counts", "5", "--yes"], "never counted"),
+    (["delete", "/_counts/badge", "--yes"], "never counted"),
+    (["set", "/a", "-1", "--yes"], "not a whole number"),
+    (["set", "/a", "1" + "0" * 130, "--yes"], "more than DynamoDB can hold"),
+])
+def test_set_and_delete_refuse_what_no_hit_could_reach_and_write_nothing(seeded, capsys, monkeypatch, argv, message):
+    monkeypatch.setattr("counts.cli.make_client", lambda args: seeded.client)
+    seeded.sent.clear()
+    try:
+        code = main(["--table", TABLE, *argv])
+    except SystemExit as exit_:  # a bad N: argparse's usage error, one line
+        code = exit_.code
+    assert code == 2 and message in capsys.readouterr().err
+    assert seeded.writes == 0 and stored(seeded.client, "/a")["count"] == 3
