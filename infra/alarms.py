@@ -75,3 +75,23 @@ def metric_queries(spec: AlarmSpec, dimensions: dict[str, Any]) -> list[dict[str
         query("volume", spec.volume),
         {"id": "rate", "expression": spec.expression(), "label": f"{spec.label} (%)", "return_data": True},
     ]
+
+
+# Traffic alerts (trafficAlarm, trafficAnomaly) watch the counter's own Hits metric (handler/web/metrics.py),
+# summed per 5 minutes: a spike is news, not a fault, so these are opt-in and go to the same topic.
+TRAFFIC_EVALUATION_PERIODS, TRAFFIC_DATAPOINTS = 3, 2  # the anomaly alarm: 2 of the last 3 periods
+ANOMALY_BAND_WIDTH = 2  # standard deviations of the band CloudWatch's model expects hits within
+
+
+def hits_metric(namespace: str, metric: str, dimensions: dict[str, Any]) -> dict[str, Any]:
+    return {"namespace": namespace, "metric_name": metric, "stat": "Sum", "period": PERIOD, "dimensions": dimensions}
+
+
+def anomaly_queries(namespace: str, metric: str, dimensions: dict[str, Any]) -> list[dict[str, Any]]:
+    """An anomaly-detection alarm's queries: the metric and its expected band (CloudWatch wants both
+    returned, and the alarm's threshold_metric_id naming the band)."""
+    return [
+        {"id": "hits", "return_data": True, "metric": hits_metric(namespace, metric, dimensions)},
+        {"id": "band", "expression": f"ANOMALY_DETECTION_BAND(hits, {ANOMALY_BAND_WIDTH})",
+         "label": "expected hits", "return_data": True},
+    ]

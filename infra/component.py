@@ -120,7 +120,8 @@ class RouteCounter(pulumi.ComponentResource):
         )
         self._create_api()
         watched = observability.Watched(self.api, self.stage, self.counter.function, self.listing.function, self.table)
-        self.observability = observability.create(name, watched, args.alarm_email, self, self._opts())
+        self.observability = observability.create(name, watched, args.alarm_email, self, self._opts(),
+                                                  args.traffic_alarm, args.traffic_anomaly)
         self.dashboard_url = self.observability.dashboard_url
         self._create_guards()
 

@@ -12,6 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from handler.web import metrics as own
 from infra import alarms, dashboard, policies
 
 
@@ -29,6 +30,7 @@ class ObservabilityParts:
     topic: aws.sns.Topic
     subscription: aws.sns.TopicSubscription | None
     alarms: list[aws.cloudwatch.MetricAlarm]
+    traffic: list[aws.cloudwatch.MetricAlarm]  # trafficAlarm, trafficAnomaly: only when asked
     dashboard: aws.cloudwatch.Dashboard
     dashboard_url: pulumi.Output[str]
 
@@ -41,7 +43,8 @@ def dashboard_name(project: str, stack: str, region: str) -> str:
 
 
 def create(name: str, watched: Watched, alarm_email: str | None, parent: pulumi.Resource,
-           opts: pulumi.ResourceOptions) -> ObservabilityParts:
+           opts: pulumi.ResourceOptions, traffic_alarm: int | None = None,
+           traffic_anomaly: bool = False) -> ObservabilityParts:
     """Rates, not single events: API 5XX, counter errors and throttles, DynamoDB throttling -> one SNS
     topic; and one dashboard of the API, both functions, the table and the counter's own metrics."""
     topic = aws.sns.Topic(f"{name}-alarms", opts=opts)
@@ -72,6 +75,7 @@ def create(name: str, watched: Watched, alarm_email: str | None, parent: pulumi.
         )
         for key, spec in alarms.SPECS.items()
     ]
+    traffic = _traffic_alarms(name, counter, topic, traffic_alarm, traffic_anomaly, opts)
     region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=parent)).region
     names = pulumi.Output.all(region, watched.api.name, watched.stage.stage_name, watched.counter.name,
                               watched.listing.name, watched.table.name)
@@ -84,7 +88,34 @@ def create(name: str, watched: Watched, alarm_email: str | None, parent: pulumi.
     url = pulumi.Output.all(region, board.dashboard_name).apply(
         lambda v: f"https://{v[0]}.console.aws.amazon.com/cloudwatch/home?region={v[0]}#dashboards/dashboard/{v[1]}"
     )
-    return ObservabilityParts(topic, subscription, rate_alarms, board, url)
+    return ObservabilityParts(topic, subscription, rate_alarms, traffic, board, url)
+
+
+def _traffic_alarms(name: str, counter: dict[str, Any], topic: aws.sns.Topic, threshold: int | None,
+                    anomaly: bool, opts: pulumi.ResourceOptions) -> list[aws.cloudwatch.MetricAlarm]:
+    """trafficAlarm: counted hits over N in 5 minutes; trafficAnomaly: hits above the band CloudWatch's
+    anomaly model expects (it learns the usual daily and weekly shape from the metric's history)."""
+    made = []
+    if threshold:
+        made.append(aws.cloudwatch.MetricAlarm(
+            f"{name}-traffic",
+            alarm_description=f"route-counter {name}: more than {threshold:,} counted hits in 5 minutes (trafficAlarm).",
+            namespace=own.NAMESPACE, metric_name=own.HITS, dimensions=counter, statistic="Sum",
+            period=alarms.PERIOD, evaluation_periods=1, threshold=threshold,
+            comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
+            alarm_actions=[topic.arn], ok_actions=[topic.arn], opts=opts,
+        ))
+    if anomaly:
+        made.append(aws.cloudwatch.MetricAlarm(
+            f"{name}-traffic-anomaly",
+            alarm_description=f"route-counter {name}: counted hits above what CloudWatch expects for this time "
+                              "(trafficAnomaly).",
+            metric_queries=[_metric_query(q) for q in alarms.anomaly_queries(own.NAMESPACE, own.HITS, counter)],
+            threshold_metric_id="band", comparison_operator="GreaterThanUpperThreshold",
+            evaluation_periods=alarms.TRAFFIC_EVALUATION_PERIODS, datapoints_to_alarm=alarms.TRAFFIC_DATAPOINTS,
+            treat_missing_data="notBreaching", alarm_actions=[topic.arn], opts=opts,
+        ))
+    return made
 
 
 def _metric_query(query: dict[str, Any]) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:

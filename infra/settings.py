@@ -81,6 +81,8 @@ class StackSettings:
     counts_access: str
     waf_rate_limit: int | None
     monthly_budget: int | None
+    traffic_alarm: int | None
+    traffic_anomaly: bool
     tags: tuple[tuple[str, str], ...]
     unique_visitors: bool
     count_bots: bool
@@ -237,6 +239,8 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
         counts_access=_choice("countsAccess", values["countsAccess"], COUNTS_ACCESS),
         waf_rate_limit=_int("wafRateLimit", values["wafRateLimit"], 0, 2_000_000_000) or None,
         monthly_budget=_int("monthlyBudget", values["monthlyBudget"], 0, 1_000_000) or None,
+        traffic_alarm=_int("trafficAlarm", values["trafficAlarm"], 0, 1_000_000_000) or None,
+        traffic_anomaly=_bool("trafficAnomaly", values["trafficAnomaly"]),
         tags=_tags(values["tags"]),
         unique_visitors=_bool("uniqueVisitors", values["uniqueVisitors"]),
         count_bots=_bool("countBots", values["countBots"]),
@@ -248,6 +252,9 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
         raise SettingsError(f"wafRateLimit must be 0 (no WAF) or from 10 (WAF's least) to 2000000000, got {settings.waf_rate_limit}")
     if settings.monthly_budget and not settings.alarm_email:
         raise SettingsError("monthlyBudget needs alarmEmail: the budget's alerts go to that address")
+    for key, on in (("trafficAlarm", settings.traffic_alarm), ("trafficAnomaly", settings.traffic_anomaly)):
+        if on and not settings.alarm_email:
+            raise SettingsError(f"{key} needs alarmEmail: the traffic alert goes to that address")
     if settings.log_retention_days not in LOG_RETENTION_DAYS:
         raise SettingsError(f"logRetentionDays must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}, got {settings.log_retention_days}")
     # The handlers' own parser checks prefixes and templates: the same rules, the config key named.

@@ -248,3 +248,38 @@ def test_without_the_opt_in_no_account_setting_is_touched():
         assert recorder.of_type("aws:apigateway/account:Account") == []
 
     return check(run_program(accessLogs=True), assertions)
+
+
+@pulumi.runtime.test
+def test_traffic_alerts_watch_the_counters_hits_and_go_to_the_alarm_topic():
+    def assertions(recorder, component):
+        alarms = {a.name: a.inputs for a in recorder.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+        spike, anomaly = alarms["route-counter-traffic"], alarms["route-counter-traffic-anomaly"]
+        assert (spike["namespace"], spike["metricName"], spike["statistic"], spike["period"]) == (own.NAMESPACE, own.HITS, "Sum", 300)
+        assert spike["threshold"] == 500 and spike["comparisonOperator"] == "GreaterThanThreshold"
+        assert spike["dimensions"] == {own.DIMENSION: "route-counter-counter-1a2b3c4"}  # the counter's EMF dimension
+        queries = {q["id"]: q for q in anomaly["metricQueries"]}
+        assert queries["band"]["expression"] == "ANOMALY_DETECTION_BAND(hits, 2)" and queries["band"]["returnData"]
+        assert queries["hits"]["metric"]["metricName"] == own.HITS and queries["hits"]["returnData"]
+        assert anomaly["thresholdMetricId"] == "band" and anomaly["comparisonOperator"] == "GreaterThanUpperThreshold"
+        return pulumi.Output.all(component.observability.topic.arn).apply(
+            lambda arns: all(a["alarmActions"] == arns for a in (spike, anomaly)) or pytest.fail(str(arns)))
+
+    return check(run_program(trafficAlarm=500, trafficAnomaly=True, alarmEmail="ops@example.com"), assertions)
+
+
+@pulumi.runtime.test
+def test_no_traffic_alert_unless_asked():
+    def assertions(recorder, component):
+        names = {a.name for a in recorder.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+        assert len(names) == 4 and not any("traffic" in n for n in names) and component.observability.traffic == []
+
+    return check(run_program(), assertions)
+
+
+@pytest.mark.parametrize("key", ["trafficAlarm", "trafficAnomaly"])
+def test_a_traffic_alert_needs_someone_to_tell(key):
+    from infra.settings import SettingsError, parse
+
+    with pytest.raises(SettingsError, match=f"{key} needs alarmEmail"):
+        parse({key: "100" if key == "trafficAlarm" else "true"})
