@@ -13,7 +13,7 @@ import os
 from typing import Any, Callable
 
 from handler import clock
-from handler.rules import schema, update, visitors
+from handler.rules import addresses, schema, update, visitors
 from handler.rules.countries import country_attribute
 from handler.rules.limits import Limit
 from handler.rules.routes import RouteError
@@ -129,7 +129,10 @@ def counted(
     status: int, request: events.Request, route: str, settings: Settings, client: Callable[[], Any],
     cors: dict[str, str], headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Count the hit and answer ``status`` with ``{"route", "count"}``, or the 429 or 5xx it came to."""
+    """Count the hit and answer ``status`` with ``{"route", "count"}``, or the 429 or 5xx it came to. A hit
+    from an ignored address (ignoreIps) is answered the same way with the current count, and writes nothing."""
+    if settings.ignored and addresses.ignored(request.source_ip, settings.ignored):
+        return not_counted(status, request, route, settings, client, cors, headers)
     hit = new_hit(request, route, settings)
     marker = None
     if settings.visitor_table and not hit.bot:
@@ -146,13 +149,37 @@ def counted(
     headers = dict(headers or {})
     if hit.limit and outcome.remaining is not None:
         headers.update({**hit.limit.headers(outcome.remaining, hit.t), **EXPOSE})
-    if status == 200 and request.query.get("format") == "svg":  # a counting badge: counts, then shows
+    return answer(status, request, route, outcome.total, cors, headers)
+
+
+def not_counted(
+    status: int, request: events.Request, route: str, settings: Settings, client: Callable[[], Any],
+    cors: dict[str, str], headers: dict[str, str] | None,
+) -> dict[str, Any]:
+    """An ignored address: the answer a hit gets, showing the count as it stands (one GetItem), marked
+    ``X-Counted: false`` so its owner can see it was skipped (and the metrics line leaves it out)."""
+    from handler.store import queries  # only ignored hits read: kept out of every other cold start
+
+    request_args = queries.count_request(settings.table_name, route)
+    try:
+        item = call_once_retry_safe(lambda: client().get_item(**request_args)).get("Item", {})
+    except DynamoFailure as failure:  # a read: nothing to be unsure about, so never "outcome_unknown"
+        return failed(DynamoFailure(503, "storage_unavailable", "the counts store cannot be reached", failure.cause),
+                      request, route, cors)
+    total = int(item.get(schema.COUNT, {}).get("N", "0"))
+    return answer(status, request, route, total, cors, {**(headers or {}), metrics.NOT_COUNTED: "false"})
+
+
+def answer(status: int, request: events.Request, route: str, total: int, cors: dict[str, str],
+           headers: dict[str, str]) -> dict[str, Any]:
+    """``{"route", "count"}``, or a counting badge showing the count (``?format=svg``)."""
+    if status == 200 and request.query.get("format") == "svg":
         from handler.web import badge  # only badges need it: kept out of every other cold start
 
-        svg, _ = badge.badge(badge.badge_label(request.query.get("label")), outcome.total)
-        headers.update({"Cache-Control": badge.COUNTING_BADGE_CACHE, **badge.SVG_HEADERS})
+        svg, _ = badge.badge(badge.badge_label(request.query.get("label")), total)
+        headers = {**headers, "Cache-Control": badge.COUNTING_BADGE_CACHE, **badge.SVG_HEADERS}
         return response(200, svg, cors, "image/svg+xml", headers)
-    return json_response(status, {"route": route, "count": outcome.total}, cors, headers)
+    return json_response(status, {"route": route, "count": total}, cors, headers)
 
 
 def rate_limited(limited: RateLimited, request: events.Request, route: str, cors: dict[str, str]) -> dict[str, Any]:

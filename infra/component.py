@@ -108,7 +108,8 @@ class RouteCounter(pulumi.ComponentResource):
                  self.visitor_table.name if self.visitor_table else "",
                  self.visitor_secret.base64 if self.visitor_secret else "")
         self.counter = self._create_function(
-            "counter", COUNTER_HANDLER, policies.COUNTER_TABLE_ACTIONS, code,
+            "counter", COUNTER_HANDLER,
+            (*policies.COUNTER_TABLE_ACTIONS, *(policies.IGNORED_HIT_ACTIONS if args.ignore_ips else ())), code,
             args.function_environment("counter", *names), COUNTER_TIMEOUT,
             args.memory_size, args.reserved_concurrency, self.downloads.object_arns if self.downloads else None,
             log_level="INFO", visitor_table_arn=self.visitor_table.arn if self.visitor_table else None,

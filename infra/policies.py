@@ -13,6 +13,7 @@ import pulumi
 
 VERSION = "2012-10-17"
 COUNTER_TABLE_ACTIONS = ("dynamodb:UpdateItem",)
+IGNORED_HIT_ACTIONS = ("dynamodb:GetItem",)  # ignoreIps: an ignored hit reads the count it shows
 LISTING_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:Scan")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 XRAY_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")

@@ -17,7 +17,7 @@ import yaml
 
 from handler.rules import settings as env
 from handler.rules.links import Download
-from handler.rules.routes import DYNAMODB_KEY_LIMIT
+from handler.rules.routes import DYNAMODB_KEY_LIMIT, split_list
 from handler.rules.settings import WRITERS
 
 PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
@@ -86,6 +86,7 @@ class StackSettings:
     tags: tuple[tuple[str, str], ...]
     unique_visitors: bool
     count_bots: bool
+    ignore_ips: str
     alarm_email: str | None
 
     def resource_tags(self, project: str, stack: str) -> dict[str, str]:
@@ -128,6 +129,7 @@ class StackSettings:
             env.COUNT_BOTS: "true" if self.count_bots else "false",
             env.VISITOR_TABLE: visitor_table if self.unique_visitors else "",
             env.VISITOR_SECRET: visitor_secret if self.unique_visitors else "",
+            env.IGNORE_IPS: self.ignore_ips,
         }
 
 
@@ -244,6 +246,7 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
         tags=_tags(values["tags"]),
         unique_visitors=_bool("uniqueVisitors", values["uniqueVisitors"]),
         count_bots=_bool("countBots", values["countBots"]),
+        ignore_ips=",".join(split_list(str(values["ignoreIps"]))),
         alarm_email=_match("alarmEmail", values["alarmEmail"], _EMAIL, "an email address")
         if str(values["alarmEmail"]).strip()
         else None,
@@ -259,7 +262,7 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
         raise SettingsError(f"logRetentionDays must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}, got {settings.log_retention_days}")
     # The handlers' own parser checks prefixes and templates: the same rules, the config key named.
     names = {env.ALLOW_PREFIXES: "allowPrefixes", env.ROUTE_TEMPLATES: "routeTemplates", env.DOWNLOADS: "downloads",
-             env.REDIRECTS: "redirects", env.RATE_LIMITS: "rateLimits"}
+             env.REDIRECTS: "redirects", env.RATE_LIMITS: "rateLimits", env.IGNORE_IPS: "ignoreIps"}
     try:
         checked = env.Settings.from_env(settings.handler_environment("check", "check", "check", CHECK_SECRET))
     except env.ConfigError as exc:

@@ -24,7 +24,7 @@ DEFAULT_TABLE = "route-counts-local"
 # environment variable (`CORS_ORIGINS`), with the help text and default Pulumi.yaml declares: the local
 # API reads config through the same schema and the same parser as `pulumi up`.
 LOCAL_KEYS = ("stageName", "countsPath", "corsOrigins", "allowPrefixes", "routeTemplates", "maxRouteBytes",
-              "downloads", "redirects", "rateLimits", "uniqueVisitors", "countBots")
+              "downloads", "redirects", "rateLimits", "uniqueVisitors", "countBots", "ignoreIps")
 ALIASES = {"stageName": ["--stage"]}  # the wave-1 flag name
 _ENDPOINT = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?/?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?/?$")
 

@@ -272,3 +272,16 @@ def test_a_lean_cold_start_imports_no_botocore():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("kind", WRITERS)
+def test_an_ignored_address_reads_the_count_and_writes_nothing_with_either_writer(kind, store, proxy, table, settings,
+                                                                                   monkeypatch):
+    """ignoreIps: the writer's GetItem, signed like its UpdateItem, shows the count as it stands."""
+    from handler.rules.addresses import parse_networks
+
+    client = make_writer(kind, proxy.url, monkeypatch)
+    assert hit(settings, table, client) == (200, {"route": "/w", "count": 1})
+    ignoring = settings._replace(ignored=parse_networks("127.0.0.0/8"))  # build_event's source address
+    assert hit(ignoring, table, client) == (200, {"route": "/w", "count": 1})
+    assert proxy.forwarded == 2 and stored(store, table) == 1  # one write, one read

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Mapping, NamedTuple
+from typing import TYPE_CHECKING, Mapping, NamedTuple
 
+from handler.rules.addresses import parse_networks
 from handler.rules.limits import RateLimits, parse_rate_limits
 from handler.rules.links import Links, parse_links
 from handler.rules.routes import DYNAMODB_KEY_LIMIT, RouteRules, parse_prefixes, parse_templates, split_list
+
+if TYPE_CHECKING:
+    from handler.rules.addresses import Network
 
 # Environment variable names: the Pulumi program and the local server set exactly these.
 TABLE_NAME = "TABLE_NAME"
@@ -31,9 +35,10 @@ COUNT_COUNTRIES = "COUNT_COUNTRIES"
 COUNT_BOTS = "COUNT_BOTS"
 VISITOR_TABLE = "VISITOR_TABLE"  # "" unless uniqueVisitors: the table of today's visitor markers
 VISITOR_SECRET = "VISITOR_SECRET"  # base64, generated per stack by the program ("" unless uniqueVisitors)
+IGNORE_IPS = "IGNORE_IPS"  # CIDR blocks whose hits are answered but never counted (ignoreIps)
 VARIABLES = (TABLE_NAME, CORS_ORIGINS, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH, WRITER,
              DOWNLOADS, DOWNLOAD_BUCKET, REDIRECTS, RATE_LIMITS, COUNT_COUNTRIES, COUNT_BOTS, VISITOR_TABLE,
-             VISITOR_SECRET)
+             VISITOR_SECRET, IGNORE_IPS)
 # What each function reads, and so all it is given (least privilege for configuration too): the listing
 # resolves routes, marks links and says which features are on, but never writes, presigns, limits, or sees
 # the visitor secret (nor may its role read the markers table whose name it is told).
@@ -68,6 +73,7 @@ class Settings(NamedTuple):
     count_bots: bool  # listed crawlers' hits go to "bots", not count
     visitor_table: str  # "" unless unique visitors are counted
     visitor_secret: bytes  # the per-stack secret the day's salt is derived from
+    ignored: tuple[Network, ...] = ()  # source networks never counted (ignoreIps)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], variables: tuple[str, ...] = COUNTER_VARIABLES) -> Settings:
@@ -126,5 +132,9 @@ class Settings(NamedTuple):
             raise ConfigError(f"{VISITOR_SECRET} must be base64") from None
         if visitor_table and len(secret) < 16 and VISITOR_SECRET in variables:
             raise ConfigError(f"{VISITOR_SECRET} must hold at least 16 bytes with {VISITOR_TABLE}")
+        try:
+            ignored = parse_networks(env[IGNORE_IPS])
+        except ValueError as exc:
+            raise ConfigError(f"{IGNORE_IPS}: {exc}") from None
         return cls(table, origins, rules, counts_path, writer, links, bucket, limits, flags[COUNT_COUNTRIES],
-                   flags[COUNT_BOTS], visitor_table, secret)
+                   flags[COUNT_BOTS], visitor_table, secret, ignored)

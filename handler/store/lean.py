@@ -127,6 +127,9 @@ class LeanDynamoDB:
     def delete_item(self, **request: Any) -> dict[str, Any]:
         return self.call("DeleteItem", request)
 
+    def get_item(self, **request: Any) -> dict[str, Any]:  # an ignored hit's count (ignoreIps)
+        return self.call("GetItem", request)
+
     def call(self, operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
         body = json.dumps(request, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         headers = self._signed_headers(operation, body)

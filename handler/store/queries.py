@@ -101,6 +101,12 @@ def get_route(client: Any, table: str, route: str, view: View) -> dict[str, Any]
     return schema.item_to_record(item, view.t, series=True, window=view.window) if item else None
 
 
+def count_request(table: str, route: str) -> dict[str, Any]:
+    """GetItem of a route's total alone (an ignored hit shows it): half a read unit, eventually consistent."""
+    return {"TableName": table, "Key": schema.key(route), "ProjectionExpression": "#c",
+            "ExpressionAttributeNames": {"#c": schema.COUNT}}
+
+
 def list_page(client: Any, table: str, prefix: str, limit: int, after: str | None, view: View) -> dict[str, Any]:
     """One page of up to ``limit`` routes, sorted within the page, and the cursor to the next."""
     records: list[dict[str, Any]] = []

@@ -28,9 +28,14 @@ METRICS = (HITS, RATE_LIMITED, OUTCOME_UNKNOWN, REJECTED)
 LOGGER = logging.getLogger("route_counter.metrics")
 
 
+NOT_COUNTED = "X-Counted"  # "false" on the answer to an ignored address (ignoreIps): no metric
+
+
 def outcome(response: Mapping[str, Any]) -> tuple[str, str] | None:
     """Which metric an answer counts toward, and the rejection reason (""); None for no metric."""
     status = response.get("statusCode", 0)
+    if (response.get("headers") or {}).get(NOT_COUNTED) == "false":
+        return None
     if status >= 400 and status != 500:  # a 500 is a bug or misconfiguration: Lambda's Errors and the logs
         try:
             code = str(json.loads(response.get("body") or "{}").get("error", ""))
