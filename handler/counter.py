@@ -176,7 +176,9 @@ def answer(status: int, request: events.Request, route: str, total: int, cors: d
     if status == 200 and request.query.get("format") == "svg":
         from handler.web import badge  # only badges need it: kept out of every other cold start
 
-        svg, _ = badge.badge(badge.badge_label(request.query.get("label")), total)
+        # Unknown options fall back to the defaults: the hit is counted whatever the badge asks for.
+        options = badge.badge_options(request.query, strict=False)
+        svg, _ = badge.badge(badge.badge_label(request.query.get("label")), total, options)
         headers = {**headers, "Cache-Control": badge.COUNTING_BADGE_CACHE, **badge.SVG_HEADERS}
         return response(200, svg, cors, "image/svg+xml", headers)
     return json_response(status, {"route": route, "count": total}, cors, headers)

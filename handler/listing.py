@@ -98,12 +98,17 @@ def _view(query: Mapping[str, str], html: bool) -> View:
 
 
 def badge_answer(request: events.Request, settings: Settings, client: Callable[[], Any], cors: dict[str, str]) -> dict[str, Any]:
-    """``/_counts/badge?route=/x``: an SVG "visits | 1,234", or shields.io endpoint JSON with ``format=shields``."""
+    """``/_counts/badge?route=/x``: an SVG "visits | 1,234", or shields.io endpoint JSON with ``format=shields``;
+    ``color=``, ``style=`` and ``abbreviated=true`` as web/badge.py reads them (an unknown value: 400)."""
     if "route" not in request.query:
         raise BadQuery("badge needs ?route=/path")
+    try:
+        options = badge.badge_options(request.query, strict=True)  # before any read
+    except badge.BadBadge as exc:
+        raise BadQuery(str(exc)) from None
     route = settings.rules.resolve(request.query["route"], encoded=False)
     record = get_route(client(), settings.table_name, route, View(now()))
-    svg, shields = badge.badge(badge.badge_label(request.query.get("label")), record["count"] if record else 0)
+    svg, shields = badge.badge(badge.badge_label(request.query.get("label")), record["count"] if record else 0, options)
     if request.query.get("format") == "shields":
         return json_response(200, {**shields, "cacheSeconds": 300}, cors, {"Cache-Control": BADGE_CACHE})
     return response(200, svg, cors, "image/svg+xml", {"Cache-Control": BADGE_CACHE, **badge.SVG_HEADERS})

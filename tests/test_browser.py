@@ -321,3 +321,18 @@ def test_an_empty_table_says_how_to_make_the_first_hit(browser, tmp_path):
         browser.get(f"{api.base}/_counts?format=html&limit=100")  # a Scan page: the empty top=100 is cached 60 s
         WebDriverWait(browser, 10).until(lambda d: len(rows(d)) == 1)
         assert not browser.find_element(By.ID, "empty").is_displayed()
+
+
+@pytest.mark.parametrize("style", ["flat", "flat-square", "for-the-badge"])
+def test_each_badge_style_renders_in_a_browser(browser, api, tmp_path, style):
+    """The read-only badge, opened as an image document: it draws at its declared size, runs nothing."""
+    browser.get(f"{api.base}/_counts/badge?route=/home&style={style}&color=brightgreen&abbreviated=true")
+    drawn = browser.execute_script("const s=document.documentElement;"
+                                   "return [s.tagName, s.getAttribute('height'), Math.round(s.getBBox().width),"
+                                   " [...s.querySelectorAll('text')].map(t=>t.textContent)]")
+    assert drawn[0] == "svg" and drawn[1] == ("28" if style == "for-the-badge" else "20") and drawn[2] > 40
+    assert [t.lower() for t in drawn[3]] == ["visits", "5"]
+    browser.save_screenshot(str(tmp_path / f"badge-{style}.png"))
+    if os.environ.get("DASHBOARD_SCREENSHOT"):
+        browser.save_screenshot(os.environ["DASHBOARD_SCREENSHOT"].replace(".png", f"-badge-{style}.png"))
+    assert (tmp_path / f"badge-{style}.png").stat().st_size > 1_000

@@ -299,3 +299,12 @@ def test_format_svg_counts_and_answers_an_uncached_badge(writer, settings):
         assert "x" * 40 not in svg  # the label is capped
     assert writer.sent == {"UpdateItem": 2}
     assert stored(writer.client, "/visits/readme")["count"] == 2  # the query never changes the route
+
+
+def test_a_counting_badge_with_unknown_options_still_counts_in_the_default_style(writer, settings):
+    for query in ("style=plastic&color=nope&abbreviated=maybe", "style=for-the-badge&color=red"):
+        event, _ = build_event("GET", f"/visits/styled?format=svg&{query}")
+        response = counter.handle(event, None, settings, writer)
+        assert response["statusCode"] == 200 and response["headers"]["Content-Type"] == "image/svg+xml"
+    assert stored(writer.client, "/visits/styled")["count"] == 2
+    assert 'height="28"' in response["body"] and "#e05d44" in response["body"]  # the known options apply

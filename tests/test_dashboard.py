@@ -67,7 +67,7 @@ def test_badge_svg_and_shields_json(hits, reader, settings):
     assert [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")] == ["visits", "1,234"]
     response = get(reader, settings, "/_counts/badge?route=/visits/home&format=shields&label=views")
     assert json.loads(response["body"]) == {"schemaVersion": 1, "label": "views", "message": "1,234", "color": "blue",
-                                            "cacheSeconds": 300}
+                                            "style": "flat", "cacheSeconds": 300}
     assert reader.writes == 0
 
 
@@ -80,3 +80,24 @@ def test_badge_for_a_route_never_hit_shows_zero_and_escapes_its_label(reader, se
 def test_badge_needs_a_route(reader, settings):
     response = get(reader, settings, "/_counts/badge")
     assert response["statusCode"] == 400 and json.loads(response["body"])["error"] == "bad_query"
+
+
+@pytest.mark.parametrize(("query", "texts", "height", "fill"), [
+    ("", ["visits", "1,234,567"], "20", "#007ec6"),
+    ("&style=flat-square&color=orange", ["visits", "1,234,567"], "20", "#fe7d37"),
+    ("&style=for-the-badge&abbreviated=true&color=%23ff8800", ["VISITS", "1.2M"], "28", "#ff8800"),
+    ("&abbreviated=true&color=4c1", ["visits", "1.2M"], "20", "#4c1"),
+])
+def test_badges_take_a_colour_a_style_and_short_numbers(writer, reader, settings, query, texts, height, fill):
+    writer.client.put_item(TableName=settings.table_name, Item={"route": {"S": "/big"}, "count": {"N": "1234567"}})
+    response = get(reader, settings, "/_counts/badge?route=/big" + query)
+    svg = ET.fromstring(response["body"])
+    assert [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")] == texts and svg.get("height") == height
+    assert fill in [r.get("fill") for r in svg.iter("{http://www.w3.org/2000/svg}rect")]
+
+
+@pytest.mark.parametrize("query", ["style=plastic", "color=notacolour", "color=12345", "abbreviated=yes"])
+def test_the_read_only_badge_refuses_an_unknown_option_before_reading(reader, settings, query):
+    response = get(reader, settings, f"/_counts/badge?route=/big&{query}")
+    assert response["statusCode"] == 400 and json.loads(response["body"])["error"] == "bad_query"
+    assert reader.sent == {}

@@ -135,10 +135,28 @@ def test_hostile_events_never_500_never_leak_and_write_only_when_counted(writer,
 @settings(max_examples=examples(1000))
 @given(st.one_of(st.none(), st.text(alphabet=st.characters(exclude_categories=()), max_size=80),
                  st.sampled_from(["\ufffe", "\uffff", "a\ud800b", "\x00", "<script>", "]]>", "&amp;", "\u202e"])),
-       st.integers(0, 10**15))
-def test_any_label_makes_a_badge_that_parses_as_xml(label, count):
-    """Whatever ?label= holds, the SVG is well-formed XML (a browser shows nothing for one that is not)."""
-    svg, shields = badge.badge(badge.badge_label(label), count)
+       st.integers(0, 10**15),
+       st.dictionaries(st.sampled_from(["color", "style", "abbreviated"]),
+                       st.one_of(st.sampled_from([*badge.STYLES, *badge.COLORS, "true", "false", "f80", "#00ff00"]),
+                                 st.text(max_size=12)), max_size=3))
+def test_any_label_and_options_make_a_badge_that_parses_as_xml(label, count, query):
+    """Whatever ?label=, color=, style= and abbreviated= hold, the counting badge's SVG is well-formed XML (a
+    browser shows nothing for one that is not); the read-only badge either agrees or refuses (400)."""
+    options = badge.badge_options(query, strict=False)
+    svg, shields = badge.badge(badge.badge_label(label), count, options)
     root = ElementTree.fromstring(svg.encode("utf-8"))
     texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
-    assert texts[0] == shields["label"] and texts[1] == f"{count:,}" and 1 <= len(shields["label"]) <= 40
+    assert texts[1].lower() == shields["message"].lower() and 1 <= len(shields["label"]) <= 40
+    assert texts[0] == (shields["label"].upper() if options.style == "for-the-badge" else shields["label"])
+    try:
+        assert badge.badge_options(query, strict=True) == options  # all known: the same badge
+    except badge.BadBadge:  # refused: and rightly, some one option is unknown on its own
+        assert any(_refused({key: value}) for key, value in query.items())
+
+
+def _refused(query: dict) -> bool:
+    try:
+        badge.badge_options(query, strict=True)
+    except badge.BadBadge:
+        return True
+    return False
