@@ -20,7 +20,7 @@ from handler.rules.settings import WRITERS
 from handler.store import dynamo, lean
 from handler.store import writer as writer_module
 from local.events import build_event
-from tests.localapi import ROOT
+from tests.localapi import ROOT, wait_for
 from tests.stores import FaultProxy, MotoServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -57,6 +57,15 @@ def make_writer(kind: str, endpoint: str, monkeypatch, **env: str):
     return counter.create_writer(kind)
 
 
+def kept_alive_sockets(client) -> list:
+    """The sockets a writer keeps between invocations: the lean one's, or those in botocore's urllib3 pools."""
+    if isinstance(client, lean.LeanDynamoDB):
+        return [client._conn.sock] if client._conn is not None and client._conn.sock is not None else []
+    manager = client._endpoint.http_session._manager
+    pools = [manager.pools[key] for key in list(manager.pools.keys())]
+    return [conn.sock for pool in pools for conn in list(pool.pool.queue) if conn is not None and conn.sock is not None]
+
+
 def hit(settings, table, client, route="/w"):
     event, _ = build_event("GET", route)
     response = counter.handle(event, None, settings._replace(table_name=table), lambda: client)
@@ -83,9 +92,12 @@ def test_a_connection_the_server_closed_meanwhile_is_replaced_before_sending(kin
     client = make_writer(kind, proxy.url, monkeypatch)
     proxy.plan.extend(["close"])
     assert hit(settings, table, client) == (200, {"route": "/w", "count": 1})
-    # The close must happen before the next hit (the function was frozen meanwhile); without this wait the
-    # hit could race the proxy's close and meet it mid-request, which is a different case (outcome unknown).
+    # The close must reach the client before the next hit (the function was frozen meanwhile): first the
+    # proxy closes, then the kernel delivers the FIN to the kept-alive socket, which a loaded machine can
+    # defer. Without this the hit could meet the close mid-request: a different case (outcome unknown).
     assert proxy.closed.wait(10)
+    kept = kept_alive_sockets(client)
+    assert len(kept) == 1 and wait_for(lambda: lean.dropped(kept[0]))
     assert hit(settings, table, client) == (200, {"route": "/w", "count": 2})
     assert proxy.connections == 2 and proxy.forwarded == 2 and stored(store, table) == 2
 
