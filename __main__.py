@@ -1,5 +1,7 @@
 """route-counter: read the stack config once, build the RouteCounter component, export its outputs."""
 
+import os
+
 import pulumi
 
 from infra import settings as stack
@@ -7,7 +9,9 @@ from infra.component import RouteCounter
 
 config = pulumi.Config()
 try:
-    settings = stack.parse({key: config.get(key) for key in stack.schema()})
+    # The stack's region, where known, lets a certificate of another region be refused before anything is made.
+    region = pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    settings = stack.parse({key: config.get(key) for key in stack.schema()}, region=region)
 except stack.SettingsError as exc:
     raise pulumi.RunError(f"invalid stack config: {exc}") from None
 

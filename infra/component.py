@@ -13,7 +13,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from handler.rules import schema, visitors
-from infra import downloads, guards, observability, openapi, policies
+from infra import domain, downloads, guards, observability, openapi, policies
 from infra import settings as stack
 from infra.settings import StackSettings
 
@@ -32,6 +32,7 @@ OUTPUT_COUNTER_FUNCTION = "counter_function_name"
 OUTPUT_LISTING_FUNCTION = "listing_function_name"
 OUTPUT_DASHBOARD_URL = "dashboard_url"
 OUTPUT_COUNTS_API_KEY = "counts_api_key"  # only with countsAccess apiKey; a secret
+OUTPUT_DOMAIN_TARGET = "domain_target"  # only with domainName and certificateArn: where your DNS record points
 
 
 LAMBDA_REQUIREMENTS = HANDLER_DIR.parent / "requirements-lambda.txt"
@@ -126,8 +127,13 @@ class RouteCounter(pulumi.ComponentResource):
         self.dashboard_url = self.observability.dashboard_url
         self._create_guards()
 
+        self.domain = None
         self.url = self.stage.invoke_url
-        self.counts_url = pulumi.Output.concat(self.stage.invoke_url, "/", args.counts_path)
+        if args.domain_name:  # the base path mapping maps the domain's root to the stage
+            self.domain = domain.create(name, args.domain_name, args.certificate_arn, args.hosted_zone_id,
+                                        args.endpoint_type, self.api, self.stage, self._opts())
+            self.url = pulumi.Output.concat("https://", self.domain.domain.domain_name)
+        self.counts_url = pulumi.Output.concat(self.url, "/", args.counts_path)
         self.outputs: dict[str, pulumi.Output[Any]] = {
             OUTPUT_URL: self.url,
             OUTPUT_COUNTS_URL: self.counts_url,
@@ -136,6 +142,8 @@ class RouteCounter(pulumi.ComponentResource):
             OUTPUT_LISTING_FUNCTION: self.listing.function.name,
             OUTPUT_DASHBOARD_URL: self.dashboard_url,
         }
+        if self.domain and not args.hosted_zone_id:
+            self.outputs[OUTPUT_DOMAIN_TARGET] = self.domain.target
         if self.api_key:
             self.outputs[OUTPUT_COUNTS_API_KEY] = pulumi.Output.secret(self.api_key.key.value)
         self.register_outputs(self.outputs)

@@ -39,6 +39,9 @@ _SYSTEM_LOG_LEVEL = re.compile("^(" + "|".join(SYSTEM_LOG_LEVELS) + ")$")
 _WRITER = re.compile("^(" + "|".join(WRITERS) + ")$")
 _ENDPOINT_TYPE = re.compile("^(" + "|".join(ENDPOINT_TYPES) + ")$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:certificate/[0-9a-f-]{36}$")
+_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
 
 
 T = TypeVar("T")
@@ -83,6 +86,9 @@ class StackSettings:
     monthly_budget: int | None
     traffic_alarm: int | None
     traffic_anomaly: bool
+    domain_name: str | None
+    certificate_arn: str | None
+    hosted_zone_id: str | None
     tags: tuple[tuple[str, str], ...]
     unique_visitors: bool
     count_bots: bool
@@ -190,6 +196,33 @@ def _tags(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _optional(key: str, value: Any, pattern: re.Pattern[str], what: str, lower: bool = False) -> str | None:
+    """An optional string setting: "" is unset; anything else must match."""
+    text = str(value).strip()
+    if not text:
+        return None
+    return _match(key, text.lower() if lower else text, pattern, what)
+
+
+def _check_domain(settings: StackSettings, region: str | None) -> None:
+    """domainName takes exactly one way to its certificate, and a certificate where the endpoint type needs
+    it: us-east-1 for EDGE (CloudFront), the stack's own region for REGIONAL."""
+    if not settings.domain_name:
+        if settings.certificate_arn or settings.hosted_zone_id:
+            raise SettingsError("certificateArn and hostedZoneId go with domainName, which is not set")
+        return
+    if bool(settings.certificate_arn) == bool(settings.hosted_zone_id):
+        raise SettingsError("domainName needs either certificateArn (a certificate you have) or hostedZoneId "
+                            "(the stack requests one and validates it in that Route 53 zone), not both")
+    if settings.certificate_arn:
+        where = settings.certificate_arn.split(":")[3]
+        needed = "us-east-1" if settings.endpoint_type == "EDGE" else region
+        if needed and where != needed:
+            reason = "an EDGE endpoint is served by CloudFront, which takes certificates from us-east-1" \
+                if settings.endpoint_type == "EDGE" else "a REGIONAL endpoint takes one from the stack's region"
+            raise SettingsError(f"certificateArn is a certificate in {where}, but {reason} ({needed})")
+
+
 def _origins(value: Any) -> str:
     origins = [o.strip() for o in str(value).split(",") if o.strip()]
     if origins == ["*"]:
@@ -199,8 +232,9 @@ def _origins(value: Any) -> str:
     return ",".join(origins)
 
 
-def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
-    """Validate config values (strings as the CLI gives them, or typed); missing keys take Pulumi.yaml's defaults."""
+def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE, region: str | None = None) -> StackSettings:
+    """Validate config values (strings as the CLI gives them, or typed); missing keys take Pulumi.yaml's defaults.
+    ``region``, the stack's AWS region where known, lets a certificate of the wrong region be refused here."""
     unknown = set(raw) - set(schema(path))
     if unknown:
         raise SettingsError(f"unknown config key(s): {', '.join(sorted(unknown))}")
@@ -243,6 +277,11 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
         monthly_budget=_int("monthlyBudget", values["monthlyBudget"], 0, 1_000_000) or None,
         traffic_alarm=_int("trafficAlarm", values["trafficAlarm"], 0, 1_000_000_000) or None,
         traffic_anomaly=_bool("trafficAnomaly", values["trafficAnomaly"]),
+        domain_name=_optional("domainName", values["domainName"], _DOMAIN, "a domain name like count.example.com",
+                              lower=True),
+        certificate_arn=_optional("certificateArn", values["certificateArn"], _CERTIFICATE_ARN,
+                                  "an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)"),
+        hosted_zone_id=_optional("hostedZoneId", values["hostedZoneId"], _ZONE_ID, "a Route 53 hosted zone ID like Z0123456789ABC"),
         tags=_tags(values["tags"]),
         unique_visitors=_bool("uniqueVisitors", values["uniqueVisitors"]),
         count_bots=_bool("countBots", values["countBots"]),
@@ -255,6 +294,7 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE) -> StackSettings:
         raise SettingsError(f"wafRateLimit must be 0 (no WAF) or from 10 (WAF's least) to 2000000000, got {settings.waf_rate_limit}")
     if settings.monthly_budget and not settings.alarm_email:
         raise SettingsError("monthlyBudget needs alarmEmail: the budget's alerts go to that address")
+    _check_domain(settings, region)
     for key, on in (("trafficAlarm", settings.traffic_alarm), ("trafficAnomaly", settings.traffic_anomaly)):
         if on and not settings.alarm_email:
             raise SettingsError(f"{key} needs alarmEmail: the traffic alert goes to that address")

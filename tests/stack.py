@@ -48,6 +48,10 @@ def real_arn(typ: str, name: str, resource_id: str, inputs: dict[str, Any]) -> s
         "aws:apigateway/usagePlan:UsagePlan": f"arn:aws:apigateway:{REGION}::/usageplans/{resource_id}",
         "aws:wafv2/webAcl:WebAcl": f"arn:aws:wafv2:{REGION}:{ACCOUNT}:regional/webacl/{name}/{resource_id}",
         "aws:budgets/budget:Budget": f"arn:aws:budgets::{ACCOUNT}:budget/{name}",
+        # A certificate lives in its own region (us-east-1 for EDGE, whatever the stack's).
+        "aws:acm/certificate:Certificate":
+            f"arn:aws:acm:{inputs.get('region') or REGION}:{ACCOUNT}:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+        "aws:apigateway/domainName:DomainName": f"arn:aws:apigateway:{REGION}::/domainnames/{inputs.get('domainName')}",
     }
     return formats.get(typ)
 
@@ -87,6 +91,19 @@ class Recorder(pulumi.runtime.Mocks):
             state.update(base64=MOCK_SECRET_B64, hex=base64.b64decode(MOCK_SECRET_B64).hex())
         if args.typ == "aws:apigateway/apiKey:ApiKey":
             state["value"] = "mock-api-key-0123456789abcdefghij"  # API Gateway generates it
+        if args.typ == "aws:acm/certificate:Certificate":  # what ACM asks to find in DNS
+            state["domainValidationOptions"] = [{
+                "domainName": args.inputs["domainName"], "resourceRecordType": "CNAME",
+                "resourceRecordName": f"_3f2a9c.{args.inputs['domainName']}.",
+                "resourceRecordValue": "_7b1d04.mhbtsbpdnt.acm-validations.aws."}]
+        if args.typ == "aws:acm/certificateValidation:CertificateValidation":
+            state["certificateArn"] = args.inputs["certificateArn"]
+        if args.typ == "aws:route53/record:Record":
+            state["fqdn"] = str(args.inputs["name"]).rstrip(".")
+        if args.typ == "aws:apigateway/domainName:DomainName":  # the targets API Gateway and CloudFront give
+            state.update(regionalDomainName=f"d-abc123def4.execute-api.{REGION}.amazonaws.com",
+                         regionalZoneId="Z1UJRXOUMOOFQ8", cloudfrontDomainName="d1a2b3c4d5e6f7.cloudfront.net",
+                         cloudfrontZoneId="Z2FDTNDATAQYW2")
         if args.typ == "aws:apigateway/stage:Stage":
             state["invokeUrl"] = f"https://{args.inputs['restApi']}.execute-api.{REGION}.amazonaws.com/{args.inputs['stageName']}"
         self.resources[args.name] = Registered(args.typ, args.name, dict(args.inputs), {"provider": args.provider})
