@@ -97,7 +97,8 @@ def new_hit(request: events.Request, route: str, settings: Settings) -> update.H
     whether a listed crawler sent it."""
     country = country_attribute(request.header(COUNTRY_HEADER)) if settings.count_countries else None
     bot = settings.count_bots and visitors.is_bot(request.header("user-agent"))
-    return update.Hit(route, request.method, clock.now(), settings.limits.match(route), country, bot)
+    return update.Hit(route, request.method, clock.now(), settings.limits.match(route), country, bot,
+                      expiry_days=settings.expiry_days)
 
 
 def mark_visitor(client: Any, settings: Settings, request: events.Request, hit: update.Hit) -> dict[str, Any] | None:

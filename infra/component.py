@@ -169,6 +169,10 @@ class RouteCounter(pulumi.ComponentResource):
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
             deletion_protection_enabled=protect,
+            # routeExpiryDays. Left out when 0: the provider's ttl block is optional and computed, so leaving it
+            # out changes nothing on a table that never had TTL (docs/data-model.md: turning expiry off).
+            ttl=aws.dynamodb.TableTtlArgs(attribute_name=schema.EXPIRES, enabled=True) if self._args.route_expiry_days
+            else None,
             opts=self._opts(protect=protect),
         )
 

@@ -93,6 +93,7 @@ class StackSettings:
     unique_visitors: bool
     count_bots: bool
     ignore_ips: str
+    route_expiry_days: int
     alarm_email: str | None
 
     def resource_tags(self, project: str, stack: str) -> dict[str, str]:
@@ -136,6 +137,7 @@ class StackSettings:
             env.VISITOR_TABLE: visitor_table if self.unique_visitors else "",
             env.VISITOR_SECRET: visitor_secret if self.unique_visitors else "",
             env.IGNORE_IPS: self.ignore_ips,
+            env.ROUTE_EXPIRY_DAYS: str(self.route_expiry_days),
         }
 
 
@@ -286,6 +288,7 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE, region: str | None 
         unique_visitors=_bool("uniqueVisitors", values["uniqueVisitors"]),
         count_bots=_bool("countBots", values["countBots"]),
         ignore_ips=",".join(split_list(str(values["ignoreIps"]))),
+        route_expiry_days=_int("routeExpiryDays", values["routeExpiryDays"], 0, env.MAX_EXPIRY_DAYS),
         alarm_email=_match("alarmEmail", values["alarmEmail"], _EMAIL, "an email address")
         if str(values["alarmEmail"]).strip()
         else None,

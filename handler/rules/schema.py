@@ -25,6 +25,7 @@ METHOD_COUNT_PREFIX = "count:"
 HOUR_KEY, DAY_KEY = "%Y-%m-%dT%H", "%Y-%m-%d"  # how records show bucket times (UTC)
 BOTS = "bots"  # N, hits from listed crawlers (countBots), never in count
 VISITORS = "visitors"  # N, distinct visitors per day, summed (uniqueVisitors); per day in "v..." buckets
+EXPIRES = "expires"  # N, epoch seconds: with routeExpiryDays, DynamoDB's TTL deletes the route after it
 
 # The methods API Gateway REST APIs accept; OPTIONS is answered as a preflight and never counted.
 COUNTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
@@ -69,6 +70,8 @@ def item_to_record(
     for name in (BOTS, VISITORS):
         if found.get(name):
             record[name] = found[name]
+    if EXPIRES in found:
+        record[EXPIRES] = iso(found[EXPIRES])  # when TTL may delete it, if nobody hits it before
     countries = {name[len(COUNTRY_PREFIX):]: n for name, n in found.items() if name.startswith(COUNTRY_PREFIX) and n}
     if countries:
         record["countries"] = dict(sorted(countries.items(), key=lambda kv: (-kv[1], kv[0])))

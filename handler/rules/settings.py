@@ -36,9 +36,11 @@ COUNT_BOTS = "COUNT_BOTS"
 VISITOR_TABLE = "VISITOR_TABLE"  # "" unless uniqueVisitors: the table of today's visitor markers
 VISITOR_SECRET = "VISITOR_SECRET"  # base64, generated per stack by the program ("" unless uniqueVisitors)
 IGNORE_IPS = "IGNORE_IPS"  # CIDR blocks whose hits are answered but never counted (ignoreIps)
+ROUTE_EXPIRY_DAYS = "ROUTE_EXPIRY_DAYS"  # "0", or the days without a counted hit after which TTL deletes a route
 VARIABLES = (TABLE_NAME, CORS_ORIGINS, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH, WRITER,
              DOWNLOADS, DOWNLOAD_BUCKET, REDIRECTS, RATE_LIMITS, COUNT_COUNTRIES, COUNT_BOTS, VISITOR_TABLE,
-             VISITOR_SECRET, IGNORE_IPS)
+             VISITOR_SECRET, IGNORE_IPS, ROUTE_EXPIRY_DAYS)
+MAX_EXPIRY_DAYS = 3650
 # What each function reads, and so all it is given (least privilege for configuration too): the listing
 # resolves routes, marks links and says which features are on, but never writes, presigns, limits, or sees
 # the visitor secret (nor may its role read the markers table whose name it is told).
@@ -74,6 +76,7 @@ class Settings(NamedTuple):
     visitor_table: str  # "" unless unique visitors are counted
     visitor_secret: bytes  # the per-stack secret the day's salt is derived from
     ignored: tuple[Network, ...] = ()  # source networks never counted (ignoreIps)
+    expiry_days: int = 0  # routeExpiryDays (0: routes never expire)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], variables: tuple[str, ...] = COUNTER_VARIABLES) -> Settings:
@@ -82,7 +85,7 @@ class Settings(NamedTuple):
         missing = [name for name in variables if name not in env]
         if missing:
             raise ConfigError(f"missing environment variable(s) {', '.join(missing)}: set by the Pulumi program")
-        off = {COUNT_COUNTRIES: "false", COUNT_BOTS: "false", WRITER: WRITERS[0]}
+        off = {COUNT_COUNTRIES: "false", COUNT_BOTS: "false", WRITER: WRITERS[0], ROUTE_EXPIRY_DAYS: "0"}
         env = {name: env[name] if name in variables else off.get(name, "") for name in VARIABLES}
         table = env[TABLE_NAME].strip()
         if not table:
@@ -136,5 +139,8 @@ class Settings(NamedTuple):
             ignored = parse_networks(env[IGNORE_IPS])
         except ValueError as exc:
             raise ConfigError(f"{IGNORE_IPS}: {exc}") from None
+        raw_days = env[ROUTE_EXPIRY_DAYS].strip()
+        if not _DIGITS.match(raw_days) or int(raw_days) > MAX_EXPIRY_DAYS:
+            raise ConfigError(f"{ROUTE_EXPIRY_DAYS} must be an integer from 0 to {MAX_EXPIRY_DAYS}, got {raw_days!r}")
         return cls(table, origins, rules, counts_path, writer, links, bucket, limits, flags[COUNT_COUNTRIES],
-                   flags[COUNT_BOTS], visitor_table, secret, ignored)
+                   flags[COUNT_BOTS], visitor_table, secret, ignored, int(raw_days))

@@ -28,6 +28,7 @@ class Hit(NamedTuple):
     country: str | None = None  # the country attribute to add to ("c:DE"), counted only on EDGE
     bot: bool = False  # a listed crawler's hit (countBots): counted in "bots" only
     new_visitor: bool = False  # the first hit of this visitor on this route today (uniqueVisitors)
+    expiry_days: int = 0  # routeExpiryDays: a counted hit moves the route's TTL to t + this many days
 
 
 class Applied(NamedTuple):
@@ -58,16 +59,22 @@ def hit_request(table: str, hit: Hit) -> dict[str, Any]:
         at = f"#a{adds.index(counter)}" if counter in adds else "#w"
         condition = f"attribute_not_exists({at}) OR {at} < :limit"
     names = {"#last": schema.LAST_SEEN, "#first": schema.FIRST_SEEN}
+    # A bot's hit (countBots) never keeps a route alive: crawlers probe exactly the junk routes expiry is for.
+    expires = int(hit.t) + hit.expiry_days * buckets.DAY if hit.expiry_days and not hit.bot else None
+    if expires:
+        names["#exp"] = schema.EXPIRES
     names.update({f"#a{i}": name for i, name in enumerate(adds)})
     names.update({f"#r{i}": name for i, name in enumerate(removes)})
     if condition and "#w" in condition and hit.limit:
         names["#w"] = hit.limit.counter(hit.t)
     expression = (
         "ADD " + ", ".join(f"#a{i} :one" for i in range(len(adds)))
-        + " SET #last = :now, #first = if_not_exists(#first, :now)"
+        + " SET #last = :now, #first = if_not_exists(#first, :now)" + (", #exp = :exp" if expires else "")
         + (" REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes))) if removes else "")
     )
     values = {":one": {"N": "1"}, ":now": {"S": schema.iso(hit.t)}}
+    if expires:
+        values[":exp"] = {"N": str(expires)}
     request = {
         "TableName": table,
         "Key": schema.key(hit.route),
