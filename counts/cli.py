@@ -351,6 +351,20 @@ def reset(client: Any, table: str, record: dict[str, Any]) -> dict[str, Any]:
     return result.get("Attributes", {})
 
 
+def hit_record(client: Any, table: str, route: str, verb: str) -> dict[str, Any] | None:
+    """The route's record as it stands, or None after saying there is nothing to ``verb``."""
+    record = queries.get_route(client, table, route, view())
+    if not record:
+        print(f"{route} has not been hit: nothing to {verb}", file=sys.stderr)
+    return record
+
+
+def gone(route: str, verb: str) -> int:
+    """The route vanished between showing it and acting on it (another reset or delete, or TTL)."""
+    print(f"{route} was removed meanwhile: nothing to {verb}", file=sys.stderr)
+    return NOT_FOUND
+
+
 def run(args: argparse.Namespace, out: TextIO | None = None, stdin: TextIO | None = None) -> int:
     out, stdin = out or sys.stdout, stdin or sys.stdin  # at call time: tests and pipes swap them
     for name in GLOBAL_OPTIONS:  # not given anywhere (SUPPRESS: see global_options)
@@ -376,9 +390,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, stdin: TextIO | Non
             print(f"(read the first {result['scanned']:,} routes only)", file=sys.stderr)
     elif args.command == "reset":
         route = canonical(rules, args.route)
-        record = queries.get_route(client, table, route, view())
+        record = hit_record(client, table, route, "reset")
         if not record:
-            print(f"{route} has not been hit: nothing to reset", file=sys.stderr)
             return NOT_FOUND
         confirm(f"Reset {route} ({record['count']:,} hits) in {table}?", args.yes, stdin)
         try:
@@ -386,8 +399,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, stdin: TextIO | Non
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-            print(f"{route} was removed meanwhile: nothing to reset", file=sys.stderr)
-            return NOT_FOUND
+            return gone(route, "reset")
         since = f"; {left:,} hits arrived since it was shown and are kept" if left else ""
         print(f"reset {route}: {record['count']:,} hits set back to zero (first seen kept){since}", file=out)
     elif args.command == "set":
@@ -400,15 +412,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None, stdin: TextIO | Non
         print(f"set {route} to {args.count:,} hits ({was}; its methods, history and first seen are kept)", file=out)
     elif args.command == "delete":
         route = exact_route(rules, args.route)
-        record = queries.get_route(client, table, route, view())
+        record = hit_record(client, table, route, "delete")
         if not record:
-            print(f"{route} has not been hit: nothing to delete", file=sys.stderr)
             return NOT_FOUND
         confirm(f"Delete {route} ({record['count']:,} hits, its history and first seen) from {table}?", args.yes, stdin)
         old = delete_route(client, table, route)
         if old is None:
-            print(f"{route} was removed meanwhile: nothing to delete", file=sys.stderr)
-            return NOT_FOUND
+            return gone(route, "delete")
         print(f"deleted {route} ({old:,} hits); a new hit starts it again from 1", file=out)
     elif args.command == "export":
         records = list(all_records(client, table, seen=view(series=True)))
