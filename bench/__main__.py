@@ -311,7 +311,7 @@ def item_growth() -> dict[str, Any]:
 
 
 def code_asset() -> dict[str, Any]:
-    from infra.component import asset_files, handler_files
+    from infra.asset import asset_files, handler_files
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -341,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     top = top_scan_cpu()
     asset = code_asset()
     items = item_growth()
+    from bench import metering
+
+    metered = metering.numbers()
 
     rows = [("what", "ours", "baseline", "ours/baseline", "target")]
     for label, counts in requests.items():
@@ -381,6 +384,21 @@ def main(argv: list[str] | None = None) -> int:
                  "<= 1 (busiest)"))
     rows.append(("code asset, zipped (exactly what Pulumi ships: handler/ + requirements-lambda.txt)",
                  f"{asset['bytes']/1024:.1f} KB, {asset['files']} files", "", "", "no boto3/botocore"))
+    counted = requests["counted hit"]["ours"] * 1000
+    rows.append(("DynamoDB requests per 1,000 metered requests, one route in one delivery",
+                 str(metered["one_route"]), f"{counted} (counted)", f"{metered['one_route'] / counted:.3f}", ""))
+    rows.append(("DynamoDB requests per 1,000 metered requests over 50 routes (items written / read)",
+                 f"{metered['fifty_routes']} ({metered['written']} / {metered['read']})", f"{counted} (counted)",
+                 f"{metered['fifty_routes'] / counted:.3f}", ""))
+    rows.append(("hot route at 10,000 requests/s, 4 log streams: writes per second on its item",
+                 f"{metered['hot']['writes_per_second']:.0f}", "10000 (counted)", "", "a few (<< 1,000 WCU/s)"))
+    rows.append(("CPU per 1,000 access-log lines parsed and aggregated",
+                 f"{metered['hot']['cpu_per_thousand'] * 1000:.1f} ms", f"{warm['lean'][0] * 1e6:.0f} ms (1,000 counted hits)",
+                 f"{metered['hot']['cpu_per_thousand'] / (warm['lean'][0] * 1000):.2f}", ""))
+    cost = metered["per_million"]
+    rows.append((f"cost per million metered requests: logs {metered['line_bytes']} B/line ${cost['logs']:.3f} + Lambda "
+                 f"${cost['lambda']:.3f} + DynamoDB ${cost['dynamodb']:.3f} (1,000 lines a delivery, 50 routes)",
+                 f"${metered['total']:.2f}", "$4.89 (counted)", f"{metered['total'] / 4.89:.2f}", "<= $0.50"))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for n, row in enumerate(rows):
         print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import random
@@ -17,22 +18,30 @@ import shutil
 import subprocess
 import sys
 import time
-from typing import Any, Callable, Iterator, NoReturn, TextIO
+from collections import Counter
+from typing import Any, Callable, Iterator, NamedTuple, NoReturn, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handler import clock
-from handler.rules import buckets, schema
+from handler.meter import handle, meter
+from handler.rules import accesslog, buckets, schema
+from handler.rules.aggregate import parse_sources
+from handler.rules.settings import METER_VARIABLES, Settings
+from handler.store.meter import ChunkFailed
 from handler.store import queries
 from handler.rules.countries import COUNTRY_PREFIX
 from handler.store.dynamo import create_client
 from handler.rules.routes import RouteError, RouteRules, printable
 from infra import settings as stack
 
+PROJECT = "route-counter"  # Pulumi.yaml's name
 LOCAL_TABLE = "route-counts-local"
+LOCAL_METER_TABLE = LOCAL_TABLE + "-meter"  # what `make dev` creates for metering (local/__main__.py)
+INGEST_BATCH = 10_000  # lines metered together (a CloudWatch Logs delivery holds up to 10,000 events)
 CSV_FIELDS = ("route", "count", "methods", "firstSeen", "lastSeen", "hourly", "daily", "countries", "visitors",
-              "dailyVisitors", "bots")
-JSON_FIELDS = ("methods", "hourly", "daily", "countries", "dailyVisitors")  # CSV columns holding JSON objects
+              "dailyVisitors", "bots", "statuses")
+JSON_FIELDS = ("methods", "hourly", "daily", "countries", "dailyVisitors", "statuses")  # CSV columns holding JSON objects
 BATCH = 25  # BatchWriteItem's limit
 BATCH_TRIES = 8  # attempts for items DynamoDB hands back unprocessed (throttling), with backoff between
 BACKOFF_BASE, BACKOFF_CAP = 0.05, 2.0  # seconds
@@ -85,19 +94,36 @@ def stack_config(stack_name: str | None) -> dict[str, Any]:
     }
 
 
-def route_rules(args: argparse.Namespace) -> RouteRules:
-    """The route rules the deployed handlers use: the stack's maxRouteBytes and listing path (through the
-    same parser as `pulumi up`), unless --max-route-bytes / --counts-path say otherwise."""
+def stack_settings(args: argparse.Namespace) -> stack.StackSettings:
+    """The settings the deployed handlers use: the stack's config (through the same parser as `pulumi up`),
+    unless --max-route-bytes / --counts-path / --timezone say otherwise."""
     raw = {} if args.endpoint else stack_config(args.stack)
-    if args.max_route_bytes is not None:
-        raw["maxRouteBytes"] = args.max_route_bytes
-    if args.counts_path is not None:
-        raw["countsPath"] = args.counts_path
+    for option, key in (("max_route_bytes", "maxRouteBytes"), ("counts_path", "countsPath"), ("timezone", "timezone")):
+        if getattr(args, option) is not None:
+            raw[key] = getattr(args, option)
     try:
-        settings = stack.parse(raw)
+        return stack.parse(raw)
     except stack.SettingsError as exc:
         raise CliError(str(exc)) from None
-    return RouteRules(settings.max_route_bytes, reserved=("/" + settings.counts_path,))
+
+
+def stack_output(args: argparse.Namespace, name: str) -> str | None:
+    """A stack output, read with the pulumi CLI; None without it (or without that output)."""
+    if not shutil.which("pulumi"):
+        return None
+    command = ["pulumi", "stack", "output", name] + (["--stack", args.stack] if args.stack else [])
+    result = subprocess.run(command, capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 and result.stdout.strip() else None
+
+
+def stack_name(args: argparse.Namespace) -> str:
+    """--stack, else the pulumi CLI's selected stack."""
+    if args.stack:
+        return str(args.stack)
+    result = subprocess.run(["pulumi", "stack", "--show-name"], capture_output=True, text=True) if shutil.which("pulumi") else None
+    if result is None or result.returncode != 0 or not result.stdout.strip():
+        raise CliError("no stack: pass --stack NAME")
+    return result.stdout.strip()
 
 
 def resolve_table(args: argparse.Namespace) -> str:
@@ -106,12 +132,23 @@ def resolve_table(args: argparse.Namespace) -> str:
         return args.table
     if args.endpoint:
         return LOCAL_TABLE
-    if shutil.which("pulumi"):
-        command = ["pulumi", "stack", "output", "table_name"] + (["--stack", args.stack] if args.stack else [])
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode == 0 and result.stdout.strip():
-            return result.stdout.strip()
+    found = stack_output(args, "table_name")
+    if found:
+        return found
     raise CliError("no table: pass --table NAME (or run next to the Pulumi project with the pulumi CLI logged in)")
+
+
+def resolve_meter_table(args: argparse.Namespace) -> str:
+    """--meter-table, else the local one with --endpoint, else the stack's meter_table_name output."""
+    if getattr(args, "meter_table", None):
+        return str(args.meter_table)
+    if args.endpoint:
+        return LOCAL_METER_TABLE
+    found = stack_output(args, "meter_table_name")
+    if found:
+        return found
+    raise CliError("no metering table: pass --meter-table NAME (the stack's meter_table_name output; "
+                   "the stack meters nothing without meter or meterLogGroup)")
 
 
 def make_client(args: argparse.Namespace) -> Any:
@@ -129,15 +166,24 @@ def make_client(args: argparse.Namespace) -> Any:
     return create_client(retries=True)
 
 
-def view(window: str | None = None, series: bool = False) -> queries.View:
-    """How records are read: as of now (the one wall clock the handlers use)."""
-    return queries.View(clock.now(), window, series)
+class Context(NamedTuple):
+    """What every command works with: the store, the table, and the stack's route rules and days."""
+
+    client: Any
+    table: str
+    rules: RouteRules
+    days: buckets.Days
+    settings: stack.StackSettings
+
+    def view(self, window: str | None = None, series: bool = False) -> queries.View:
+        """How records are read: as of now (the one wall clock the handlers use), in the stack's days."""
+        return queries.View(clock.now(), window, series, self.days)
 
 
-def all_records(client: Any, table: str, prefix: str = "/", seen: queries.View | None = None) -> Iterator[dict[str, Any]]:
+def all_records(client: Any, table: str, prefix: str, seen: queries.View) -> Iterator[dict[str, Any]]:
     after = None
     while True:
-        page = queries.list_page(client, table, prefix, 1000, after, seen or view())
+        page = queries.list_page(client, table, prefix, 1000, after, seen)
         yield from page["routes"]
         if not page["next"]:
             return
@@ -351,9 +397,9 @@ def reset(client: Any, table: str, record: dict[str, Any]) -> dict[str, Any]:
     return result.get("Attributes", {})
 
 
-def hit_record(client: Any, table: str, route: str, verb: str) -> dict[str, Any] | None:
+def hit_record(ctx: Context, route: str, verb: str) -> dict[str, Any] | None:
     """The route's record as it stands, or None after saying there is nothing to ``verb``."""
-    record = queries.get_route(client, table, route, view())
+    record = queries.get_route(ctx.client, ctx.table, route, ctx.view())
     if not record:
         print(f"{route} has not been hit: nothing to {verb}", file=sys.stderr)
     return record
@@ -365,80 +411,247 @@ def gone(route: str, verb: str) -> int:
     return NOT_FOUND
 
 
+def list_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    seen = ctx.view(args.window)
+    records = all_records(ctx.client, ctx.table, canonical(ctx.rules, args.prefix), seen)
+    print_table(sorted(records, key=seen.rank), out, args.window)
+    return 0
+
+
+def get_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    route = canonical(ctx.rules, args.route)
+    record = queries.get_route(ctx.client, ctx.table, route, ctx.view())
+    if not record:
+        print(f"{route} has not been hit", file=sys.stderr)
+        return NOT_FOUND
+    print(json.dumps(record, indent=2, ensure_ascii=False), file=out)
+    return 0
+
+
+def top_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    result = queries.top_routes(ctx.client, ctx.table, canonical(ctx.rules, args.prefix), args.n, ctx.view(args.window))
+    print_table(result["routes"], out, args.window)
+    if result["truncated"]:
+        print(f"(read the first {result['scanned']:,} routes only)", file=sys.stderr)
+    return 0
+
+
+def reset_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    route = canonical(ctx.rules, args.route)
+    record = hit_record(ctx, route, "reset")
+    if not record:
+        return NOT_FOUND
+    confirm(f"Reset {route} ({record['count']:,} hits) in {ctx.table}?", args.yes, stdin)
+    try:
+        left = int(reset(ctx.client, ctx.table, record).get(schema.COUNT, {}).get("N", "0"))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        return gone(route, "reset")
+    since = f"; {left:,} hits arrived since it was shown and are kept" if left else ""
+    print(f"reset {route}: {record['count']:,} hits set back to zero (first seen kept){since}", file=out)
+    return 0
+
+
+def set_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    route = exact_route(ctx.rules, args.route)
+    record = queries.get_route(ctx.client, ctx.table, route, ctx.view())
+    now = f"{record['count']:,} hits" if record else "never hit"
+    confirm(f"Set {route} ({now}) to {args.count:,} hits in {ctx.table}?", args.yes, stdin)
+    old = set_count(ctx.client, ctx.table, route, args.count, clock.now())
+    was = f"was {old:,}" if old is not None else "a new route"
+    print(f"set {route} to {args.count:,} hits ({was}; its methods, history and first seen are kept)", file=out)
+    return 0
+
+
+def delete_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    route = exact_route(ctx.rules, args.route)
+    record = hit_record(ctx, route, "delete")
+    if not record:
+        return NOT_FOUND
+    confirm(f"Delete {route} ({record['count']:,} hits, its history and first seen) from {ctx.table}?", args.yes, stdin)
+    old = delete_route(ctx.client, ctx.table, route)
+    if old is None:
+        return gone(route, "delete")
+    print(f"deleted {route} ({old:,} hits); a new hit starts it again from 1", file=out)
+    return 0
+
+
+def export_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    records = list(all_records(ctx.client, ctx.table, "/", ctx.view(series=True)))
+    if args.format == "json":
+        json.dump({"routes": records}, out, indent=2, ensure_ascii=False)
+        print(file=out)
+    else:
+        writer = csv.DictWriter(out, CSV_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({**r, **{k: json.dumps(r.get(k, {})) for k in JSON_FIELDS},
+                          **{k: r.get(k, 0) for k in (schema.VISITORS, schema.BOTS)}} for r in records)
+    return 0
+
+
+def import_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    records = read_records(args.file, ctx.rules)
+    confirm(f"Import {len(records):,} routes into {ctx.table}, replacing their counts?", args.yes, stdin)
+    write_records(ctx.client, ctx.table, records)
+    print(f"imported {len(records):,} routes", file=out)
+    return 0
+
+
+def usage_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    month = args.month or time.strftime("%Y-%m", time.gmtime(clock.now()))
+    try:
+        found = queries.usage_month(ctx.client, resolve_meter_table(args), queries.check_month(month))
+    except queries.BadQuery as exc:
+        raise CliError(str(exc)) from None
+    if args.format == "json":
+        print(json.dumps(found, indent=2, ensure_ascii=False), file=out)
+    elif args.format == "csv":  # one row per consumer and route: what an invoice needs
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(("month", "consumer", "route", "requests"))
+        writer.writerows((month, c["consumer"], route, n) for c in found["consumers"] for route, n in c["routes"].items())
+    else:
+        for c in found["consumers"]:
+            print(f"{c['count']:>12,}  {c['consumer']}", file=out)
+    if found["truncated"]:
+        print(f"(read the first {queries.MAX_USAGE_ITEMS:,} usage items only)", file=sys.stderr)
+    return 0
+
+
+def meter_settings(ctx: Context, meter_table: str, project_stack: tuple[str, str] | None = None) -> Settings:
+    """The metering function's own settings for this stack (its route rules, days and sources), so the CLI
+    meters through exactly the function's path."""
+    group = stack.own_group_name(*project_stack) if project_stack else ""
+    environment = ctx.settings.handler_environment(ctx.table, "", "", "", meter_table, group)
+    return Settings.from_env(environment, METER_VARIABLES)
+
+
+def _ingest_lines(path: str) -> list[tuple[str, str]]:
+    """(event id, line) pairs from JSON lines or `aws logs filter-log-events` JSON; ids stable per file, so
+    ingesting the same file again counts nothing twice."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise CliError(f"{path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise CliError(f"{path}: not UTF-8 text ({exc})") from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("events"), list):  # filter-log-events
+        found = []
+        for n, event in enumerate(data["events"], 1):
+            if not isinstance(event, dict) or not isinstance(event.get("message"), str):
+                raise CliError(f"{path}: event {n} has no message")
+            found.append((str(event.get("eventId") or f"event{n}"), event["message"]))
+        return found
+    lines = [line for line in text.splitlines() if line.strip()]
+    return [(f"{n}:{hashlib.sha256(line.encode()).hexdigest()[:16]}", line) for n, line in enumerate(lines, 1)]
+
+
+def ingest_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    try:
+        parse_sources(f"{args.source}=/ingest")
+    except ValueError:
+        raise CliError(f"--source must be 1-32 of a-z, 0-9 and - (the metered API's name), got {args.source!r}") from None
+    events = _ingest_lines(args.file)
+    if args.until:
+        until = iso_time(args.until)
+        kept = []
+        for event_id, line in events:
+            parsed = accesslog.parse(line)
+            if parsed is None or parsed.t < until:  # unparsed lines go through, to be reported
+                kept.append((event_id, line))
+        skipped, events = len(events) - len(kept), kept
+    else:
+        skipped = 0
+    settings = meter_settings(ctx, resolve_meter_table(args))
+    origin = f"ingest\0{args.source}\0{os.path.basename(args.file)}"
+    totals: Counter[str] = Counter()
+    for start in range(0, len(events), INGEST_BATCH):
+        try:
+            done = meter(origin, args.source, events[start:start + INGEST_BATCH], settings, lambda: ctx.client)
+        except ChunkFailed as exc:
+            raise StoreFailed(f"stopped at line {start + 1:,} ({exc}); run the same command again: what was "
+                              "applied is skipped") from None
+        totals.update({k: v for k, v in done.items() if isinstance(v, int)})
+    print(f"ingested {totals['Metered']:,} requests on {args.source} ({totals['applied']:,} chunks applied, "
+          f"{totals['skipped']:,} already applied before); {totals['Unparsed']:,} lines unparsed, "
+          f"{totals['Refused']:,} refused by the route rules" + (f", {skipped:,} at or after --until" if skipped else ""),
+          file=out)
+    return 0
+
+
+def iso_time(text: str) -> float:
+    """--until: an ISO-8601 time (2026-11-30T12:00:00Z) as epoch seconds."""
+    import datetime
+
+    try:
+        parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"--until must be an ISO-8601 time like 2026-11-30T12:00:00Z, got {text!r}") from None
+    if parsed.tzinfo is None:
+        raise CliError(f"--until needs a time zone (Z or +01:00), got {text!r}")
+    return parsed.timestamp()
+
+
+def meter_replay_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    """Drain the dead-letter queue through the metering function's own path; a delivery is deleted from
+    the queue only once it is applied (or can never be)."""
+    if args.endpoint and not args.queue_url:
+        raise CliError("the local API has no dead-letter queue: pass --queue-url to replay a deployed stack's")
+    queue = args.queue_url or stack_output(args, "meter_dead_letter_queue_url")
+    if not queue:
+        raise CliError("no dead-letter queue: pass --queue-url URL (the stack's meter_dead_letter_queue_url output)")
+    import botocore.session
+
+    sqs = botocore.session.get_session().create_client("sqs")
+    settings = meter_settings(ctx, resolve_meter_table(args), (PROJECT, stack_name(args)))
+    replayed = dropped = 0
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                       VisibilityTimeout=120).get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            try:
+                event = json.loads(message["Body"])["requestPayload"]
+            except (ValueError, KeyError, TypeError):
+                event = None
+            try:
+                done = handle(event, settings, lambda: ctx.client) if event is not None else {"status": "bad_delivery"}
+            except ChunkFailed as exc:
+                raise StoreFailed(f"replayed {replayed:,}, then a delivery failed again ({exc}); "
+                                  "it stays in the queue: run meter-replay again") from None
+            replayed += done["status"] == "metered"
+            dropped += done["status"] != "metered"
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    print(f"replayed {replayed:,} deliveries" + (f"; dropped {dropped:,} that held nothing to meter" if dropped else ""),
+          file=out)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Context, argparse.Namespace, TextIO, TextIO], int]] = {
+    "list": list_command, "get": get_command, "top": top_command, "reset": reset_command, "set": set_command,
+    "delete": delete_command, "export": export_command, "import": import_command, "usage": usage_command,
+    "ingest": ingest_command, "meter-replay": meter_replay_command,
+}
+
+
 def run(args: argparse.Namespace, out: TextIO | None = None, stdin: TextIO | None = None) -> int:
     out, stdin = out or sys.stdout, stdin or sys.stdin  # at call time: tests and pipes swap them
     for name in GLOBAL_OPTIONS:  # not given anywhere (SUPPRESS: see global_options)
         if not hasattr(args, name):
             setattr(args, name, None)
-    table, rules = resolve_table(args), route_rules(args)
-    client = make_client(args)
-    if args.command == "list":
-        seen = view(args.window)
-        records = all_records(client, table, canonical(rules, args.prefix), seen)
-        print_table(sorted(records, key=seen.rank), out, args.window)
-    elif args.command == "get":
-        route = canonical(rules, args.route)
-        record = queries.get_route(client, table, route, view())
-        if not record:
-            print(f"{route} has not been hit", file=sys.stderr)
-            return NOT_FOUND
-        print(json.dumps(record, indent=2, ensure_ascii=False), file=out)
-    elif args.command == "top":
-        result = queries.top_routes(client, table, canonical(rules, args.prefix), args.n, view(args.window))
-        print_table(result["routes"], out, args.window)
-        if result["truncated"]:
-            print(f"(read the first {result['scanned']:,} routes only)", file=sys.stderr)
-    elif args.command == "reset":
-        route = canonical(rules, args.route)
-        record = hit_record(client, table, route, "reset")
-        if not record:
-            return NOT_FOUND
-        confirm(f"Reset {route} ({record['count']:,} hits) in {table}?", args.yes, stdin)
-        try:
-            left = int(reset(client, table, record).get(schema.COUNT, {}).get("N", "0"))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            return gone(route, "reset")
-        since = f"; {left:,} hits arrived since it was shown and are kept" if left else ""
-        print(f"reset {route}: {record['count']:,} hits set back to zero (first seen kept){since}", file=out)
-    elif args.command == "set":
-        route = exact_route(rules, args.route)
-        record = queries.get_route(client, table, route, view())
-        now = f"{record['count']:,} hits" if record else "never hit"
-        confirm(f"Set {route} ({now}) to {args.count:,} hits in {table}?", args.yes, stdin)
-        old = set_count(client, table, route, args.count, clock.now())
-        was = f"was {old:,}" if old is not None else "a new route"
-        print(f"set {route} to {args.count:,} hits ({was}; its methods, history and first seen are kept)", file=out)
-    elif args.command == "delete":
-        route = exact_route(rules, args.route)
-        record = hit_record(client, table, route, "delete")
-        if not record:
-            return NOT_FOUND
-        confirm(f"Delete {route} ({record['count']:,} hits, its history and first seen) from {table}?", args.yes, stdin)
-        old = delete_route(client, table, route)
-        if old is None:
-            return gone(route, "delete")
-        print(f"deleted {route} ({old:,} hits); a new hit starts it again from 1", file=out)
-    elif args.command == "export":
-        records = list(all_records(client, table, seen=view(series=True)))
-        if args.format == "json":
-            json.dump({"routes": records}, out, indent=2, ensure_ascii=False)
-            print(file=out)
-        else:
-            writer = csv.DictWriter(out, CSV_FIELDS, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows({**r, **{k: json.dumps(r.get(k, {})) for k in JSON_FIELDS},
-                              **{k: r.get(k, 0) for k in (schema.VISITORS, schema.BOTS)}} for r in records)
-    elif args.command == "import":
-        records = read_records(args.file, rules)
-        confirm(f"Import {len(records):,} routes into {table}, replacing their counts?", args.yes, stdin)
-        write_records(client, table, records)
-        print(f"imported {len(records):,} routes", file=out)
-    return 0
+    table, settings = resolve_table(args), stack_settings(args)
+    rules = RouteRules(settings.max_route_bytes, reserved=("/" + settings.counts_path,))
+    ctx = Context(make_client(args), table, rules, buckets.Days(settings.timezone), settings)
+    return COMMANDS[args.command](ctx, args, out, stdin)
 
 
-GLOBAL_OPTIONS = ("table", "stack", "endpoint", "region", "max_route_bytes", "counts_path")
+GLOBAL_OPTIONS = ("table", "stack", "endpoint", "region", "max_route_bytes", "counts_path", "timezone")
 
 
 def global_options() -> argparse.ArgumentParser:
@@ -451,6 +664,8 @@ def global_options() -> argparse.ArgumentParser:
     g.add_argument("--region", help="AWS region (default: your AWS configuration)")
     g.add_argument("--max-route-bytes", help="the stack's maxRouteBytes (default: from the stack, else Pulumi.yaml)")
     g.add_argument("--counts-path", help="the stack's countsPath (default: from the stack, else Pulumi.yaml)")
+    g.add_argument("--timezone", help="the stack's timezone: whose calendar days `daily` and 7d/30d windows are "
+                                      "(default: from the stack, else Pulumi.yaml)")
     return g
 
 
@@ -488,6 +703,20 @@ def parser() -> argparse.ArgumentParser:
     imp = command("import", "load records from an export (.json or .csv), replacing counts")
     imp.add_argument("file")
     imp.add_argument("--yes", action="store_true", help="do not ask")
+    meter_table = {"help": "the metering table (default: the stack's meter_table_name output; locally its own)"}
+    usage = command("usage", "metered requests per API key and route in a month (usage-based billing)")
+    usage.add_argument("--month", help="YYYY-MM, UTC (default: this month)")
+    usage.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    usage.add_argument("--meter-table", **meter_table)
+    ingest = command("ingest", "meter access-log lines from a file (JSON lines, or `aws logs filter-log-events` JSON)")
+    ingest.add_argument("file")
+    ingest.add_argument("--source", required=True, help="the metered API's name: its routes count under /NAME")
+    ingest.add_argument("--until", help="only requests before this time (ISO-8601 with zone): when the "
+                                        "subscription started, so nothing is counted twice")
+    ingest.add_argument("--meter-table", **meter_table)
+    replay = command("meter-replay", "meter the deliveries waiting in the dead-letter queue, exactly once")
+    replay.add_argument("--queue-url", help="default: the stack's meter_dead_letter_queue_url output")
+    replay.add_argument("--meter-table", **meter_table)
     return p
 
 

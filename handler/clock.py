@@ -22,3 +22,8 @@ CLOCK = Clock(_time.time, _time.monotonic, _time.sleep)
 def now() -> float:
     """The wall clock, read through CLOCK at call time (so a test's replacement applies)."""
     return CLOCK.time()
+
+
+def sleep(seconds: float) -> None:
+    """Wait, through CLOCK (a test's fake sleep only moves its clock)."""
+    CLOCK.sleep(seconds)

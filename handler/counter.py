@@ -15,6 +15,7 @@ from typing import Any, Callable
 from handler import clock
 from handler.rules import addresses, schema, update, visitors
 from handler.rules.countries import country_attribute
+from handler.rules.buckets import Days
 from handler.rules.limits import Limit
 from handler.rules.routes import RouteError
 from handler.rules.settings import Settings
@@ -60,9 +61,9 @@ def _dynamodb() -> Any:
 class RateLimited(Exception):
     """The route's window is full: the hit was not counted (its conditional update wrote nothing)."""
 
-    def __init__(self, limit: Limit, t: float) -> None:
+    def __init__(self, limit: Limit, t: float, days: Days) -> None:
         super().__init__(limit.pattern)
-        self.limit, self.t = limit, t
+        self.limit, self.t, self.days = limit, t, days
 
 
 def count_hit(client: Any, table: str, hit: update.Hit) -> update.Applied:
@@ -73,7 +74,7 @@ def count_hit(client: Any, table: str, hit: update.Hit) -> update.Applied:
         result = call_once_retry_safe(lambda: client.update_item(**request))
     except ConditionFailed:
         assert hit.limit is not None  # only a rate-limited hit's update has a condition
-        raise RateLimited(hit.limit, hit.t) from None
+        raise RateLimited(hit.limit, hit.t, hit.days) from None
     outcome = update.applied(hit, result["Attributes"])
     if outcome.leftovers:
         cleanup(client, table, hit.route, outcome.leftovers)
@@ -98,14 +99,15 @@ def new_hit(request: events.Request, route: str, settings: Settings) -> update.H
     country = country_attribute(request.header(COUNTRY_HEADER)) if settings.count_countries else None
     bot = settings.count_bots and visitors.is_bot(request.header("user-agent"))
     return update.Hit(route, request.method, clock.now(), settings.limits.match(route), country, bot,
-                      expiry_days=settings.expiry_days)
+                      expiry_days=settings.expiry_days, days=settings.days)
 
 
 def mark_visitor(client: Any, settings: Settings, request: events.Request, hit: update.Hit) -> dict[str, Any] | None:
     """uniqueVisitors: the hit's first request, a conditional PutItem of today's marker for this visitor
     and route. Returns the marker when it is new (this is the visitor's first hit today), else None. A
     failure only costs the visitor count, never the hit: logged, and the hit is counted as a repeat."""
-    item = visitors.marker(settings.visitor_secret, hit.t, request.source_ip, request.header("user-agent") or "", hit.route)
+    item = visitors.marker(settings.visitor_secret, hit.t, request.source_ip, request.header("user-agent") or "",
+                           hit.route, hit.days)
     put = visitors.put_marker_request(settings.visitor_table, item)
     try:
         call_once_retry_safe(lambda: client.put_item(**put))
@@ -149,7 +151,7 @@ def counted(
         return failed(exc, request, route, cors)
     headers = dict(headers or {})
     if hit.limit and outcome.remaining is not None:
-        headers.update({**hit.limit.headers(outcome.remaining, hit.t), **EXPOSE})
+        headers.update({**hit.limit.headers(outcome.remaining, hit.t, hit.days), **EXPOSE})
     return answer(status, request, route, outcome.total, cors, headers)
 
 
@@ -186,9 +188,9 @@ def answer(status: int, request: events.Request, route: str, total: int, cors: d
 
 
 def rate_limited(limited: RateLimited, request: events.Request, route: str, cors: dict[str, str]) -> dict[str, Any]:
-    limit, reset = limited.limit, limited.limit.reset(limited.t)
+    limit, reset = limited.limit, limited.limit.reset(limited.t, limited.days)
     message = f"{route} allows {limit.quota} hits per {limit.window}; try again in {reset} s"
-    headers = {"Retry-After": str(reset), **limit.headers(0, limited.t), **EXPOSE}
+    headers = {"Retry-After": str(reset), **limit.headers(0, limited.t, limited.days), **EXPOSE}
     return error_response(429, "rate_limited", message, cors, request.request_id, headers)
 
 

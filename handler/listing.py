@@ -16,7 +16,8 @@ from handler.rules.routes import RouteError, normalize
 from handler.rules.settings import LISTING_VARIABLES, Settings
 from handler.store.dynamo import classify, create_client
 from handler.store.outcomes import DynamoFailure
-from handler.store.queries import MAX_TOP, BadQuery, View, decode_cursor, get_route, list_page, top_routes
+from handler.store.queries import (MAX_TOP, BadQuery, View, check_month, decode_cursor, get_route, list_page,
+                                   top_routes, usage_month)
 from handler.web import badge, dashboard, events
 from handler.web.responses import Answered, admit, error_response, json_response, last_resort, response, vary
 
@@ -86,7 +87,7 @@ def cached_top(
     return result
 
 
-def _view(query: Mapping[str, str], html: bool) -> View:
+def _view(query: Mapping[str, str], html: bool, days: buckets.Days) -> View:
     """``window=1h|24h|7d|30d`` and ``series=1`` (hourly and daily buckets in every record; the page's own)."""
     window = query.get("window")
     if window is not None and window not in buckets.WINDOWS:
@@ -94,7 +95,15 @@ def _view(query: Mapping[str, str], html: bool) -> View:
     series = query.get("series", "0")
     if series not in ("0", "1"):
         raise BadQuery("series must be 0 or 1")
-    return View(now(), window, series == "1" or html)
+    return View(now(), window, series == "1" or html, days)
+
+
+def usage_answer(request: events.Request, settings: Settings, client: Callable[[], Any], cors: dict[str, str]) -> dict[str, Any]:
+    """``/_counts/usage?month=2026-11`` (default: this UTC month): metered requests per API key and route."""
+    if not settings.meter_table:
+        return error_response(404, "metering_off", "this stack meters no API (meter, meterLogGroup)", cors, request.request_id)
+    month = check_month(request.query.get("month") or time.strftime("%Y-%m", time.gmtime(now())))
+    return json_response(200, usage_month(client(), settings.meter_table, month), cors, {"Cache-Control": "no-store"})
 
 
 def badge_answer(request: events.Request, settings: Settings, client: Callable[[], Any], cors: dict[str, str]) -> dict[str, Any]:
@@ -107,7 +116,7 @@ def badge_answer(request: events.Request, settings: Settings, client: Callable[[
     except badge.BadBadge as exc:
         raise BadQuery(str(exc)) from None
     route = settings.rules.resolve(request.query["route"], encoded=False)
-    record = get_route(client(), settings.table_name, route, View(now()))
+    record = get_route(client(), settings.table_name, route, View(now(), days=settings.days))
     svg, shields = badge.badge(badge.badge_label(request.query.get("label")), record["count"] if record else 0, options)
     if request.query.get("format") == "shields":
         return json_response(200, {**shields, "cacheSeconds": 300}, cors, {"Cache-Control": BADGE_CACHE})
@@ -124,7 +133,7 @@ def answer(
     picked = [name for name in ("route", "top", "cursor") if name in query]
     if len(picked) > 1:
         raise BadQuery(f"use only one of route, top and cursor (got {', '.join(picked)})")
-    view = _view(query, html)
+    view = _view(query, html, settings.days)
     if "route" in query:
         route = rules.resolve(query["route"], encoded=False)  # query values arrive decoded
         record = get_route(client(), table, route, view)
@@ -159,6 +168,8 @@ def handle(
     try:
         if subpath == events.BADGE_PATH:
             return badge_answer(request, settings, client, cors)
+        if subpath == events.USAGE_PATH:
+            return usage_answer(request, settings, client, cors)
         if subpath == events.DASHBOARD_PATH:
             return response(200, dashboard.page(dashboard.SHELL), cors, dashboard.HTML_TYPE, dashboard.PAGE_HEADERS)
         status, payload, headers = answer(request, settings, client, clock, html)
@@ -176,9 +187,9 @@ def handle(
         return error_response(404, "route_not_found", f"{payload} has not been hit", cors, rid)
     mark_links(payload.get("routes", [payload]), settings)
     if "routes" in payload:
-        payload = {**payload, "features": features(settings)}
+        payload = {**payload, "features": features(settings), "timezone": settings.days.zone}
     if html:
-        first = payload if "routes" in payload else {"routes": [payload], "next": None}
+        first = payload if "routes" in payload else {"routes": [payload], "next": None, "timezone": settings.days.zone}
         headers = {**headers, **dashboard.PAGE_HEADERS}
         return response(200, dashboard.page(first), cors, dashboard.HTML_TYPE, headers)
     return json_response(status, payload, cors, headers)
@@ -197,7 +208,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ranks and filters by hits in that window (``windowCount``); ``series=1`` adds the series to every record.
     The HTML view opens on ``top=100``.
     Response: 200 ``{"routes": [{"route", "count", "methods", "firstSeen", "lastSeen"}], "next": cursor|null,
-    "features": {"visitors", "bots", "countries"}}`` (which optional counts the stack keeps);
+    "features": {"visitors", "bots", "countries"}, "timezone": "UTC"}`` (which optional counts the stack
+    keeps, and the zone whose calendar days the ``daily`` keys are);
     405 with Allow for methods other than GET/HEAD/OPTIONS; 400 for a bad query or edited cursor.
     """
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping
 
 import pulumi
@@ -13,11 +12,11 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from handler.rules import schema, visitors
-from infra import domain, downloads, guards, observability, openapi, policies
+from infra import domain, downloads, guards, metering, observability, openapi, policies
+from infra.asset import asset_files
 from infra import settings as stack
 from infra.settings import StackSettings
 
-HANDLER_DIR = Path(__file__).resolve().parent.parent / "handler"
 COUNTER_HANDLER = "handler.counter.handler"
 LISTING_HANDLER = "handler.listing.handler"
 RUNTIME = aws.lambda_.Runtime.PYTHON3D13
@@ -33,52 +32,11 @@ OUTPUT_LISTING_FUNCTION = "listing_function_name"
 OUTPUT_DASHBOARD_URL = "dashboard_url"
 OUTPUT_COUNTS_API_KEY = "counts_api_key"  # only with countsAccess apiKey; a secret
 OUTPUT_DOMAIN_TARGET = "domain_target"  # only with domainName and certificateArn: where your DNS record points
-
-
-LAMBDA_REQUIREMENTS = HANDLER_DIR.parent / "requirements-lambda.txt"
-# Of each shipped distribution, only what runs: its package's .py and data files, and its license.
-_SHIPPED_SUFFIXES = (".py", ".json")
-_SKIPPED = ("test", "validate", "package.json", "package-lock.json", "composer.json")
-
-
-def handler_files(root: Path = HANDLER_DIR) -> dict[str, Path]:
-    """The handler package's .py files (no tests, caches or boto3)."""
-    return {f"handler/{path.relative_to(root).as_posix()}": path for path in sorted(root.rglob("*.py"))}
-
-
-def vendored_files(requirements: Path = LAMBDA_REQUIREMENTS) -> dict[str, Path]:
-    """The pinned third-party packages the asset ships (requirements-lambda.txt), copied from the very
-    installed files the tests import; a missing or different version stops the program, so what ships
-    is always what was tested."""
-    from importlib import metadata
-
-    files: dict[str, Path] = {}
-    for line in requirements.read_text().splitlines():
-        spec = line.split("#")[0].strip()
-        if not spec:
-            continue
-        name, _, version = spec.partition("==")
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            raise RuntimeError(f"{name} is not installed: run `make venv` (requirements-lambda.txt)") from None
-        if dist.version != version:
-            raise RuntimeError(f"{name} {dist.version} is installed, requirements-lambda.txt pins {version}: run `make venv`")
-        for file in dist.files or []:
-            path = Path(str(dist.locate_file(file)))
-            parts = file.parts
-            if ".dist-info" in parts[0]:
-                if "LICENSE" in file.name.upper():
-                    files[f"{parts[0]}/{file.name}"] = path
-                continue
-            if file.suffix in _SHIPPED_SUFFIXES and not any(word in file.name for word in _SKIPPED):
-                files[file.as_posix()] = path
-    return dict(sorted(files.items()))
-
-
-def asset_files() -> dict[str, Path]:
-    """What the code asset ships: handler/ and the pinned packages it imports (never boto3/botocore)."""
-    return {**handler_files(), **vendored_files()}
+# Metering (meter / meterLogGroup): the formats to paste into a stage, and what the CLI reads.
+OUTPUT_METER_FORMAT = "meter_access_log_format"  # {"rest": ..., "http": ...}
+OUTPUT_METER_LOG_GROUP = "meter_log_group_arn"  # only with meterLogGroup
+OUTPUT_METER_TABLE = "meter_table_name"
+OUTPUT_METER_DLQ = "meter_dead_letter_queue_url"
 
 
 # The component's args are the parsed stack settings themselves: one object, no field-by-field mirror.
@@ -100,14 +58,22 @@ class RouteCounter(pulumi.ComponentResource):
         self.table = self._create_table()
         files = stack.downloads(args)
         self.downloads = downloads.create(name, files, self._child) if files else None
-        code = pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in asset_files().items()})
+        code = pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in asset_files(args.timezone).items()})
         self.visitor_table = self._create_visitor_table() if args.unique_visitors else None
         # The salt's secret: generated per stack, a secret in the state, never an output.
         self.visitor_secret = (random.RandomBytes(f"{name}-visitor-secret", length=32, opts=self._opts())
                                if args.unique_visitors else None)
+        project, stack_name = pulumi.get_project(), pulumi.get_stack()
+        self.meter_table = metering.create_table(name, self._opts()) if args.metering else None
+        own_group, queue = metering.create_sources(name, args, project, stack_name, self._opts()) if args.metering \
+            else (None, None)
         names = (self.table.name, self.downloads.bucket.bucket if self.downloads else "",
                  self.visitor_table.name if self.visitor_table else "",
-                 self.visitor_secret.base64 if self.visitor_secret else "")
+                 self.visitor_secret.base64 if self.visitor_secret else "",
+                 self.meter_table.name if self.meter_table else "",
+                 stack.own_group_name(project, stack_name) if args.meter_log_group else "")
+        usage_read = [{"Sid": "Usage", "Effect": "Allow", "Action": list(metering.USAGE_READ_ACTIONS),
+                       "Resource": self.meter_table.arn}] if self.meter_table else None
         self.counter = self._create_function(
             "counter", COUNTER_HANDLER,
             (*policies.COUNTER_TABLE_ACTIONS, *(policies.IGNORED_HIT_ACTIONS if args.ignore_ips else ())), code,
@@ -118,13 +84,24 @@ class RouteCounter(pulumi.ComponentResource):
         self.listing = self._create_function(
             "listing", LISTING_HANDLER, policies.LISTING_TABLE_ACTIONS, code, args.function_environment("listing", *names),
             LISTING_TIMEOUT,
-            args.listing_memory_size, args.listing_reserved_concurrency,
+            args.listing_memory_size, args.listing_reserved_concurrency, extra_statements=usage_read,
         )
+        self.meter = None
+        if self.meter_table and queue is not None:
+            self.meter = self._create_function(
+                "meter", metering.METER_HANDLER, metering.METER_COUNTS_ACTIONS, code, args.function_environment("meter", *names),
+                metering.METER_TIMEOUT, args.memory_size, None, log_level="INFO", extra_statements=[
+                    {"Sid": "MeterTable", "Effect": "Allow", "Action": list(metering.METER_TABLE_ACTIONS),
+                     "Resource": self.meter_table.arn},
+                    {"Sid": "DeadLetters", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": queue.arn}])
         self._create_api()
         watched = observability.Watched(self.api, self.stage, self.counter.function, self.listing.function, self.table)
         self.observability = observability.create(name, watched, args.alarm_email, self, self._opts(),
                                                   args.traffic_alarm, args.traffic_anomaly)
         self.dashboard_url = self.observability.dashboard_url
+        if self.meter and queue is not None:
+            self.metering = metering.wire(name, args, self.meter.function, own_group, queue, self.observability.topic,
+                                          project, stack_name, self._opts)
         self._create_guards()
 
         self.domain = None
@@ -144,6 +121,12 @@ class RouteCounter(pulumi.ComponentResource):
         }
         if self.domain and not args.hosted_zone_id:
             self.outputs[OUTPUT_DOMAIN_TARGET] = self.domain.target
+        if self.meter_table and queue is not None:
+            self.outputs[OUTPUT_METER_FORMAT] = pulumi.Output.from_input(dict(metering.ACCESS_LOG_FORMATS))
+            self.outputs[OUTPUT_METER_TABLE] = self.meter_table.name
+            self.outputs[OUTPUT_METER_DLQ] = queue.url
+        if own_group is not None:
+            self.outputs[OUTPUT_METER_LOG_GROUP] = own_group.arn
         if self.api_key:
             self.outputs[OUTPUT_COUNTS_API_KEY] = pulumi.Output.secret(self.api_key.key.value)
         self.register_outputs(self.outputs)
@@ -202,6 +185,7 @@ class RouteCounter(pulumi.ComponentResource):
         object_arns: list[pulumi.Output[str]] | None = None,
         log_level: str = "WARN",
         visitor_table_arn: pulumi.Output[str] | None = None,
+        extra_statements: list[dict[str, Any]] | None = None,
     ) -> FunctionParts:
         """A function with its own log group, its own role and an inline least-privilege policy."""
         args, name = self._args, f"{self._name}-{role}"
@@ -222,7 +206,7 @@ class RouteCounter(pulumi.ComponentResource):
             role=iam_role.id,
             policy=pulumi.Output.json_dumps(
                 policies.function_policy(table_actions, self.table.arn, log_group.arn, args.tracing, object_arns,
-                                         visitor_table_arn)
+                                         visitor_table_arn, extra_statements)
             ),
             opts=self._opts(),
         )

@@ -44,6 +44,7 @@ def function_policy(
     tracing: bool,
     object_arns: list[pulumi.Output[str]] | None = None,
     visitor_table_arn: pulumi.Input[str] | None = None,
+    extra: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A function's permissions: table actions on this table only, logs to its own group only."""
     statements: list[dict[str, Any]] = [
@@ -61,6 +62,7 @@ def function_policy(
                            "Resource": visitor_table_arn})
     if object_arns:  # the counter presigns download links: read exactly those objects, nothing else in S3
         statements.append({"Sid": "Downloads", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": object_arns})
+    statements += extra or []  # metering: its table and dead-letter queue (infra/metering.py)
     if tracing:
         statements.append({"Sid": "XRay", "Effect": "Allow", "Action": list(XRAY_ACTIONS), "Resource": "*"})
     return {"Version": VERSION, "Statement": statements}

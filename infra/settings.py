@@ -16,9 +16,20 @@ from typing import Any, Mapping, TypeVar
 import yaml
 
 from handler.rules import settings as env
+from handler.rules.buckets import UTC_NAME
 from handler.rules.links import Download
 from handler.rules.routes import DYNAMODB_KEY_LIMIT, split_list
 from handler.rules.settings import WRITERS
+from handler.rules.aggregate import parse_sources
+from infra.asset import zone_names
+
+OWN_SOURCE = "api"  # what the stack's own log group (meterLogGroup) is metered as
+
+
+def own_group_name(project: str, stack: str) -> str:
+    """The name of the stack's own access-log group (meterLogGroup): known before it exists, so the
+    function's environment (and the CLI's replay) can name it."""
+    return f"/route-counter/{project}-{stack}/access-logs"
 
 PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 
@@ -94,11 +105,23 @@ class StackSettings:
     count_bots: bool
     ignore_ips: str
     route_expiry_days: int
+    timezone: str
+    meter: str  # NAME=LOG_GROUP,... (validated)
+    meter_log_group: bool
     alarm_email: str | None
 
     def resource_tags(self, project: str, stack: str) -> dict[str, str]:
         """What every resource carries: the user's ``tags`` and the stack's own (which win)."""
         return {**dict(self.tags), "pulumi:project": project, "pulumi:stack": stack}
+
+    @property
+    def metering(self) -> bool:
+        return bool(self.meter or self.meter_log_group)
+
+    def meter_sources(self, created_group: str = "") -> str:
+        """METER_SOURCES: the configured sources, and the stack's own log group as ``api`` (meterLogGroup)."""
+        own = [f"{OWN_SOURCE}={created_group}"] if self.meter_log_group and created_group else []
+        return ",".join(split_list(self.meter) + own)
 
     @property
     def count_countries(self) -> bool:
@@ -107,14 +130,16 @@ class StackSettings:
 
     def function_environment(
         self, function: str, table_name: T, download_bucket: T | str = "", visitor_table: T | str = "",
-        visitor_secret: T | str = "",
+        visitor_secret: T | str = "", meter_table: T | str = "", meter_group: str = "",
     ) -> dict[str, T | str]:
         """One function's Lambda environment: only the variables it reads (handler.rules.settings.FUNCTION_VARIABLES)."""
-        everything = self.handler_environment(table_name, download_bucket, visitor_table, visitor_secret)
+        everything = self.handler_environment(table_name, download_bucket, visitor_table, visitor_secret, meter_table,
+                                              meter_group)
         return {name: everything[name] for name in env.FUNCTION_VARIABLES[function]}
 
     def handler_environment(
-        self, table_name: T, download_bucket: T | str = "", visitor_table: T | str = "", visitor_secret: T | str = ""
+        self, table_name: T, download_bucket: T | str = "", visitor_table: T | str = "", visitor_secret: T | str = "",
+        meter_table: T | str = "", meter_group: str = "",
     ) -> dict[str, T | str]:
         """Every variable the handlers read (names from handler.rules.settings): the one function that turns
         settings into them, for the Pulumi program (names and the secret are Outputs there, and each
@@ -138,6 +163,9 @@ class StackSettings:
             env.VISITOR_SECRET: visitor_secret if self.unique_visitors else "",
             env.IGNORE_IPS: self.ignore_ips,
             env.ROUTE_EXPIRY_DAYS: str(self.route_expiry_days),
+            env.TIMEZONE: self.timezone,
+            env.METER_TABLE: meter_table,
+            env.METER_SOURCES: self.meter_sources(meter_group),
         }
 
 
@@ -234,6 +262,16 @@ def _origins(value: Any) -> str:
     return ",".join(origins)
 
 
+def _zone(value: Any) -> str:
+    """An IANA zone name exactly as the shipped database spells it (a case-insensitive disk would find
+    "europe/berlin" here, and Lambda's would not)."""
+    name = str(value).strip()
+    if name != UTC_NAME and name not in zone_names():
+        raise SettingsError(f"timezone must be an IANA time zone name like Europe/Berlin or America/New_York "
+                            f"(exact case), got {value!r}")
+    return name
+
+
 def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE, region: str | None = None) -> StackSettings:
     """Validate config values (strings as the CLI gives them, or typed); missing keys take Pulumi.yaml's defaults.
     ``region``, the stack's AWS region where known, lets a certificate of the wrong region be refused here."""
@@ -289,10 +327,19 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE, region: str | None 
         count_bots=_bool("countBots", values["countBots"]),
         ignore_ips=",".join(split_list(str(values["ignoreIps"]))),
         route_expiry_days=_int("routeExpiryDays", values["routeExpiryDays"], 0, env.MAX_EXPIRY_DAYS),
+        timezone=_zone(values["timezone"]),
+        meter=",".join(split_list(str(values["meter"]))),
+        meter_log_group=_bool("meterLogGroup", values["meterLogGroup"]),
         alarm_email=_match("alarmEmail", values["alarmEmail"], _EMAIL, "an email address")
         if str(values["alarmEmail"]).strip()
         else None,
     )
+    try:
+        own_name_taken = settings.meter_log_group and OWN_SOURCE in parse_sources(settings.meter)
+    except ValueError:
+        own_name_taken = False  # the handlers' parser below names the problem
+    if own_name_taken:
+        raise SettingsError(f"meter: {OWN_SOURCE} is the name of the stack's own log group (meterLogGroup): pick another")
     if settings.waf_rate_limit is not None and settings.waf_rate_limit < 10:
         raise SettingsError(f"wafRateLimit must be 0 (no WAF) or from 10 (WAF's least) to 2000000000, got {settings.waf_rate_limit}")
     if settings.monthly_budget and not settings.alarm_email:
@@ -305,9 +352,11 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE, region: str | None 
         raise SettingsError(f"logRetentionDays must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}, got {settings.log_retention_days}")
     # The handlers' own parser checks prefixes and templates: the same rules, the config key named.
     names = {env.ALLOW_PREFIXES: "allowPrefixes", env.ROUTE_TEMPLATES: "routeTemplates", env.DOWNLOADS: "downloads",
-             env.REDIRECTS: "redirects", env.RATE_LIMITS: "rateLimits", env.IGNORE_IPS: "ignoreIps"}
+             env.REDIRECTS: "redirects", env.RATE_LIMITS: "rateLimits", env.IGNORE_IPS: "ignoreIps",
+             env.TIMEZONE: "timezone", env.METER_SOURCES: "meter"}
     try:
-        checked = env.Settings.from_env(settings.handler_environment("check", "check", "check", CHECK_SECRET))
+        checked = env.Settings.from_env(settings.handler_environment("check", "check", "check", CHECK_SECRET, "check",
+                                                                     "check"), env.VARIABLES)
     except env.ConfigError as exc:
         message = str(exc)
         for var, key in names.items():
@@ -331,12 +380,13 @@ _SECRET_ROOM = "s" * 44
 def _check_environment_size(settings: StackSettings) -> None:
     """Refuse, before anything is created, an environment Lambda would refuse half-way through a deploy."""
     for function in env.FUNCTION_VARIABLES:
-        variables = settings.function_environment(function, _NAME_ROOM, _NAME_ROOM, _NAME_ROOM, _SECRET_ROOM)
+        variables = settings.function_environment(function, _NAME_ROOM, _NAME_ROOM, _NAME_ROOM, _SECRET_ROOM, _NAME_ROOM,
+                                                  _NAME_ROOM)
         size = len(json.dumps(variables, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
         if size > env.ENVIRONMENT_LIMIT:
             names = {env.DOWNLOADS: "downloads", env.REDIRECTS: "redirects", env.RATE_LIMITS: "rateLimits",
                      env.ROUTE_TEMPLATES: "routeTemplates", env.ALLOW_PREFIXES: "allowPrefixes",
-                     env.CORS_ORIGINS: "corsOrigins"}
+                     env.CORS_ORIGINS: "corsOrigins", env.METER_SOURCES: "meter"}
             largest = sorted(((len(str(variables.get(var, ""))), key) for var, key in names.items()), reverse=True)
             biggest = ", ".join(f"{key} ({n} bytes)" for n, key in largest if n)[:200]
             raise SettingsError(

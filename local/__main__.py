@@ -24,7 +24,7 @@ DEFAULT_TABLE = "route-counts-local"
 # environment variable (`CORS_ORIGINS`), with the help text and default Pulumi.yaml declares: the local
 # API reads config through the same schema and the same parser as `pulumi up`.
 LOCAL_KEYS = ("stageName", "countsPath", "corsOrigins", "allowPrefixes", "routeTemplates", "maxRouteBytes",
-              "downloads", "redirects", "rateLimits", "uniqueVisitors", "countBots", "ignoreIps")
+              "downloads", "redirects", "rateLimits", "uniqueVisitors", "countBots", "ignoreIps", "timezone")
 ALIASES = {"stageName": ["--stage"]}  # the wave-1 flag name
 _ENDPOINT = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?/?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?/?$")
 
@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         stage=settings.stage_name,
         # uniqueVisitors: a markers table next to the counts, and a salt secret of this process's own.
         environment=settings.handler_environment(args.table, LOCAL_BUCKET if settings.downloads else "",
-                                                 f"{args.table}-visitors", base64.b64encode(secrets.token_bytes(32)).decode()),
+                                                 f"{args.table}-visitors", base64.b64encode(secrets.token_bytes(32)).decode(),
+                                                 f"{args.table}-meter"),  # always: `counts ingest` meters into it
         endpoint=args.dynamodb_endpoint,
         quiet=args.quiet,
         admin=True,  # for loopback peers only, whatever the bound address (local/server.py)

@@ -107,6 +107,12 @@ class Backend:
         except self.store.exceptions.ResourceNotFoundException:
             self.store.create_table(**schema.create_table_kwargs(self.config.table))
             self.store.get_waiter("table_exists").wait(TableName=self.config.table, WaiterConfig={"Delay": 0.2})
+        meter_table = self.config.environment.get("METER_TABLE")
+        if meter_table:  # metering's markers and usage: `python -m counts ingest --endpoint ...` writes here
+            try:
+                self.store.describe_table(TableName=meter_table)
+            except self.store.exceptions.ResourceNotFoundException:
+                self.store.create_table(**schema.meter_table_kwargs(meter_table))
         markers = self.config.environment.get("VISITOR_TABLE")
         if markers:  # --unique-visitors: the markers' table (on DynamoDB, TTL deletes them; here they live in memory)
             from handler.rules.visitors import create_table_kwargs
@@ -200,7 +206,10 @@ class Backend:
         except ClientError as exc:
             error = exc.response.get("Error", {})
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
-            return status, {"__type": f"com.amazonaws.dynamodb.v20120810#{error.get('Code')}", "message": error.get("Message")}
+            answer = {"__type": f"com.amazonaws.dynamodb.v20120810#{error.get('Code')}", "message": error.get("Message")}
+            if "CancellationReasons" in exc.response:  # a cancelled transaction says which item stopped it
+                answer["CancellationReasons"] = exc.response["CancellationReasons"]
+            return status, answer
         except (BotoCoreError, TypeError, ValueError) as exc:  # ParamValidationError, bad JSON, wrong shapes
             return 400, {"__type": "com.amazonaws.dynamodb.v20120810#ValidationException", "message": str(exc)}
         result.pop("ResponseMetadata", None)

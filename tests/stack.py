@@ -41,6 +41,7 @@ def real_arn(typ: str, name: str, resource_id: str, inputs: dict[str, Any]) -> s
         "aws:cloudwatch/metricAlarm:MetricAlarm": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}",
         "aws:cloudwatch/dashboard:Dashboard": f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{name}",
         "aws:sns/topic:Topic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}",
+        "aws:sqs/queue:Queue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}",
         "aws:s3/bucket:Bucket": f"arn:aws:s3:::{name}",  # global: no region, no account
         "aws:apigateway/restApi:RestApi": f"arn:aws:apigateway:{REGION}::/restapis/{resource_id}",
         "aws:apigateway/stage:Stage": f"arn:aws:apigateway:{REGION}::/restapis/{inputs.get('restApi')}/stages/{inputs.get('stageName')}",
@@ -104,6 +105,8 @@ class Recorder(pulumi.runtime.Mocks):
             state.update(regionalDomainName=f"d-abc123def4.execute-api.{REGION}.amazonaws.com",
                          regionalZoneId="Z1UJRXOUMOOFQ8", cloudfrontDomainName="d1a2b3c4d5e6f7.cloudfront.net",
                          cloudfrontZoneId="Z2FDTNDATAQYW2")
+        if args.typ == "aws:sqs/queue:Queue":  # SQS answers a queue's URL, and its name is the ARN's last part
+            state.update(url=f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}", name=name)
         if args.typ == "aws:apigateway/stage:Stage":
             state["invokeUrl"] = f"https://{args.inputs['restApi']}.execute-api.{REGION}.amazonaws.com/{args.inputs['stageName']}"
         self.resources[args.name] = Registered(args.typ, args.name, dict(args.inputs), {"provider": args.provider})
@@ -112,6 +115,9 @@ class Recorder(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs):
         if args.token == "aws:index/getRegion:getRegion":
             return {"region": REGION, "name": REGION, "id": REGION, "endpoint": f"ec2.{REGION}.amazonaws.com"}
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/deployer", "id": ACCOUNT,
+                    "userId": "AIDAEXAMPLEUSERID0001"}
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
         return {}

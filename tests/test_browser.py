@@ -336,3 +336,26 @@ def test_each_badge_style_renders_in_a_browser(browser, api, tmp_path, style):
     if os.environ.get("DASHBOARD_SCREENSHOT"):
         browser.save_screenshot(os.environ["DASHBOARD_SCREENSHOT"].replace(".png", f"-badge-{style}.png"))
     assert (tmp_path / f"badge-{style}.png").stat().st_size > 1_000
+
+
+def test_the_day_chart_counts_the_stack_s_dates(browser):
+    """timezone Pacific/Kiritimati (UTC+14): today's bar is the date there, and the hit lands on it."""
+    import datetime
+    import zoneinfo
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    zone = zoneinfo.ZoneInfo("Pacific/Kiritimati")
+    with LocalApi("--quiet", "--timezone", "Pacific/Kiritimati") as api:
+        assert api.request("GET", "/far-east")[0] == 200
+        record = api.request("GET", "/_counts?route=/far-east")[2]
+        before = datetime.datetime.now(zone).date().isoformat()
+        browser.get(f"{api.base}/_counts")
+        WebDriverWait(browser, 10).until(lambda d: len(rows(d)) == 1)
+        after = datetime.datetime.now(zone).date().isoformat()
+        bars = browser.execute_script(
+            "return [...document.querySelectorAll('#daily rect')].map(r=>[r.dataset.key,+r.dataset.value])")
+        assert len(bars) == 31 and bars[-1][0] in (before, after)
+        assert [key for key, value in bars if value] == list(record["daily"])
+        assert browser.find_element(By.ID, "dayzone").text == "Pacific/Kiritimati"

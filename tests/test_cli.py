@@ -202,7 +202,7 @@ def test_the_local_admin_pass_through_takes_only_dynamodb_operations():
             status, _, body = api.request("POST", "/", {"X-Amz-Target": f"DynamoDB_20120810.{operation}"}, b"{}")
             assert status == 400 and "UnknownOperation" in json.loads(body)["__type"]
         status, _, body = api.request("POST", "/", {"X-Amz-Target": "DynamoDB_20120810.ListTables"}, b"{}")
-        assert status == 200 and json.loads(body)["TableNames"] == ["route-counts-local"]
+        assert status == 200 and json.loads(body)["TableNames"] == ["route-counts-local", "route-counts-local-meter"]
         # A web page (which always sends Origin) cannot reach it: the request is just a counted hit.
         status, _, body = api.request("POST", "/", {"X-Amz-Target": "DynamoDB_20120810.DeleteTable",
                                                     "Origin": "https://evil.example"}, b'{"TableName": "route-counts-local"}')
@@ -413,3 +413,15 @@ def test_set_and_delete_refuse_what_no_hit_could_reach_and_write_nothing(seeded,
         code = exit_.code
     assert code == 2 and message in capsys.readouterr().err
     assert seeded.writes == 0 and stored(seeded.client, "/a")["count"] == 3
+
+
+def test_windows_end_on_the_stack_s_day(writer, hits, clock, capsys):
+    """A hit on 11-17 (UTC) is out of the last 7 days on 11-24 in UTC, but in them where it is still the 23rd."""
+    clock.advance(-(6 * 86400 + 9.5 * 3600))  # 2026-11-17T20:00Z
+    hits({"/week-old": 1})
+    clock.advance(6 * 86400 + 9.5 * 3600)
+    assert cli("list", "--window", "7d")[1].splitlines()[1:] == []
+    rows = cli("list", "--window", "7d", "--timezone", "Pacific/Pago_Pago")[1].splitlines()[1:]
+    assert [row.split()[-1] for row in rows] == ["/week-old"]
+    assert main(["--table", TABLE, "list", "--timezone", "Mars/Olympus"]) == 2
+    assert "timezone must be an IANA time zone name" in capsys.readouterr().err

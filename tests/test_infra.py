@@ -16,6 +16,7 @@ import pulumi
 import pytest
 
 from handler.rules import schema, settings as env
+from infra import asset
 from infra import component as rc
 from infra import openapi, policies
 from infra.settings import SettingsError, defaults, parse
@@ -327,9 +328,9 @@ def test_code_asset_holds_only_the_handler_package():
         assets = [f.inputs["code"].assets for f in recorder.of_type(FUNCTION)]
         assert assets[0].keys() == assets[1].keys()  # one code asset for both functions
         names = sorted(assets[0])
-        assert names == sorted(rc.asset_files())
+        assert names == sorted(asset.asset_files())
         handler = [n for n in names if n.startswith("handler/")]
-        assert handler == sorted(rc.handler_files()) and all(n.endswith(".py") for n in handler)
+        assert handler == sorted(asset.handler_files()) and all(n.endswith(".py") for n in handler)
         assert "handler/counter.py" in names and "handler/listing.py" in names
         # Besides handler/, exactly the pinned crawler list (requirements-lambda.txt) and its license.
         assert set(names) - set(handler) == {"crawleruseragents/__init__.py", "crawleruseragents/crawler-user-agents.json",
@@ -344,7 +345,7 @@ def test_handler_strings_resolve_to_callables_taking_event_and_context(handler_s
     module, _, attr = handler_string.rpartition(".")
     fn = getattr(importlib.import_module(module), attr)
     assert callable(fn) and list(inspect.signature(fn).parameters) == ["event", "context"]
-    assert all(importlib.util.find_spec(name.removesuffix(".py").replace("/", ".")) for name in rc.handler_files())
+    assert all(importlib.util.find_spec(name.removesuffix(".py").replace("/", ".")) for name in asset.handler_files())
 
 
 def test_handler_package_imports_nothing_outside_the_lambda_runtime():
@@ -353,7 +354,7 @@ def test_handler_package_imports_nothing_outside_the_lambda_runtime():
     import ast
     import sys
 
-    for name, path in rc.handler_files().items():
+    for name, path in asset.handler_files().items():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]

@@ -14,7 +14,7 @@ import pytest
 from handler import counter
 from handler.rules import visitors
 from handler.rules.settings import COUNT_BOTS, VISITOR_SECRET, VISITOR_TABLE, Settings
-from infra import component as rc
+from infra import asset
 from local.events import build_event
 from tests.conftest import START
 from tests.stack import MOCK_SECRET_B64, run_program
@@ -157,7 +157,7 @@ def test_without_unique_visitors_there_is_no_marker_table_or_secret():
 def test_asset_ships_the_crawler_list_that_the_tests_use():
     import crawleruseragents
 
-    files = rc.asset_files()
+    files = asset.asset_files()
     assert files["crawleruseragents/__init__.py"].samefile(crawleruseragents.__file__)
 
 

@@ -2,8 +2,8 @@
 
 ``PATTERN=COUNT/WINDOW`` entries, comma-separated: PATTERN a route (``/login``), a template
 (``/users/{id}``) or a prefix ending in ``/*`` (``/api/*``); WINDOW one of 1s, 1m, 1h, 1d. A route takes
-the most specific entry (its own route, else the longest prefix) and gets its own fixed window, aligned
-to the epoch (so ``1h`` and ``1d`` are UTC hours and days).
+the most specific entry (its own route, else the longest prefix) and gets its own fixed window: ``1s``,
+``1m`` and ``1h`` aligned to the epoch (UTC hours), ``1d`` the stack's calendar day (``timezone``).
 
 The window's count lives in the route's item and is checked by the hit's one update (a condition):
 ``1h`` and ``1d`` windows ARE the hourly and daily buckets (handler/rules/buckets.py), so they cost no extra
@@ -39,12 +39,12 @@ class Limit(NamedTuple):
     def window_index(self, t: float) -> int:
         return int(t // self.seconds)
 
-    def counter(self, t: float) -> str:
+    def counter(self, t: float, days: buckets.Days = buckets.UTC) -> str:
         """The attribute holding this window's count for a hit at time t."""
         if self.window == "1h":
             return buckets.hour_name(self.window_index(t))
         if self.window == "1d":
-            return buckets.day_name(self.window_index(t))
+            return buckets.day_name(days.day(t))
         return f"{WINDOW_PREFIX}{self.seconds}:{self.window_index(t)}"
 
     def swept(self, t: float) -> list[str]:
@@ -54,15 +54,16 @@ class Limit(NamedTuple):
         i = self.window_index(t)
         return [f"{WINDOW_PREFIX}{self.seconds}:{j}" for j in range(i - WINDOWS_SWEPT, i)]
 
-    def reset(self, t: float) -> int:
+    def reset(self, t: float, days: buckets.Days = buckets.UTC) -> int:
         """Whole seconds until this window ends (at least 1): Retry-After and the RateLimit ``t``."""
-        return max(1, math.ceil((self.window_index(t) + 1) * self.seconds - t))
+        end = days.start(days.day(t) + 1) if self.window == "1d" else (self.window_index(t) + 1) * self.seconds
+        return max(1, math.ceil(end - t))
 
-    def headers(self, remaining: int, t: float) -> dict[str, str]:
+    def headers(self, remaining: int, t: float, days: buckets.Days = buckets.UTC) -> dict[str, str]:
         """The IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers): quota and what is left."""
         return {
             "RateLimit-Policy": f'"{POLICY}";q={self.quota};w={self.seconds}',
-            "RateLimit": f'"{POLICY}";r={max(0, remaining)};t={self.reset(t)}',
+            "RateLimit": f'"{POLICY}";r={max(0, remaining)};t={self.reset(t, days)}',
         }
 
 

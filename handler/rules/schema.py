@@ -26,6 +26,14 @@ HOUR_KEY, DAY_KEY = "%Y-%m-%dT%H", "%Y-%m-%d"  # how records show bucket times (
 BOTS = "bots"  # N, hits from listed crawlers (countBots), never in count
 VISITORS = "visitors"  # N, distinct visitors per day, summed (uniqueVisitors); per day in "v..." buckets
 EXPIRES = "expires"  # N, epoch seconds: with routeExpiryDays, DynamoDB's TTL deletes the route after it
+STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+STATUS_PREFIX = "s:"  # N, metered requests per status class ("s:2xx"), from access logs (meter)
+
+# The metering table (meter): a marker per applied batch chunk (exactly once) and usage per API key, month
+# and route (one small item each: a month is one Query, and no item grows with traffic).
+METER_PK, METER_SK = "pk", "sk"
+MARKER_PREFIX, USAGE_PREFIX = "batch#", "usage#"
+USAGE_COUNT, USAGE_CONSUMER, USAGE_ROUTE = "n", "consumer", "route"
 
 # The methods API Gateway REST APIs accept; OPTIONS is answered as a preflight and never counted.
 COUNTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
@@ -42,6 +50,28 @@ def method_attribute(method: str) -> str:
     return METHOD_COUNT_PREFIX + method
 
 
+def status_attribute(status_class: str) -> str:
+    return STATUS_PREFIX + status_class
+
+
+def usage_key(month: str, consumer: str, route: str) -> dict[str, dict[str, str]]:
+    """The usage item of one API key on one route in one month."""
+    return {METER_PK: {"S": USAGE_PREFIX + month}, METER_SK: {"S": f"{consumer}#{route}"}}
+
+
+def marker_key(batch: str, chunk: int) -> dict[str, dict[str, str]]:
+    """The marker that says chunk ``chunk`` of batch ``batch`` has been applied."""
+    return {METER_PK: {"S": MARKER_PREFIX + batch}, METER_SK: {"S": str(chunk)}}
+
+
+def meter_table_kwargs(table_name: str) -> dict[str, Any]:
+    """CreateTable arguments for the local metering table, matching what the Pulumi program deploys."""
+    return {"TableName": table_name, "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [{"AttributeName": METER_PK, "KeyType": "HASH"}, {"AttributeName": METER_SK, "KeyType": "RANGE"}],
+            "AttributeDefinitions": [{"AttributeName": METER_PK, "AttributeType": "S"},
+                                     {"AttributeName": METER_SK, "AttributeType": "S"}]}
+
+
 def key(route: str) -> dict[str, dict[str, str]]:
     """The low-level DynamoDB key of a route."""
     return {KEY: {KEY_TYPE: route}}
@@ -53,10 +83,12 @@ def numbers(item: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
 
 
 def item_to_record(
-    item: Mapping[str, Mapping[str, Any]], t: float = 0.0, *, series: bool = False, window: str | None = None
+    item: Mapping[str, Mapping[str, Any]], t: float = 0.0, *, series: bool = False, window: str | None = None,
+    days: buckets.Days = buckets.UTC,
 ) -> dict[str, Any]:
     """A low-level DynamoDB item as the JSON record the listing API returns, as seen at time t:
-    ``series`` adds the retained ``hourly`` and ``daily`` buckets, ``window`` adds ``windowCount``.
+    ``series`` adds the retained ``hourly`` and ``daily`` buckets, ``window`` adds ``windowCount``
+    (days: the stack's calendar days).
     An item written before buckets existed reads as zero history."""
     found = numbers(item)
     methods = {name[len(METHOD_COUNT_PREFIX):]: n for name, n in found.items() if name.startswith(METHOD_COUNT_PREFIX)}
@@ -72,15 +104,18 @@ def item_to_record(
             record[name] = found[name]
     if EXPIRES in found:
         record[EXPIRES] = iso(found[EXPIRES])  # when TTL may delete it, if nobody hits it before
+    statuses = {name[len(STATUS_PREFIX):]: n for name, n in found.items() if name.startswith(STATUS_PREFIX) and n}
+    if statuses:  # a metered route (access logs): its requests per status class
+        record["statuses"] = dict(sorted(statuses.items()))
     countries = {name[len(COUNTRY_PREFIX):]: n for name, n in found.items() if name.startswith(COUNTRY_PREFIX) and n}
     if countries:
         record["countries"] = dict(sorted(countries.items(), key=lambda kv: (-kv[1], kv[0])))
     if series:
-        record["hourly"], record["daily"] = buckets.hourly(found, t), buckets.daily(found, t)
+        record["hourly"], record["daily"] = buckets.hourly(found, t), buckets.daily(found, t, days=days)
         if VISITORS in found:
-            record["dailyVisitors"] = buckets.daily(found, t, buckets.VISITOR_DAILY)
+            record["dailyVisitors"] = buckets.daily(found, t, buckets.VISITOR_DAILY, days)
     if window:
-        record["windowCount"] = buckets.window_count(found, window, t)
+        record["windowCount"] = buckets.window_count(found, window, t, days)
     return record
 
 
@@ -112,6 +147,10 @@ def record_to_item(record: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         if code not in CODES:
             raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code")
         item[COUNTRY_PREFIX + code] = {"N": str(int(count))}
+    for status_class, count in (record.get("statuses") or {}).items():
+        if status_class not in STATUS_CLASSES:
+            raise ValueError(f"{status_class!r} is not a status class like 2xx")
+        item[status_attribute(status_class)] = {"N": str(int(count))}
     for name in (FIRST_SEEN, LAST_SEEN):
         if record.get(name):
             item[name] = {"S": str(record[name])}

@@ -12,6 +12,8 @@ import re
 from typing import TYPE_CHECKING, Mapping, NamedTuple
 
 from handler.rules.addresses import parse_networks
+from handler.rules.aggregate import parse_sources
+from handler.rules.buckets import UTC, Days, check_zone
 from handler.rules.limits import RateLimits, parse_rate_limits
 from handler.rules.links import Links, parse_links
 from handler.rules.routes import DYNAMODB_KEY_LIMIT, RouteRules, parse_prefixes, parse_templates, split_list
@@ -37,17 +39,23 @@ VISITOR_TABLE = "VISITOR_TABLE"  # "" unless uniqueVisitors: the table of today'
 VISITOR_SECRET = "VISITOR_SECRET"  # base64, generated per stack by the program ("" unless uniqueVisitors)
 IGNORE_IPS = "IGNORE_IPS"  # CIDR blocks whose hits are answered but never counted (ignoreIps)
 ROUTE_EXPIRY_DAYS = "ROUTE_EXPIRY_DAYS"  # "0", or the days without a counted hit after which TTL deletes a route
+TIMEZONE = "TIMEZONE"  # the IANA zone whose calendar days the daily buckets are ("UTC")
+METER_TABLE = "METER_TABLE"  # "" unless metering: batch markers and usage per API key
+METER_SOURCES = "METER_SOURCES"  # "NAME=LOG_GROUP,...": the metered APIs (meter, meterLogGroup)
 VARIABLES = (TABLE_NAME, CORS_ORIGINS, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH, WRITER,
              DOWNLOADS, DOWNLOAD_BUCKET, REDIRECTS, RATE_LIMITS, COUNT_COUNTRIES, COUNT_BOTS, VISITOR_TABLE,
-             VISITOR_SECRET, IGNORE_IPS, ROUTE_EXPIRY_DAYS)
+             VISITOR_SECRET, IGNORE_IPS, ROUTE_EXPIRY_DAYS, TIMEZONE, METER_TABLE, METER_SOURCES)
 MAX_EXPIRY_DAYS = 3650
 # What each function reads, and so all it is given (least privilege for configuration too): the listing
 # resolves routes, marks links and says which features are on, but never writes, presigns, limits, or sees
 # the visitor secret (nor may its role read the markers table whose name it is told).
-COUNTER_VARIABLES = VARIABLES
+COUNTER_VARIABLES = tuple(name for name in VARIABLES if name not in (METER_TABLE, METER_SOURCES))
 LISTING_VARIABLES = (TABLE_NAME, CORS_ORIGINS, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH,
-                     DOWNLOADS, REDIRECTS, COUNT_COUNTRIES, COUNT_BOTS, VISITOR_TABLE)
-FUNCTION_VARIABLES = {"counter": COUNTER_VARIABLES, "listing": LISTING_VARIABLES}
+                     DOWNLOADS, REDIRECTS, COUNT_COUNTRIES, COUNT_BOTS, VISITOR_TABLE, TIMEZONE, METER_TABLE)
+# The metering function: the route rules, the days, expiry, and where markers and usage go.
+METER_VARIABLES = (TABLE_NAME, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH, ROUTE_EXPIRY_DAYS,
+                   TIMEZONE, METER_TABLE, METER_SOURCES)
+FUNCTION_VARIABLES = {"counter": COUNTER_VARIABLES, "listing": LISTING_VARIABLES, "meter": METER_VARIABLES}
 # Lambda refuses an environment whose JSON form ({"KEY":"value",...}) exceeds 4 KB (its error quotes the
 # "String measured"; Lambda quotas, "Function environment variables": 4 KB, not adjustable).
 ENVIRONMENT_LIMIT = 4096
@@ -77,6 +85,9 @@ class Settings(NamedTuple):
     visitor_secret: bytes  # the per-stack secret the day's salt is derived from
     ignored: tuple[Network, ...] = ()  # source networks never counted (ignoreIps)
     expiry_days: int = 0  # routeExpiryDays (0: routes never expire)
+    days: Days = UTC  # the calendar days of the stack's timezone
+    meter_table: str = ""  # batch markers and usage per API key ("" without metering)
+    sources: Mapping[str, str] = {}  # metered log group -> its name (the route prefix)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], variables: tuple[str, ...] = COUNTER_VARIABLES) -> Settings:
@@ -85,7 +96,8 @@ class Settings(NamedTuple):
         missing = [name for name in variables if name not in env]
         if missing:
             raise ConfigError(f"missing environment variable(s) {', '.join(missing)}: set by the Pulumi program")
-        off = {COUNT_COUNTRIES: "false", COUNT_BOTS: "false", WRITER: WRITERS[0], ROUTE_EXPIRY_DAYS: "0"}
+        off = {COUNT_COUNTRIES: "false", COUNT_BOTS: "false", WRITER: WRITERS[0], ROUTE_EXPIRY_DAYS: "0",
+               TIMEZONE: UTC.zone}
         env = {name: env[name] if name in variables else off.get(name, "") for name in VARIABLES}
         table = env[TABLE_NAME].strip()
         if not table:
@@ -142,5 +154,17 @@ class Settings(NamedTuple):
         raw_days = env[ROUTE_EXPIRY_DAYS].strip()
         if not _DIGITS.match(raw_days) or int(raw_days) > MAX_EXPIRY_DAYS:
             raise ConfigError(f"{ROUTE_EXPIRY_DAYS} must be an integer from 0 to {MAX_EXPIRY_DAYS}, got {raw_days!r}")
+        try:
+            days = check_zone(env[TIMEZONE].strip())
+        except ValueError as exc:
+            raise ConfigError(f"{TIMEZONE}: {exc}") from None
+        try:
+            sources = parse_sources(env[METER_SOURCES], counts_path)
+        except ValueError as exc:
+            raise ConfigError(f"{METER_SOURCES}: {exc}") from None
+        meter_table = env[METER_TABLE].strip()
+        if sources and not meter_table and METER_TABLE in variables:
+            raise ConfigError(f"{METER_TABLE} is required with {METER_SOURCES}")
         return cls(table, origins, rules, counts_path, writer, links, bucket, limits, flags[COUNT_COUNTRIES],
-                   flags[COUNT_BOTS], visitor_table, secret, ignored, int(raw_days))
+                   flags[COUNT_BOTS], visitor_table, secret, ignored, int(raw_days), days, meter_table,
+                   {group: name for name, group in sources.items()})

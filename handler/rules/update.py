@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Mapping, NamedTuple
 
 from handler.rules import buckets, limits, schema
+from handler.rules.aggregate import Increments
 from handler.rules.limits import Limit
 
 MAX_CLEANUP = 100  # names one cleanup removes; anything beyond goes with the next
@@ -29,6 +30,7 @@ class Hit(NamedTuple):
     bot: bool = False  # a listed crawler's hit (countBots): counted in "bots" only
     new_visitor: bool = False  # the first hit of this visitor on this route today (uniqueVisitors)
     expiry_days: int = 0  # routeExpiryDays: a counted hit moves the route's TTL to t + this many days
+    days: buckets.Days = buckets.UTC  # the stack's calendar days (timezone)
 
 
 class Applied(NamedTuple):
@@ -39,7 +41,7 @@ class Applied(NamedTuple):
 
 def hit_request(table: str, hit: Hit) -> dict[str, Any]:
     """The UpdateItem arguments for one hit: atomic ADDs, never read-then-write."""
-    hour, day = buckets.current(hit.t)
+    hour, day = buckets.current(hit.t, hit.days)
     if hit.bot:  # a bot's hit is in "bots" alone: not in count, methods, buckets, countries or visitors
         adds = [schema.BOTS]
     else:
@@ -48,10 +50,10 @@ def hit_request(table: str, hit: Hit) -> dict[str, Any]:
             adds.append(hit.country)
         if hit.new_visitor:
             adds += [schema.VISITORS, buckets.visitors_of(day)]
-    removes = buckets.swept(hit.t, visitors=hit.new_visitor)
+    removes = buckets.swept(hit.t, visitors=hit.new_visitor, days=hit.days)
     condition = None
     if hit.limit:
-        counter = hit.limit.counter(hit.t)  # 1h/1d limits count in the hour/day bucket itself
+        counter = hit.limit.counter(hit.t, hit.days)  # 1h/1d limits count in the hour/day bucket itself
         if counter not in adds and not hit.bot:
             adds.append(counter)
             removes += hit.limit.swept(hit.t)
@@ -66,7 +68,7 @@ def hit_request(table: str, hit: Hit) -> dict[str, Any]:
     names.update({f"#a{i}": name for i, name in enumerate(adds)})
     names.update({f"#r{i}": name for i, name in enumerate(removes)})
     if condition and "#w" in condition and hit.limit:
-        names["#w"] = hit.limit.counter(hit.t)
+        names["#w"] = hit.limit.counter(hit.t, hit.days)
     expression = (
         "ADD " + ", ".join(f"#a{i} :one" for i in range(len(adds)))
         + " SET #last = :now, #first = if_not_exists(#first, :now)" + (", #exp = :exp" if expires else "")
@@ -93,9 +95,9 @@ def applied(hit: Hit, item: Mapping[str, Mapping[str, str]]) -> Applied:
     """What the update's ALL_NEW answer says: the total, the window's remainder, expired leftovers."""
     remaining = None
     if hit.limit:
-        used = item.get(hit.limit.counter(hit.t), {}).get("N", "0")
+        used = item.get(hit.limit.counter(hit.t, hit.days), {}).get("N", "0")
         remaining = hit.limit.quota - int(used)
-    stale = buckets.leftovers(item.keys(), hit.t) + limits.leftovers(item.keys(), hit.limit, hit.t)
+    stale = buckets.leftovers(item.keys(), hit.t, hit.days) + limits.leftovers(item.keys(), hit.limit, hit.t)
     return Applied(int(item.get(schema.COUNT, {}).get("N", "0")), remaining, stale)
 
 
@@ -109,3 +111,41 @@ def cleanup_request(table: str, route: str, names: list[str]) -> dict[str, Any]:
         "ConditionExpression": "attribute_exists(#k)",
         "ExpressionAttributeNames": {"#k": schema.KEY, **{f"#r{i}": name for i, name in enumerate(names)}},
     }
+
+
+def increments_request(table: str, route: str, inc: Increments, now: float, days: buckets.Days,
+                       expiry_days: int = 0, stale: list[str] | None = None) -> dict[str, Any]:
+    """The one update of a route for a batch of metered requests (an ``Update`` of TransactWriteItems):
+    ADD each total at once (count, methods, status classes, the hour and day buckets of the REQUEST times
+    still in the retained range as of ``now``), SET lastSeen to the latest request and firstSeen once,
+    and REMOVE what a hit sweeps plus the ``stale`` buckets the item was seen to hold (the meter reads
+    the chunk's items first, so an idle gap leaves nothing behind: see handler/store/meter.py)."""
+    adds: dict[str, int] = {schema.COUNT: inc.count}
+    adds.update({schema.method_attribute(m): n for m, n in inc.methods.items()})
+    adds.update({schema.status_attribute(s): n for s, n in inc.statuses.items()})
+    oldest_hour, today = int(now // buckets.HOUR) - buckets.HOURS_KEPT + 1, days.day(now)
+    adds.update({buckets.hour_name(h): n for h, n in inc.hours.items() if h >= oldest_hour})
+    adds.update({buckets.day_name(d): n for d, n in inc.days.items() if d > today - buckets.DAYS_KEPT})
+    removes = sorted({*buckets.swept(now, days=days), *(stale or [])} - set(adds))
+    names = {"#last": schema.LAST_SEEN, "#first": schema.FIRST_SEEN}
+    names.update({f"#a{i}": name for i, name in enumerate(adds)})
+    names.update({f"#r{i}": name for i, name in enumerate(removes)})
+    values = {f":a{i}": {"N": str(n)} for i, n in enumerate(adds.values())}
+    values.update({":last": {"S": schema.iso(inc.last)}, ":first": {"S": schema.iso(inc.first)}})
+    sets = "#last = :last, #first = if_not_exists(#first, :first)"
+    if expiry_days:
+        names["#exp"] = schema.EXPIRES
+        values[":exp"] = {"N": str(int(inc.last) + expiry_days * buckets.DAY)}
+        sets += ", #exp = :exp"
+    expression = ("ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(adds))) + " SET " + sets
+                  + (" REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes))) if removes else ""))
+    return {"TableName": table, "Key": schema.key(route), "UpdateExpression": expression,
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+
+
+def usage_request(table: str, month: str, consumer: str, route: str, n: int) -> dict[str, Any]:
+    """ADD n requests to one API key's usage of one route in one month (an ``Update`` of the transaction)."""
+    return {"TableName": table, "Key": schema.usage_key(month, consumer, route),
+            "UpdateExpression": "ADD #n :n SET #c = :c, #r = :r",
+            "ExpressionAttributeNames": {"#n": schema.USAGE_COUNT, "#c": schema.USAGE_CONSUMER, "#r": schema.USAGE_ROUTE},
+            "ExpressionAttributeValues": {":n": {"N": str(n)}, ":c": {"S": consumer}, ":r": {"S": route}}}

@@ -1,5 +1,6 @@
 """Reading the counts: one route, a page, the top N. Pure of configuration: the listing function and the
-admin CLI (`python -m counts`) share it. Only Scan and GetItem: the listing's role allows nothing else."""
+admin CLI (`python -m counts`) share it. Only Scan and GetItem on the counts (the listing's role allows
+nothing else), and Query on the metering table for a month's usage."""
 
 from __future__ import annotations
 
@@ -68,9 +69,10 @@ class View(NamedTuple):
     t: float
     window: str | None = None
     series: bool = False
+    days: buckets.Days = buckets.UTC  # the stack's calendar days (timezone)
 
     def record(self, item: Any) -> dict[str, Any]:
-        return schema.item_to_record(item, self.t, series=self.series, window=self.window)
+        return schema.item_to_record(item, self.t, series=self.series, window=self.window, days=self.days)
 
     def records(self, items: list[Any]) -> list[dict[str, Any]]:
         found = [self.record(item) for item in items]
@@ -98,7 +100,7 @@ def _prefix_filter(prefix: str) -> dict[str, Any]:
 def get_route(client: Any, table: str, route: str, view: View) -> dict[str, Any] | None:
     """One route's record with its series (and windowCount with a window)."""
     item = client.get_item(TableName=table, Key=schema.key(route)).get("Item")
-    return schema.item_to_record(item, view.t, series=True, window=view.window) if item else None
+    return view._replace(series=True).record(item) if item else None
 
 
 def count_request(table: str, route: str) -> dict[str, Any]:
@@ -146,5 +148,44 @@ def top_routes(
         start = page.get("LastEvaluatedKey")
         if not start:
             break
-    series = {"hourly": buckets.hourly(totals, view.t), "daily": buckets.daily(totals, view.t)}
+    series = {"hourly": buckets.hourly(totals, view.t), "daily": buckets.daily(totals, view.t, days=view.days)}
     return {"routes": best, "truncated": bool(start), "scanned": scanned, "totals": series, "asOf": schema.iso(view.t)}
+
+
+MAX_USAGE_ITEMS = 100_000  # one month's (API key, route) pairs read at most; "truncated" past that
+_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+
+
+def check_month(month: str) -> str:
+    if not _MONTH.match(month):
+        raise BadQuery("month must be a month like 2026-11")
+    return month
+
+
+def usage_month(client: Any, table: str, month: str, budget: int = MAX_USAGE_ITEMS) -> dict[str, Any]:
+    """A month's usage per API key (one Query of that month's items, paged), biggest consumer first:
+    ``{"month", "consumers": [{"consumer", "count", "routes": {route: n}}], "truncated"}``."""
+    consumers: dict[str, dict[str, int]] = {}
+    read, start, truncated = 0, None, False
+    while True:
+        kwargs: dict[str, Any] = {"TableName": table, "KeyConditionExpression": "#pk = :pk",
+                                  "ExpressionAttributeNames": {"#pk": schema.METER_PK},
+                                  "ExpressionAttributeValues": {":pk": {"S": schema.USAGE_PREFIX + month}},
+                                  "Limit": min(1000, budget - read)}
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = client.query(**kwargs)
+        for item in page.get("Items", []):
+            routes = consumers.setdefault(item[schema.USAGE_CONSUMER]["S"], {})
+            routes[item[schema.USAGE_ROUTE]["S"]] = int(item[schema.USAGE_COUNT]["N"])
+        read += len(page.get("Items", []))
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+        if read >= budget:
+            truncated = True
+            break
+    ranked = sorted(consumers.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+    found = [{"consumer": c, "count": sum(r.values()), "routes": dict(sorted(r.items(), key=lambda kv: (-kv[1], kv[0])))}
+             for c, r in ranked]
+    return {"month": month, "consumers": found, "truncated": truncated}

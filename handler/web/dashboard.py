@@ -29,16 +29,22 @@ input{padding:.3rem;width:20rem;max-width:100%;box-sizing:border-box;margin:.5re
 @media (max-width:40rem){body{margin:.75rem}select{margin:0}}"""
 
 # The charts and sparklines are inline SVG built with DOM calls (no markup strings, no external scripts).
-# Bucket keys are UTC ("2026-11-24T05", "2026-11-24"), counted back from the answer's asOf time; hours are
-# labelled in the viewer's local time, days by their (UTC) date. A raw string: the JavaScript as written.
+# Hour keys are UTC hours ("2026-11-24T05"), labelled in the viewer's local time; day keys are dates in the
+# stack's timezone ("2026-11-24", the answer's "timezone"), counted back from the zone's date at asOf by
+# calendar arithmetic (so a 23- or 25-hour day is still one bar). A raw string: the JavaScript as written.
 _SCRIPT = r"""(()=>{const $=i=>document.getElementById(i),d=JSON.parse($('data').textContent),NS='http://www.w3.org/2000/svg';
 let rows=d.routes,top=d.top||0,next=top?rows.length>=top&&top<1000:d.next,key='count',dir=-1,win=d.window||'',
-totals=d.totals,asOf=Date.parse(d.asOf||'')||Date.now(),features=d.features||{},loaded=!d.shell;$('window').value=win;
+totals=d.totals,asOf=Date.parse(d.asOf||'')||Date.now(),features=d.features||{},tz=d.timezone||'UTC',loaded=!d.shell;
+$('window').value=win;
 const fmt=n=>n.toLocaleString('en-US');
 const td=(tr,t,c)=>{const e=document.createElement('td');e.textContent=t;if(c)e.className=c;tr.append(e);return e};
 const esc=t=>t.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu,c=>'\\u{'+c.codePointAt(0).toString(16).toUpperCase()+'}');
 const el=(t,a)=>{const e=document.createElementNS(NS,t);for(const k in a)e.setAttribute(k,a[k]);return e};
 const keys=(n,step,len)=>Array.from({length:n},(_,i)=>new Date(asOf-(n-1-i)*step).toISOString().slice(0,len));
+const ymd=t=>{const p={};for(const x of new Intl.DateTimeFormat('en-US',{timeZone:tz,year:'numeric',month:'2-digit',
+day:'2-digit'}).formatToParts(t))p[x.type]=x.value;return `${p.year}-${p.month}-${p.day}`};
+const dayKeys=n=>{const today=Date.parse(ymd(asOf)+'T00:00:00Z');
+return Array.from({length:n},(_,i)=>new Date(today-(n-1-i)*864e5).toISOString().slice(0,10))};
 const hits=r=>win?r.windowCount:r.count;
 const hour=k=>new Date(k+':00:00Z'),day=k=>new Date(k+'T00:00:00Z');
 const hm=t=>t.toLocaleTimeString([],{hour:"numeric",minute:"2-digit"});
@@ -48,7 +54,7 @@ const axes={hourly:{n:48,step:36e5,len:13,when:k=>md(hour(k))+' '+hm(hour(k)),
  daily:{n:31,step:864e5,len:10,when:k=>md(day(k),'UTC'),tick:(k,i)=>(30-i)%7?'':md(day(k),'UTC')}};
 function scale(m){if(m<=4)return 4;const p=10**Math.floor(Math.log10(m/4));for(const f of[1,2,5,10])if(4*f*p>=m)return 4*f*p}
 function sum(name){const t={};for(const r of rows)for(const[k,v]of Object.entries(r[name]||{}))t[k]=(t[k]||0)+v;return t}
-function chart(id,series,label){const a=axes[id],ks=keys(a.n,a.step,a.len),vs=ks.map(k=>series[k]||0),m=scale(Math.max(...vs)),
+function chart(id,series,label){const a=axes[id],ks=id==='daily'?dayKeys(a.n):keys(a.n,a.step,a.len),vs=ks.map(k=>series[k]||0),m=scale(Math.max(...vs)),
 L=44,R=28,T=8,W=600,H=110,w=(W-L-R)/a.n,s=el('svg',{viewBox:`0 0 ${W} ${T+H+18}`,role:'img','aria-label':label});
 for(let i=0;i<=4;i++){const y=T+H-H*i/4,t=el('text',{x:L-6,y:y+3,'text-anchor':'end',class:'y'});t.textContent=fmt(m*i/4);
 s.append(el('line',{x1:L,x2:W-R,y1:y,y2:y}),t)}
@@ -76,7 +82,8 @@ $('totals').textContent=`${rows.length} routes, ${fmt(all)} hits`+(win?` in the 
 $('asof').textContent=loaded?`Data as of ${new Date(asOf).toLocaleTimeString()}`+(top?', refreshed every minute':''):'';
 const none=loaded&&!rows.length&&!win;$('empty').hidden=!none;$('board').hidden=none;
 const t=totals||{hourly:sum('hourly'),daily:sum('daily')};
-chart('hourly',t.hourly,'hits per hour, last 48 hours');chart('daily',t.daily,'hits per day, last 31 days');
+chart('hourly',t.hourly,'hits per hour, last 48 hours');
+chart('daily',t.daily,`hits per day, last 31 days (${tz} days)`);$('dayzone').textContent=tz;
 for(const th of document.querySelectorAll('th'))th.setAttribute('aria-sort',th.dataset.k===key?(dir<0?'descending':'ascending'):'none')}
 for(const th of document.querySelectorAll('th[data-k]'))th.onclick=()=>{dir=key===th.dataset.k?-dir:(th.dataset.k==='route'?1:-1);
 key=th.dataset.k;render()};
@@ -91,7 +98,7 @@ const r=await fetch(u,{headers:hdrs()});if(r.status===401||r.status===403){$('ke
 $('keymsg').textContent=sessionStorage.getItem(KEY)?'That key was refused.':'This listing needs its API key.';return null}
 $('keyform').hidden=true;return r.ok?r.json():null}
 function take(p){rows=p.routes;top=p.top;next=rows.length>=top&&top<1000;totals=p.totals;asOf=Date.parse(p.asOf)||asOf;
-features=p.features||features;loaded=true}
+features=p.features||features;tz=p.timezone||tz;loaded=true}
 async function topView(){const u=new URL(location.href);u.searchParams.delete('cursor');
 u.searchParams.delete('limit');u.searchParams.set('top',Math.max(top,100));const p=await load(u);if(!p)return;take(p);render()}
 $('window').onchange=()=>{win=$('window').value;topView()};
@@ -144,7 +151,7 @@ def page(first: dict[str, Any]) -> str:
         '<form id="keyform" hidden><p id="keymsg"></p><label>API key <input id="key" type="password" '
         'autocomplete="off"></label> <button>Show counts</button> (kept in this tab only)</form>'
         '<div id="board"><div class="charts"><div class="chart"><h2>Hits per hour, last 48 hours (your local time)</h2>'
-        '<div id="hourly"></div></div><div class="chart"><h2>Hits per day, last 31 days (UTC days)</h2>'
+        '<div id="hourly"></div></div><div class="chart"><h2>Hits per day, last 31 days (<span id="dayzone">UTC</span> days)</h2>'
         '<div id="daily"></div></div></div>'
         '<input id="filter" type="search" placeholder="Filter routes" aria-label="Filter routes">'
         '<label>Window <select id="window"><option value="">all time</option><option value="1h">1 hour</option>'

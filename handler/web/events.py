@@ -24,6 +24,7 @@ PROXY_PART = "{" + PROXY_PARAM + "+}"
 # Under the listing path, what stays public when countsAccess guards the rest: the read-only badge and the
 # dashboard page without counts (it asks for the key).
 BADGE_PATH, DASHBOARD_PATH = "badge", "dashboard"
+USAGE_PATH = "usage"  # /_counts/usage?month=2026-11: metered requests per API key (guarded like the listing)
 PUBLIC_LISTING_SUBPATHS = (BADGE_PATH, DASHBOARD_PATH)
 
 

@@ -74,3 +74,17 @@ def emit(response: Mapping[str, Any], t: float) -> None:
             LOGGER.info("metrics", extra=document(*found, t, function))
     except Exception:  # noqa: BLE001 - metrics must never cost an answer
         LOGGER.warning("metrics line failed", exc_info=True)
+
+
+# The metering function's line: lines metered, not access-log lines, refused by the route rules, and
+# chunks an earlier delivery had applied (re-deliveries made harmless).
+METERED, UNPARSED, REFUSED, SKIPPED = "Metered", "Unparsed", "Refused", "ChunksSkipped"
+METER_METRICS = (METERED, UNPARSED, REFUSED, SKIPPED)
+
+
+def meter_document(values: Mapping[str, int], t: float, function: str) -> dict[str, Any]:
+    """One EMF document with every metering metric of a delivery."""
+    directives = [{"Namespace": NAMESPACE, "Dimensions": [[DIMENSION]],
+                   "Metrics": [{"Name": name, "Unit": "Count"} for name in METER_METRICS]}]
+    return {"_aws": {"Timestamp": int(t * 1000), "CloudWatchMetrics": directives}, DIMENSION: function,
+            **{name: int(values.get(name, 0)) for name in METER_METRICS}}

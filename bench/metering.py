@@ -1,0 +1,99 @@
+"""Metering numbers for `make bench`: DynamoDB requests per 1,000 metered requests, writes per second on a
+hot route, CPU per 1,000 lines, and the cost per million metered requests with its arithmetic."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from typing import Any
+
+GROUP = "/aws/apigateway/bench"
+START = 1795498200.0  # 2026-11-24T05:30Z
+# Prices (us-east-1, on demand): CloudWatch Logs ingestion per GB, Lambda per request and per GB-second
+# (arm64), DynamoDB per million write and read request units. A transactional write is 2 WRU per KB.
+LOGS_PER_GB, LAMBDA_PER_REQUEST, LAMBDA_PER_GB_S = 0.50, 0.20 / 1e6, 0.0000133334
+WRU, RRU = 0.625 / 1e6, 0.125 / 1e6
+EVENT_OVERHEAD = 26  # bytes CloudWatch Logs adds to each event for billing (its pricing page)
+LINES_PER_DELIVERY = 1000  # an assumption for the Lambda share: busy APIs see more, quiet ones fewer
+MEMORY_GB = 0.25
+
+
+def line(route: str, i: int, t: float, key: str = "-") -> str:
+    """A REST access-log line as a real stage writes it with the stack's format."""
+    return json.dumps({"requestId": f"{i:08x}-1b2c-4d5e-8f90-a1b2c3d4e5f6", "requestTime": str(int(t * 1000)),
+                       "httpMethod": "GET", "path": f"/prod{route.replace('{id}', str(1000 + i % 9000))}", "stage": "prod",
+                       "status": "200", "resourcePath": route, "apiKeyId": key}, separators=(",", ":"))
+
+
+def _requests(routes: int, n: int = 1000) -> tuple[Counter[str], int, int]:
+    """Send one delivery of n lines over ``routes`` routes through the metering function (moto); the
+    requests it made, and the transaction items and items read."""
+    from moto import mock_aws
+
+    with mock_aws():
+        from handler import meter
+        from handler.rules import schema
+        from handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
+        from handler.store.dynamo import create_client
+        from handler.web import logs
+
+        client = create_client(retries=True)
+        table = os.environ.get("TABLE_NAME") or "route-counts-bench"
+        client.create_table(**schema.create_table_kwargs(table))
+        client.create_table(**schema.meter_table_kwargs("bench-meter"))
+        settings = Settings.from_env({**os.environ, "TABLE_NAME": table, METER_TABLE: "bench-meter",
+                                      METER_SOURCES: f"bench={GROUP}"}, METER_VARIABLES)
+        sent: Counter[str] = Counter()
+        items = {"written": 0, "read": 0}
+
+        def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+            sent[model.name] += 1
+            if model.name == "TransactWriteItems":
+                items["written"] += len(params["TransactItems"])
+            if model.name == "BatchGetItem":
+                items["read"] += sum(len(v["Keys"]) for v in params["RequestItems"].values())
+
+        client.meta.events.register("provide-client-params.dynamodb", record)
+        events = [(f"e{i}", line(f"/r{i % routes}/{{id}}", i, START), 0) for i in range(n)]
+        meter.handle(logs.encode(GROUP, "s1", events), settings, lambda: client)
+        return sent, items["written"], items["read"]
+
+
+def hot_route(rate: int = 10_000, seconds: int = 10, streams: int = 4) -> dict[str, float]:
+    """A hot route at ``rate`` requests a second: API Gateway writes its access log to several streams,
+    and CloudWatch Logs delivers each stream's new lines about once a second. Pure (no store): the updates
+    on the hot item per second, and the CPU per 1,000 lines parsed and aggregated."""
+    from handler.rules import buckets
+    from handler.rules.aggregate import aggregate
+    from handler.rules.routes import RouteRules
+
+    updates = 0
+    cpu = 0.0
+    for second in range(seconds):
+        for stream in range(streams):
+            batch = [(f"{second}-{stream}-{i}", line("/orders/{id}", i, START + second))
+                     for i in range(rate // streams)]
+            start = time.process_time()
+            found = aggregate(batch, "shop", RouteRules(), buckets.UTC)
+            cpu += time.process_time() - start
+            updates += len(found.routes)  # one update per route per delivery
+    return {"writes_per_second": updates / seconds, "cpu_per_thousand": cpu / (rate * seconds / 1000)}
+
+
+def numbers() -> dict[str, Any]:
+    one, written_one, _ = _requests(1)
+    many, written_many, read_many = _requests(50)
+    hot = hot_route()
+    line_bytes = len(line("/orders/{id}", 12345, START)) + EVENT_OVERHEAD
+    per_million = {
+        "logs": 1e6 * line_bytes / 1e9 * LOGS_PER_GB,
+        "lambda": 1e6 / LINES_PER_DELIVERY * (LAMBDA_PER_REQUEST + 0.2 * MEMORY_GB * LAMBDA_PER_GB_S)
+        + 1e6 * hot["cpu_per_thousand"] / 1000 * MEMORY_GB * LAMBDA_PER_GB_S,
+        # 50 routes a delivery: each transaction item (route update or marker) 2 WRU, each item read 0.5 RRU
+        "dynamodb": 1e6 / LINES_PER_DELIVERY * (written_many * 2 * WRU + read_many * 0.5 * RRU),
+    }
+    return {"one_route": sum(one.values()), "fifty_routes": sum(many.values()), "sent": dict(many),
+            "hot": hot, "line_bytes": line_bytes, "per_million": per_million,
+            "total": sum(per_million.values()), "written": written_many, "read": read_many}

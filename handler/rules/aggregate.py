@@ -1,0 +1,102 @@
+"""A batch of access-log lines as increments: per route, everything its lines add (one write each), and per
+API key, month and route, the requests for usage billing. Pure.
+
+A metered route is the source's name in front of the API's own route: the ``shop`` API's ``GET
+/users/{id}`` counts under ``/shop/users/{id}``. The route is the line's template where API Gateway
+matched one, else (a catch-all: ``$default``, ``/{proxy+}``) the request path through the counter's own
+route rules (normalisation, ``routeTemplates``, ``allowPrefixes``, ``maxRouteBytes``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from handler.rules import accesslog, buckets
+from handler.rules.routes import RouteError, RouteRules, split_list
+
+_NAME = re.compile(r"^[a-z0-9-]{1,32}$")
+# CloudWatch Logs log group names: 1-512 of letters, digits, _ - / . and # (CreateLogGroup's pattern).
+_LOG_GROUP = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")
+
+
+def parse_sources(spec: str, counts_path: str = "") -> dict[str, str]:
+    """``NAME=LOG_GROUP,...`` as {name: log group}; ValueError naming the entry and what it accepts."""
+    found: dict[str, str] = {}
+    for entry in split_list(spec):
+        name, sep, group = (part.strip() for part in entry.partition("="))
+        if not sep or not _NAME.match(name) or not _LOG_GROUP.match(group):
+            raise ValueError(f"{entry!r} is not NAME=LOG_GROUP (NAME 1-32 of a-z, 0-9 and -; LOG_GROUP a log group name)")
+        if name in found or group in found.values():
+            raise ValueError(f"{entry!r}: each name and each log group may appear once")
+        if name == counts_path:
+            raise ValueError(f"{entry!r}: {name} is the listing's path (countsPath)")
+        found[name] = group
+    return found
+
+
+@dataclass
+class Increments:
+    """What a set of requests adds to one route's item."""
+
+    count: int = 0
+    methods: Counter[str] = field(default_factory=Counter)
+    hours: Counter[int] = field(default_factory=Counter)  # hour index -> requests
+    days: Counter[int] = field(default_factory=Counter)  # day index (the stack's days) -> requests
+    statuses: Counter[str] = field(default_factory=Counter)  # "2xx" -> requests
+    first: float = float("inf")  # the earliest and latest request times
+    last: float = float("-inf")
+
+    def add(self, line: accesslog.LogLine, days: buckets.Days) -> None:
+        self.count += 1
+        self.methods[line.method] += 1
+        self.hours[int(line.t // buckets.HOUR)] += 1
+        self.days[days.day(line.t)] += 1
+        self.statuses[line.status_class] += 1
+        self.first, self.last = min(self.first, line.t), max(self.last, line.t)
+
+
+@dataclass
+class Batch:
+    routes: dict[str, Increments] = field(default_factory=dict)
+    usage: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (month, key id, route) -> requests
+    unparsed: list[str] = field(default_factory=list)  # ids of lines that are not access-log lines
+    refused: int = 0  # lines whose route the rules refuse (outside allowPrefixes, too long, bad characters)
+    lines: int = 0
+
+
+def month_of(t: float) -> str:
+    """The UTC month of a request ("2026-11"): usage is billed per calendar month in UTC."""
+    return time.strftime("%Y-%m", time.gmtime(t))
+
+
+def route_of(line: accesslog.LogLine, source: str, rules: RouteRules) -> str:
+    """The metered route of a line; RouteError when the rules refuse it."""
+    own = rules.resolve(line.template, encoded=False) if line.template else rules.resolve(line.path)
+    route = f"/{source}" if own == "/" else f"/{source}{own}"
+    if len(route.encode("utf-8")) > rules.max_bytes:
+        raise RouteError(414, "route_too_long", f"route is longer than {rules.max_bytes} bytes")
+    return route
+
+
+def aggregate(events: Iterable[tuple[str, str]], source: str, rules: RouteRules, days: buckets.Days) -> Batch:
+    """Fold (event id, message) pairs of one source into a Batch."""
+    batch = Batch()
+    for event_id, message in events:
+        batch.lines += 1
+        line = accesslog.parse(message)
+        if line is None:
+            batch.unparsed.append(event_id)
+            continue
+        try:
+            route = route_of(line, source, rules)
+        except RouteError:
+            batch.refused += 1
+            continue
+        batch.routes.setdefault(route, Increments()).add(line, days)
+        if line.api_key:
+            batch.usage[(month_of(line.t), line.api_key, route)] += 1
+    return batch

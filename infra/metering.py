@@ -1,0 +1,107 @@
+"""Metering (``meter``, ``meterLogGroup``): the table of batch markers and usage, the metering function, and
+per metered log group a subscription filter with the permission CloudWatch Logs needs to invoke it.
+
+Asynchronous invocation, made explicit (Lambda Developer Guide, "Asynchronous invocation"): CloudWatch
+Logs invokes the function asynchronously; Lambda retries a failed invocation twice and keeps an event up
+to 6 hours by default. Those are set here, and a delivery that fails every try goes to an encrypted SQS
+dead-letter queue (the on-failure destination) with an alarm when it is not empty; ``python -m counts
+meter-replay`` drains it through the same exactly-once path (handler/store/meter.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pulumi
+import pulumi_aws as aws
+
+from handler.rules import accesslog, schema
+from handler.rules.aggregate import parse_sources
+from infra.settings import OWN_SOURCE, StackSettings, own_group_name
+
+METER_HANDLER = "handler.meter.handler"
+METER_TIMEOUT = 60  # seconds: a delivery of up to 10,000 lines becomes a few transactions
+RETRIES, MAX_EVENT_AGE = 2, 6 * 3600  # Lambda's defaults, set explicitly
+DLQ_RETENTION = 14 * 86400  # SQS's longest: 14 days to look and replay
+METER_COUNTS_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:UpdateItem")  # read leftovers, then update in transactions
+METER_TABLE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem")  # markers (Put) and usage (Update), in transactions
+USAGE_READ_ACTIONS = ("dynamodb:Query",)  # the listing reads a month of usage
+
+
+def log_group_arn(partition: str, region: str, account: str, name: str) -> str:
+    """A log group's ARN as a Lambda permission's source (CloudWatch Logs User Guide, "Subscription filters
+    with AWS Lambda": ``arn:aws:logs:REGION:ACCOUNT:log-group:NAME:*``)."""
+    return f"arn:{partition}:logs:{region}:{account}:log-group:{name}:*"
+
+
+@dataclass
+class MeteringParts:
+    table: aws.dynamodb.Table
+    own_group: aws.cloudwatch.LogGroup | None
+    queue: aws.sqs.Queue
+
+
+def create_table(name: str, opts: pulumi.ResourceOptions) -> aws.dynamodb.Table:
+    return aws.dynamodb.Table(
+        f"{name}-meter",
+        attributes=[aws.dynamodb.TableAttributeArgs(name=schema.METER_PK, type="S"),
+                    aws.dynamodb.TableAttributeArgs(name=schema.METER_SK, type="S")],
+        hash_key=schema.METER_PK,
+        range_key=schema.METER_SK,
+        billing_mode="PAY_PER_REQUEST",
+        point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),  # usage is billing data
+        server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+        ttl=aws.dynamodb.TableTtlArgs(attribute_name=schema.EXPIRES, enabled=True),  # markers only: usage never expires
+        opts=opts,
+    )
+
+
+def create_sources(name: str, args: StackSettings, project: str, stack: str, opts: pulumi.ResourceOptions) -> tuple[
+        aws.cloudwatch.LogGroup | None, aws.sqs.Queue]:
+    """What exists before the function: the stack's own log group (meterLogGroup) and the dead-letter queue."""
+    own = None
+    if args.meter_log_group:
+        own = aws.cloudwatch.LogGroup(f"{name}-meter-access-logs", name=own_group_name(project, stack),
+                                      retention_in_days=args.log_retention_days, opts=opts)
+    queue = aws.sqs.Queue(f"{name}-meter-dlq", sqs_managed_sse_enabled=True, message_retention_seconds=DLQ_RETENTION,
+                          opts=opts)
+    return own, queue
+
+
+def wire(name: str, args: StackSettings, function: aws.lambda_.Function, own: aws.cloudwatch.LogGroup | None,
+         queue: aws.sqs.Queue, topic: aws.sns.Topic, project: str, stack: str,
+         opts: Callable[..., pulumi.ResourceOptions]) -> dict[str, Any]:
+    """The async-invoke settings, the dead-letter alarm, and per log group its permission and subscription."""
+    config = aws.lambda_.FunctionEventInvokeConfig(
+        f"{name}-meter-async", function_name=function.name, maximum_retry_attempts=RETRIES,
+        maximum_event_age_in_seconds=MAX_EVENT_AGE,
+        destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
+            on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(destination=queue.arn)),
+        opts=opts())
+    alarm = aws.cloudwatch.MetricAlarm(
+        f"{name}-meter-dlq-alarm",
+        alarm_description="A batch of access logs failed every try and waits in the dead-letter queue: "
+                          "run python -m counts meter-replay",
+        namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible", dimensions={"QueueName": queue.name},
+        statistic="Maximum", period=300, evaluation_periods=1, threshold=0, comparison_operator="GreaterThanThreshold",
+        treat_missing_data="notBreaching", alarm_actions=[topic.arn], ok_actions=[topic.arn], opts=opts())
+    partition, region = aws.get_partition().partition, aws.get_region().region
+    account = aws.get_caller_identity().account_id
+    groups: dict[str, pulumi.Input[str]] = dict(parse_sources(args.meter))
+    if own is not None:
+        groups[OWN_SOURCE] = own.name
+    made: dict[str, Any] = {"config": config, "alarm": alarm, "filters": []}
+    for source, group in groups.items():
+        arn = (pulumi.Output.concat(own.arn, ":*") if own is not None and source == OWN_SOURCE
+               else log_group_arn(partition, region, account, str(group)))
+        permission = aws.lambda_.Permission(
+            f"{name}-meter-{source}-invoke", action="lambda:InvokeFunction", function=function.name,
+            principal="logs.amazonaws.com", source_arn=arn, source_account=account, opts=opts())
+        made["filters"].append(aws.cloudwatch.LogSubscriptionFilter(
+            f"{name}-meter-{source}", log_group=group, filter_pattern="", destination_arn=function.arn,
+            name=f"route-counter-meter-{source}", opts=opts(depends_on=[permission])))
+    return made
+
+
+ACCESS_LOG_FORMATS = accesslog.FORMATS  # the meter_access_log_format output: {"rest": ..., "http": ...}
