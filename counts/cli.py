@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handler import clock
 from handler.meter import handle, meter
 from handler.rules import accesslog, buckets, schema
-from handler.rules.aggregate import parse_sources
+from handler.rules.sources import parse_sources
 from handler.rules.settings import METER_VARIABLES, Settings
 from handler.store.meter import ChunkFailed
 from handler.store import queries

@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from handler.rules import accesslog, schema
-from handler.rules.aggregate import parse_sources
+from handler.rules.sources import parse_sources
 from infra.settings import OWN_SOURCE, StackSettings, own_group_name
 
 METER_HANDLER = "handler.meter.handler"
@@ -44,7 +44,7 @@ class MeteringParts:
 
 def create_table(name: str, opts: pulumi.ResourceOptions) -> aws.dynamodb.Table:
     return aws.dynamodb.Table(
-        f"{name}-meter",
+        f"{name}-meter-table",
         attributes=[aws.dynamodb.TableAttributeArgs(name=schema.METER_PK, type="S"),
                     aws.dynamodb.TableAttributeArgs(name=schema.METER_SK, type="S")],
         hash_key=schema.METER_PK,

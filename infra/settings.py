@@ -20,7 +20,7 @@ from handler.rules.buckets import UTC_NAME
 from handler.rules.links import Download
 from handler.rules.routes import DYNAMODB_KEY_LIMIT, split_list
 from handler.rules.settings import WRITERS
-from handler.rules.aggregate import parse_sources
+from handler.rules.sources import parse_sources
 from infra.asset import zone_names
 
 OWN_SOURCE = "api"  # what the stack's own log group (meterLogGroup) is metered as

@@ -359,3 +359,25 @@ def test_the_day_chart_counts_the_stack_s_dates(browser):
         assert len(bars) == 31 and bars[-1][0] in (before, after)
         assert [key for key, value in bars if value] == list(record["daily"])
         assert browser.find_element(By.ID, "dayzone").text == "Pacific/Kiritimati"
+
+
+def test_metered_routes_are_marked_with_their_status_classes(browser, tmp_path):
+    """`counts ingest` against `make dev`: the access-log lines show up as metered routes."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    now = int(time.time() * 1000)
+    lines = [json.dumps({"requestId": str(i), "requestTime": str(now), "httpMethod": "GET", "path": f"/prod/users/{i}",
+                         "stage": "prod", "status": "200" if i % 4 else "503", "resourcePath": "/users/{id}"})
+             for i in range(8)]
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(lines))
+    with LocalApi("--quiet") as api:
+        result = subprocess.run([sys.executable, "-m", "counts", "--endpoint", api.base, "ingest", str(path),
+                                 "--source", "shop"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and result.stdout.startswith("ingested 8 requests on shop"), result.stderr
+        browser.get(f"{api.base}/_counts")
+        WebDriverWait(browser, 10).until(lambda d: len(rows(d)) == 1)
+        state = page_state(browser)
+        assert state["heads"][-1] == "Statuses"
+        row = rows(browser)[0]
+        assert row[0] == "/shop/users/{id} metered" and row[1] == "8" and row[-1] == "2xx 6 · 5xx 2"

@@ -624,7 +624,8 @@ EVERY_OPTION = {"tracing": True, "accessLogs": True, "alarmEmail": "ops@example.
                 "downloads": "/resume.pdf=tests/files/resume.pdf", "redirects": "/go=https://example.com",
                 "writer": "botocore", "countsAccess": "apiKey", "wafRateLimit": 1000, "monthlyBudget": 20,
                 "tags": "team=web", "rateLimits": "/login=5/1m", "endpointType": "EDGE", "detailedMetrics": True,
-                "apiGatewayLogsRole": True}
+                "apiGatewayLogsRole": True, "meter": "shop=/aws/apigateway/shop-prod", "meterLogGroup": True,
+                "timezone": "Europe/Berlin"}
 
 
 def permission_policies(recorder):
@@ -648,7 +649,7 @@ def test_parliament_finds_nothing_in_any_policy(options, monkeypatch):
 
     def assertions(recorder, _):
         documents = permission_policies(recorder)
-        assert len(documents) == (3 if options else 2)  # two roles' policies (+ the bucket's)
+        assert len(documents) == (4 if options else 2)  # two roles' policies (+ the meter's and the bucket's)
         for name, document in documents.items():
             assert parliament_findings(document) == [], name
 

@@ -9,6 +9,7 @@ import os
 import random
 from collections import Counter
 
+import pulumi
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -258,3 +259,196 @@ def test_10000_events_in_random_batches_with_duplicate_deliveries_come_out_exact
             assert record["daily"] == days
         billed = {(c["consumer"], r): n for c in usage(client)["consumers"] for r, n in c["routes"].items()}
         assert billed == {(k, r): n for (_, k, r), n in expected.usage.items()}
+
+
+# -- the stack ---------------------------------------------------------------------------------------------------
+
+@pulumi.runtime.test
+def test_metering_subscribes_each_log_group_with_least_privilege_and_explicit_async_settings():
+    from tests.stack import ACCOUNT, REGION, run_program
+    from tests.test_infra import check
+
+    def assertions(recorder, component):
+        names = ("meter_access_log_format", "meter_log_group_arn", "meter_dead_letter_queue_url")
+        return pulumi.Output.all(*(component.outputs[n] for n in names)).apply(
+            lambda values: check_outputs(recorder, dict(zip(names, values, strict=True))))
+
+    def check_outputs(recorder, outputs):
+        filters = {r.name: r.inputs for r in recorder.of_type("aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter")}
+        permissions = {r.name: r.inputs for r in recorder.of_type("aws:lambda/permission:Permission")
+                       if r.inputs.get("principal") == "logs.amazonaws.com"}
+        meter_fn = recorder.resources["route-counter-meter"].inputs
+        assert meter_fn["handler"] == "handler.meter.handler"
+        assert set(filters) == {"route-counter-meter-shop", "route-counter-meter-api"}
+        assert filters["route-counter-meter-shop"]["logGroup"] == "/aws/apigateway/shop-prod"
+        assert filters["route-counter-meter-shop"]["destinationArn"] == \
+            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:route-counter-meter-1a2b3c4"
+        assert permissions["route-counter-meter-shop-invoke"]["sourceArn"] == \
+            f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/apigateway/shop-prod:*"
+        own = "/route-counter/route-counter-dev/access-logs"
+        assert permissions["route-counter-meter-api-invoke"]["sourceArn"] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{own}:*"
+        assert all(p["sourceAccount"] == ACCOUNT and p["action"] == "lambda:InvokeFunction" for p in permissions.values())
+        config = recorder.resources["route-counter-meter-async"].inputs
+        assert (config["maximumRetryAttempts"], config["maximumEventAgeInSeconds"]) == (2, 21600)
+        queue = recorder.resources["route-counter-meter-dlq"].inputs
+        assert queue["sqsManagedSseEnabled"] is True
+        assert config["destinationConfig"]["onFailure"]["destination"] == f"arn:aws:sqs:{REGION}:{ACCOUNT}:route-counter-meter-dlq-1a2b3c4"
+        alarm = recorder.resources["route-counter-meter-dlq-alarm"].inputs
+        assert (alarm["metricName"], alarm["threshold"], alarm["namespace"]) == ("ApproximateNumberOfMessagesVisible", 0, "AWS/SQS")
+        tables = {t.name: t.inputs for t in recorder.of_type("aws:dynamodb/table:Table")}
+        assert tables["route-counter-meter-table"]["ttl"] == {"attributeName": "expires", "enabled": True}
+        variables = meter_fn["environment"]["variables"]
+        assert variables["METER_SOURCES"] == f"shop=/aws/apigateway/shop-prod,api={own}"
+        policies = {r.name: json.loads(r.inputs["policy"]) for r in recorder.of_type("aws:iam/rolePolicy:RolePolicy")}
+        statements = {s.get("Sid"): s for s in policies["route-counter-meter-policy"]["Statement"]}
+        assert statements["Table"]["Action"] == ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"]
+        assert statements["MeterTable"]["Action"] == ["dynamodb:PutItem", "dynamodb:UpdateItem"]
+        assert statements["DeadLetters"]["Action"] == ["sqs:SendMessage"]
+        listing = {s.get("Sid"): s for s in policies["route-counter-listing-policy"]["Statement"]}
+        assert listing["Usage"]["Action"] == ["dynamodb:Query"]
+        assert "METER_SOURCES" not in recorder.resources["route-counter-counter"].inputs["environment"]["variables"]
+        assert outputs["meter_access_log_format"] == accesslog.FORMATS
+        assert outputs["meter_log_group_arn"] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{own}"
+        assert outputs["meter_dead_letter_queue_url"].startswith(f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/")
+
+    return check(run_program(meter="shop=/aws/apigateway/shop-prod", meterLogGroup=True), assertions)
+
+
+@pulumi.runtime.test
+def test_without_metering_nothing_of_it_exists():
+    from tests.stack import run_program
+    from tests.test_infra import check
+
+    def assertions(recorder, component):
+        assert not recorder.of_type("aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter")
+        assert not recorder.of_type("aws:sqs/queue:Queue") and "route-counter-meter" not in recorder.resources
+        assert not any(name.startswith("meter_") for name in component.outputs)
+
+    return check(run_program(), assertions)
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"meter": "Shop=/x"}, "is not NAME=LOG_GROUP"),
+    ({"meter": "shop=/x,shop=/y"}, "each name and each log group may appear once"),
+    ({"meter": "api=/x", "meterLogGroup": True}, "api is the name of the stack's own log group"),
+    ({"meter": "counts=/x", "countsPath": "counts"}, "is the listing's path"),
+])
+def test_bad_metering_config_is_refused_with_the_key_named(config, message):
+    from infra.settings import SettingsError, parse
+
+    with pytest.raises(SettingsError, match=message) as raised:
+        parse(config)
+    assert str(raised.value).startswith("meter")
+
+
+# -- reading what was metered: the listing, the CLI ----------------------------------------------------------------
+
+def test_the_listing_answers_a_month_of_usage_and_refuses_a_bad_month(metering, reader):
+    from handler import listing
+    from local.events import build_event
+
+    client = create_client(retries=True)
+    deliver(metering, lambda: client, [(f"e{i}", rest_line(f"/o/{i}", "/o/{id}", key="k1" if i % 3 else "k2"))
+                                       for i in range(9)] + [("x", rest_line("/p", "/p", key="k2"))])
+    settings = metering._replace(cors_origins=("*",))
+    event, _ = build_event("GET", "/_counts/usage?month=2026-11")
+    answer = listing.handle(event, None, settings, reader)
+    assert answer["statusCode"] == 200 and answer["headers"]["Cache-Control"] == "no-store"
+    assert json.loads(answer["body"])["consumers"] == [
+        {"consumer": "k1", "count": 6, "routes": {"/shop/o/{id}": 6}},
+        {"consumer": "k2", "count": 4, "routes": {"/shop/o/{id}": 3, "/shop/p": 1}}]
+    event, _ = build_event("GET", "/_counts/usage")  # this month (the clock's): 2026-11
+    assert json.loads(listing.handle(event, None, settings, reader)["body"])["month"] == "2026-11"
+    for bad in ("2026-13", "26-11", "2026-11-01"):
+        event, _ = build_event("GET", f"/_counts/usage?month={bad}")
+        answer = listing.handle(event, None, settings, reader)
+        assert answer["statusCode"] == 400 and json.loads(answer["body"])["error"] == "bad_query"
+    event, _ = build_event("GET", "/_counts/usage")
+    off = listing.handle(event, None, settings._replace(meter_table=""), reader)
+    assert off["statusCode"] == 404 and json.loads(off["body"])["error"] == "metering_off"
+    assert reader.sent["TransactWriteItems"] + reader.sent["UpdateItem"] + reader.sent["PutItem"] == 0
+
+
+def cli(*argv: str) -> tuple[int, str]:
+    import io
+
+    from counts.cli import parser, run
+
+    out = io.StringIO()
+    code = run(parser().parse_args(["--table", TABLE, *argv, "--meter-table", METER]), out, io.StringIO())
+    return code, out.getvalue()
+
+
+def test_ingest_meters_a_file_once_and_usage_prints_what_an_invoice_needs(metering, tmp_path, clock):
+    path = tmp_path / "access.log"
+    lines = [rest_line("/orders/1", "/orders/{id}", key="k1"), rest_line("/orders/2", "/orders/{id}", "POST", 201, key="k1"),
+             rest_line("/health", "/health", t=START + 60), "not a line", rest_line("/late", "/late", t=START + 7200)]
+    path.write_text("\n".join(lines) + "\n")
+    code, text = cli("ingest", str(path), "--source", "shop", "--until", "2026-11-24T06:30:00Z")
+    assert code == 0 and text.startswith("ingested 3 requests on shop (1 chunks applied, 0 already applied before); "
+                                         "1 lines unparsed, 0 refused by the route rules, 1 at or after --until")
+    code, text = cli("ingest", str(path), "--source", "shop", "--until", "2026-11-24T06:30:00Z")
+    assert "(0 chunks applied, 1 already applied before)" in text  # the same file again counts nothing
+    client = create_client(retries=True)
+    assert totals(client)["/shop/orders/{id}"]["methods"] == {"GET": 1, "POST": 1}
+    assert "/shop/late" not in totals(client)
+    code, text = cli("usage", "--month", "2026-11", "--format", "csv")
+    assert text.splitlines() == ["month,consumer,route,requests", "2026-11,k1,/shop/orders/{id},2"]
+    code, text = cli("usage", "--month", "2026-11")
+    assert text.split() == ["2", "k1"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("ingest", "nofile.log", "--source", "shop"), "nofile.log: No such file"),
+    (("ingest", "README.md", "--source", "Shop"), "--source must be"),
+    (("ingest", "README.md", "--source", "shop", "--until", "yesterday"), "--until must be an ISO-8601 time"),
+    (("ingest", "README.md", "--source", "shop", "--until", "2026-11-24T06:30:00"), "--until needs a time zone"),
+    (("usage", "--month", "2026-13"), "month must be a month like 2026-11"),
+])
+def test_cli_metering_mistakes_are_one_line_and_exit_2(metering, argv, message, capsys):
+    from counts.cli import main
+
+    assert main(["--table", TABLE, *argv, "--meter-table", METER]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_meter_replay_drains_the_dead_letter_queue_exactly_once(metering, monkeypatch):
+    import botocore.session
+
+    sqs = botocore.session.get_session().create_client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    events = [(f"e{i}", rest_line(f"/r{i % 3}", f"/r{i % 3}")) for i in range(30)]
+    delivery = logs.encode(GROUP, "s9", [(i, m, 0) for i, m in events])
+    client = create_client(retries=True)
+    with pytest.raises(store.ChunkFailed):  # its last try failed: Lambda sends it to the queue
+        meter.handle(delivery, metering, lambda: FailAfter(client, 0))
+    for body in ({"requestContext": {"condition": "RetriesExhausted"}, "requestPayload": delivery}, {"junk": 1}):
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
+    monkeypatch.setattr("counts.cli.stack_config", lambda _: {"meter": f"shop={GROUP}"})
+    import io
+
+    from counts.cli import parser, run
+
+    out = io.StringIO()
+    argv = ["--table", TABLE, "--stack", "dev", "meter-replay", "--queue-url", url, "--meter-table", METER]
+    assert run(parser().parse_args(argv), out, io.StringIO()) == 0
+    assert out.getvalue().strip() == "replayed 1 deliveries; dropped 1 that held nothing to meter"
+    assert {r: v["count"] for r, v in totals(client).items()} == {"/shop/r0": 10, "/shop/r1": 10, "/shop/r2": 10}
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+    assert deliver(metering, lambda: client, events, "s9")["applied"] == 0  # a late re-delivery: nothing twice
+
+
+def test_the_counter_s_cold_start_imports_nothing_of_metering_or_zones():
+    """Metering and timezones must not cost the counter's cold start (make bench measures it)."""
+    import subprocess
+    import sys
+
+    from tests.stack import ROOT
+
+    code = ("import sys, handler.counter, handler.listing; "
+            "print(sorted(m for m in ('handler.rules.aggregate', 'handler.store.meter', 'zoneinfo', 'tzdata') "
+            "if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=dict(os.environ))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

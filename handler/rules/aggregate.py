@@ -9,33 +9,13 @@ route rules (normalisation, ``routeTemplates``, ``allowPrefixes``, ``maxRouteByt
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
 from handler.rules import accesslog, buckets
-from handler.rules.routes import RouteError, RouteRules, split_list
-
-_NAME = re.compile(r"^[a-z0-9-]{1,32}$")
-# CloudWatch Logs log group names: 1-512 of letters, digits, _ - / . and # (CreateLogGroup's pattern).
-_LOG_GROUP = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")
-
-
-def parse_sources(spec: str, counts_path: str = "") -> dict[str, str]:
-    """``NAME=LOG_GROUP,...`` as {name: log group}; ValueError naming the entry and what it accepts."""
-    found: dict[str, str] = {}
-    for entry in split_list(spec):
-        name, sep, group = (part.strip() for part in entry.partition("="))
-        if not sep or not _NAME.match(name) or not _LOG_GROUP.match(group):
-            raise ValueError(f"{entry!r} is not NAME=LOG_GROUP (NAME 1-32 of a-z, 0-9 and -; LOG_GROUP a log group name)")
-        if name in found or group in found.values():
-            raise ValueError(f"{entry!r}: each name and each log group may appear once")
-        if name == counts_path:
-            raise ValueError(f"{entry!r}: {name} is the listing's path (countsPath)")
-        found[name] = group
-    return found
+from handler.rules.routes import RouteError, RouteRules
 
 
 @dataclass

@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING, Mapping, NamedTuple
 
 from handler.rules.addresses import parse_networks
-from handler.rules.aggregate import parse_sources
+from handler.rules.sources import parse_sources
 from handler.rules.buckets import UTC, Days, check_zone
 from handler.rules.limits import RateLimits, parse_rate_limits
 from handler.rules.links import Links, parse_links

@@ -12,11 +12,13 @@ the one exception to one request per hit, and rare: docs/data-model.md).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
 from handler.rules import buckets, limits, schema
-from handler.rules.aggregate import Increments
 from handler.rules.limits import Limit
+
+if TYPE_CHECKING:  # only the meter builds increments: kept out of the counter's cold start
+    from handler.rules.aggregate import Increments
 
 MAX_CLEANUP = 100  # names one cleanup removes; anything beyond goes with the next
 

@@ -66,16 +66,19 @@ $(id).replaceChildren(s)}
 function spark(r){const vs=keys(48,36e5,13).map(k=>(r.hourly||{})[k]||0),m=Math.max(1,...vs),s=el('svg',{width:96,height:20,class:'spark'});
 s.append(el('polyline',{points:vs.map((v,i)=>`${i*2},${19-18*v/m}`).join(' ')}));return s}
 function render(){const q=$('filter').value.toLowerCase(),max=Math.max(1,...rows.map(hits));
-for(const f of['visitors','bots'])$('th-'+f).hidden=!features[f];
+const metered=rows.some(r=>r.statuses);for(const f of['visitors','bots'])$('th-'+f).hidden=!features[f];
+$('th-statuses').hidden=!metered;
 const v=r=>key==='methods'?Object.keys(r.methods).join():key==='count'?hits(r):r[key]??'';
 const shown=rows.filter(r=>r.route.toLowerCase().includes(q)).sort((a,b)=>(v(a)<v(b)?-1:v(a)>v(b)?1:0)*dir);
 $('rows').replaceChildren(...shown.map(r=>{const tr=document.createElement('tr'),c=td(tr,esc(r.route),'route');
-if(r.link){const m=document.createElement('span');m.className='link';m.textContent=r.link;c.append(' ',m)}
+for(const tag of[r.link,r.statuses&&'metered'])if(tag){const m=document.createElement('span');m.className='link';
+m.textContent=tag;c.append(' ',m)}
 const n=td(tr,fmt(hits(r)),'n'),b=document.createElement('span');b.className='bar';
 b.style.width=(100*hits(r)/max)+'%';n.prepend(b);td(tr,'').append(spark(r));
 td(tr,Object.entries(r.methods).map(([m,c])=>m+' '+c).join(' \u00b7 '));
 td(tr,(r.firstSeen||'').replace('T',' ').slice(0,19));td(tr,(r.lastSeen||'').replace('T',' ').slice(0,19));
-for(const f of['visitors','bots'])if(features[f])td(tr,fmt(r[f]||0));return tr}));
+for(const f of['visitors','bots'])if(features[f])td(tr,fmt(r[f]||0));
+if(metered)td(tr,Object.entries(r.statuses||{}).map(([s,n])=>s+' '+fmt(n)).join(' \u00b7 '));return tr}));
 const all=rows.reduce((s,r)=>s+hits(r),0);$('hits').textContent=win?`Hits (${win})`:'Hits';
 $('totals').textContent=`${rows.length} routes, ${fmt(all)} hits`+(win?` in the last ${win}`:'')+
 (next?' loaded so far':'')+(q?` (${shown.length} shown)`:'');$('more').hidden=!next;
@@ -160,7 +163,7 @@ def page(first: dict[str, Any]) -> str:
         '<div class="wrap"><table><thead><tr><th data-k="route">Route</th><th data-k="count" id="hits">Hits</th>'
         '<th>Last 48 h</th><th data-k="methods">Methods</th><th data-k="firstSeen">First seen (UTC)</th>'
         '<th data-k="lastSeen">Last seen (UTC)</th><th data-k="visitors" id="th-visitors" hidden>Visitors</th>'
-        '<th data-k="bots" id="th-bots" hidden>Bots</th></tr></thead><tbody id="rows"></tbody></table></div>'
+        '<th data-k="bots" id="th-bots" hidden>Bots</th><th id="th-statuses" hidden>Statuses</th></tr></thead><tbody id="rows"></tbody></table></div>'
         '<button id="more" hidden>Load more</button></div>'
         f'<script id="data" type="application/json">{data}</script><script>{_SCRIPT}</script></body></html>'
     )
