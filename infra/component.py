@@ -1,10 +1,10 @@
-"""RouteCounter: the whole stack as one ComponentResource: the table, two functions, the REST API, and what
-watches and guards them (infra/observability.py, infra/guards.py)."""
+"""RouteCounter: the whole stack as one ComponentResource: the table, the functions (infra/functions.py), the
+REST API, and what watches, guards and meters them (infra/observability.py, infra/guards.py,
+infra/metering.py)."""
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 import pulumi
@@ -12,14 +12,13 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from handler.rules import schema, visitors
-from infra import domain, downloads, guards, metering, observability, openapi, policies
+from infra import domain, downloads, functions, guards, metering, observability, openapi, policies
 from infra.asset import asset_files
 from infra import settings as stack
 from infra.settings import StackSettings
 
 COUNTER_HANDLER = "handler.counter.handler"
 LISTING_HANDLER = "handler.listing.handler"
-RUNTIME = aws.lambda_.Runtime.PYTHON3D13
 COUNTER_TIMEOUT = 6  # seconds: the writer's retry budget (1 s) plus one attempt's timeouts (3 s), with room
 LISTING_TIMEOUT = 10  # seconds: a top=N scan reads up to 50,000 items (docs/deploy.md)
 
@@ -74,21 +73,21 @@ class RouteCounter(pulumi.ComponentResource):
                  stack.own_group_name(project, stack_name) if args.meter_log_group else "")
         usage_read = [{"Sid": "Usage", "Effect": "Allow", "Action": list(metering.USAGE_READ_ACTIONS),
                        "Resource": self.meter_table.arn}] if self.meter_table else None
-        self.counter = self._create_function(
+        self.counter = self._function(
             "counter", COUNTER_HANDLER,
             (*policies.COUNTER_TABLE_ACTIONS, *(policies.IGNORED_HIT_ACTIONS if args.ignore_ips else ())), code,
             args.function_environment("counter", *names), COUNTER_TIMEOUT,
             args.memory_size, args.reserved_concurrency, self.downloads.object_arns if self.downloads else None,
             log_level="INFO", visitor_table_arn=self.visitor_table.arn if self.visitor_table else None,
         )
-        self.listing = self._create_function(
+        self.listing = self._function(
             "listing", LISTING_HANDLER, policies.LISTING_TABLE_ACTIONS, code, args.function_environment("listing", *names),
             LISTING_TIMEOUT,
             args.listing_memory_size, args.listing_reserved_concurrency, extra_statements=usage_read,
         )
         self.meter = None
         if self.meter_table and queue is not None:
-            self.meter = self._create_function(
+            self.meter = self._function(
                 "meter", metering.METER_HANDLER, metering.METER_COUNTS_ACTIONS, code, args.function_environment("meter", *names),
                 metering.METER_TIMEOUT, args.memory_size, None, log_level="INFO", extra_statements=[
                     {"Sid": "MeterTable", "Effect": "Allow", "Action": list(metering.METER_TABLE_ACTIONS),
@@ -172,67 +171,12 @@ class RouteCounter(pulumi.ComponentResource):
             opts=self._opts(),
         )
 
-    def _create_function(
-        self,
-        role: str,
-        handler: str,
-        table_actions: tuple[str, ...],
-        code: pulumi.Archive,
-        environment: Mapping[str, pulumi.Input[str]],
-        timeout: int,
-        memory_size: int,
-        reserved_concurrency: int | None,
-        object_arns: list[pulumi.Output[str]] | None = None,
-        log_level: str = "WARN",
-        visitor_table_arn: pulumi.Output[str] | None = None,
-        extra_statements: list[dict[str, Any]] | None = None,
-    ) -> FunctionParts:
-        """A function with its own log group, its own role and an inline least-privilege policy."""
-        args, name = self._args, f"{self._name}-{role}"
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name_prefix=f"/aws/lambda/{name}-",
-            retention_in_days=args.log_retention_days,
-            opts=self._opts(),
-        )
-        iam_role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=pulumi.Output.json_dumps(policies.lambda_assume_role()),
-            description=f"route-counter {role} function ({name})",
-            opts=self._opts(),
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=iam_role.id,
-            policy=pulumi.Output.json_dumps(
-                policies.function_policy(table_actions, self.table.arn, log_group.arn, args.tracing, object_arns,
-                                         visitor_table_arn, extra_statements)
-            ),
-            opts=self._opts(),
-        )
-        function = aws.lambda_.Function(
-            name,
-            role=iam_role.arn,
-            runtime=RUNTIME,
-            handler=handler,
-            code=code,
-            architectures=[args.architecture],
-            memory_size=memory_size,
-            timeout=timeout,
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(environment)),
-            # Application WARN for the listing: its own lines are errors. INFO for the counter: its one
-            # INFO line per invocation is the EMF metrics line (handler/web/metrics.py). System INFO by default: the START and REPORT lines (duration, memory, init) are what people
-            # read first when something is slow (systemLogLevel WARN drops them, to save log cost).
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="JSON", log_group=log_group.name, application_log_level=log_level,
-                system_log_level=args.system_log_level,
-            ),
-            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active") if args.tracing else None,
-            reserved_concurrent_executions=reserved_concurrency,
-            # The policy must exist before the first invocation, or its first log lines are lost.
-            opts=self._opts(depends_on=[policy]),
-        )
-        return FunctionParts(function, iam_role, policy, log_group)
+    def _function(self, role: str, handler: str, table_actions: tuple[str, ...], code: pulumi.Archive,
+                  environment: Mapping[str, pulumi.Input[str]], timeout: int, memory_size: int,
+                  reserved_concurrency: int | None, object_arns: list[pulumi.Output[str]] | None = None,
+                  **options: Any) -> functions.FunctionParts:
+        return functions.create(f"{self._name}-{role}", role, handler, self._args, self.table.arn, table_actions, code,
+                                environment, timeout, memory_size, reserved_concurrency, self._opts, object_arns, **options)
 
     def _create_api(self) -> None:
         args, name = self._args, self._name
@@ -307,7 +251,7 @@ class RouteCounter(pulumi.ComponentResource):
             self._permission("listing-proxy", self.listing, pulumi.Output.concat(source, args.counts_path, "/*")),
         ]
 
-    def _permission(self, label: str, target: FunctionParts, source_arn: pulumi.Input[str]) -> aws.lambda_.Permission:
+    def _permission(self, label: str, target: functions.FunctionParts, source_arn: pulumi.Input[str]) -> aws.lambda_.Permission:
         return aws.lambda_.Permission(
             f"{self._name}-{label}-permission",
             action="lambda:InvokeFunction",
@@ -325,14 +269,6 @@ class RouteCounter(pulumi.ComponentResource):
         self.budget = None
         if args.monthly_budget and args.alarm_email:
             self.budget = guards.budget(name, args.monthly_budget, args.alarm_email, pulumi.get_stack(), self._opts())
-
-
-@dataclass(frozen=True)
-class FunctionParts:
-    function: aws.lambda_.Function
-    role: aws.iam.Role
-    policy: aws.iam.RolePolicy
-    log_group: aws.cloudwatch.LogGroup
 
 
 # One JSON line per request in the access log (only with accessLogs on).
