@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import os
 import random
@@ -18,49 +17,26 @@ import shutil
 import subprocess
 import sys
 import time
-from collections import Counter
-from typing import Any, Callable, Iterator, NamedTuple, NoReturn, TextIO
+from typing import Any, Callable, Iterator, NoReturn, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from counts import metering
+from counts.context import LOCAL_TABLE, NOT_FOUND, CliError, Context, StoreFailed, stack_output
 from handler import clock
-from handler.meter import handle, meter
-from handler.rules import accesslog, buckets, schema
-from handler.rules.sources import parse_sources
-from handler.rules.settings import METER_VARIABLES, Settings
-from handler.store.meter import ChunkFailed
-from handler.store import queries
+from handler.rules import buckets, schema
 from handler.rules.countries import COUNTRY_PREFIX
-from handler.store.dynamo import create_client
 from handler.rules.routes import RouteError, RouteRules, printable
+from handler.store import queries
+from handler.store.dynamo import create_client
 from infra import settings as stack
 
-PROJECT = "route-counter"  # Pulumi.yaml's name
-LOCAL_TABLE = "route-counts-local"
-LOCAL_METER_TABLE = LOCAL_TABLE + "-meter"  # what `make dev` creates for metering (local/__main__.py)
-INGEST_BATCH = 10_000  # lines metered together (a CloudWatch Logs delivery holds up to 10,000 events)
 CSV_FIELDS = ("route", "count", "methods", "firstSeen", "lastSeen", "hourly", "daily", "countries", "visitors",
               "dailyVisitors", "bots", "statuses")
 JSON_FIELDS = ("methods", "hourly", "daily", "countries", "dailyVisitors", "statuses")  # CSV columns holding JSON objects
 BATCH = 25  # BatchWriteItem's limit
 BATCH_TRIES = 8  # attempts for items DynamoDB hands back unprocessed (throttling), with backoff between
 BACKOFF_BASE, BACKOFF_CAP = 0.05, 2.0  # seconds
-
-
-# Exit statuses (docs/admin-cli.md): 0 done, 1 AWS or the store failed, 2 a user error, 3 no such route.
-NOT_FOUND = 3
-
-
-class CliError(Exception):
-    """A message for the user and exit status 2 (``status`` says otherwise)."""
-
-    status = 2
-
-
-class StoreFailed(CliError):
-    """The store refused part way: the message says what was written. Exit status 1, as for any AWS error."""
-
-    status = 1
 
 
 _ENDPOINT = re.compile(r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?/?$")
@@ -107,25 +83,6 @@ def stack_settings(args: argparse.Namespace) -> stack.StackSettings:
         raise CliError(str(exc)) from None
 
 
-def stack_output(args: argparse.Namespace, name: str) -> str | None:
-    """A stack output, read with the pulumi CLI; None without it (or without that output)."""
-    if not shutil.which("pulumi"):
-        return None
-    command = ["pulumi", "stack", "output", name] + (["--stack", args.stack] if args.stack else [])
-    result = subprocess.run(command, capture_output=True, text=True)
-    return result.stdout.strip() if result.returncode == 0 and result.stdout.strip() else None
-
-
-def stack_name(args: argparse.Namespace) -> str:
-    """--stack, else the pulumi CLI's selected stack."""
-    if args.stack:
-        return str(args.stack)
-    result = subprocess.run(["pulumi", "stack", "--show-name"], capture_output=True, text=True) if shutil.which("pulumi") else None
-    if result is None or result.returncode != 0 or not result.stdout.strip():
-        raise CliError("no stack: pass --stack NAME")
-    return result.stdout.strip()
-
-
 def resolve_table(args: argparse.Namespace) -> str:
     """--table, else the local default with --endpoint, else the Pulumi stack's output."""
     if args.table:
@@ -136,19 +93,6 @@ def resolve_table(args: argparse.Namespace) -> str:
     if found:
         return found
     raise CliError("no table: pass --table NAME (or run next to the Pulumi project with the pulumi CLI logged in)")
-
-
-def resolve_meter_table(args: argparse.Namespace) -> str:
-    """--meter-table, else the local one with --endpoint, else the stack's meter_table_name output."""
-    if getattr(args, "meter_table", None):
-        return str(args.meter_table)
-    if args.endpoint:
-        return LOCAL_METER_TABLE
-    found = stack_output(args, "meter_table_name")
-    if found:
-        return found
-    raise CliError("no metering table: pass --meter-table NAME (the stack's meter_table_name output; "
-                   "the stack meters nothing without meter or meterLogGroup)")
 
 
 def make_client(args: argparse.Namespace) -> Any:
@@ -164,20 +108,6 @@ def make_client(args: argparse.Namespace) -> Any:
     if args.region:
         os.environ["AWS_DEFAULT_REGION"] = args.region
     return create_client(retries=True)
-
-
-class Context(NamedTuple):
-    """What every command works with: the store, the table, and the stack's route rules and days."""
-
-    client: Any
-    table: str
-    rules: RouteRules
-    days: buckets.Days
-    settings: stack.StackSettings
-
-    def view(self, window: str | None = None, series: bool = False) -> queries.View:
-        """How records are read: as of now (the one wall clock the handlers use), in the stack's days."""
-        return queries.View(clock.now(), window, series, self.days)
 
 
 def all_records(client: Any, table: str, prefix: str, seen: queries.View) -> Iterator[dict[str, Any]]:
@@ -498,145 +428,10 @@ def import_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: T
     return 0
 
 
-def usage_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    month = args.month or time.strftime("%Y-%m", time.gmtime(clock.now()))
-    try:
-        found = queries.usage_month(ctx.client, resolve_meter_table(args), queries.check_month(month))
-    except queries.BadQuery as exc:
-        raise CliError(str(exc)) from None
-    if args.format == "json":
-        print(json.dumps(found, indent=2, ensure_ascii=False), file=out)
-    elif args.format == "csv":  # one row per consumer and route: what an invoice needs
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(("month", "consumer", "route", "requests"))
-        writer.writerows((month, c["consumer"], route, n) for c in found["consumers"] for route, n in c["routes"].items())
-    else:
-        for c in found["consumers"]:
-            print(f"{c['count']:>12,}  {c['consumer']}", file=out)
-    if found["truncated"]:
-        print(f"(read the first {queries.MAX_USAGE_ITEMS:,} usage items only)", file=sys.stderr)
-    return 0
-
-
-def meter_settings(ctx: Context, meter_table: str, project_stack: tuple[str, str] | None = None) -> Settings:
-    """The metering function's own settings for this stack (its route rules, days and sources), so the CLI
-    meters through exactly the function's path."""
-    group = stack.own_group_name(*project_stack) if project_stack else ""
-    environment = ctx.settings.handler_environment(ctx.table, "", "", "", meter_table, group)
-    return Settings.from_env(environment, METER_VARIABLES)
-
-
-def _ingest_lines(path: str) -> list[tuple[str, str]]:
-    """(event id, line) pairs from JSON lines or `aws logs filter-log-events` JSON; ids stable per file, so
-    ingesting the same file again counts nothing twice."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise CliError(f"{path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise CliError(f"{path}: not UTF-8 text ({exc})") from None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and isinstance(data.get("events"), list):  # filter-log-events
-        found = []
-        for n, event in enumerate(data["events"], 1):
-            if not isinstance(event, dict) or not isinstance(event.get("message"), str):
-                raise CliError(f"{path}: event {n} has no message")
-            found.append((str(event.get("eventId") or f"event{n}"), event["message"]))
-        return found
-    lines = [line for line in text.splitlines() if line.strip()]
-    return [(f"{n}:{hashlib.sha256(line.encode()).hexdigest()[:16]}", line) for n, line in enumerate(lines, 1)]
-
-
-def ingest_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    try:
-        parse_sources(f"{args.source}=/ingest")
-    except ValueError:
-        raise CliError(f"--source must be 1-32 of a-z, 0-9 and - (the metered API's name), got {args.source!r}") from None
-    events = _ingest_lines(args.file)
-    if args.until:
-        until = iso_time(args.until)
-        kept = []
-        for event_id, line in events:
-            parsed = accesslog.parse(line)
-            if parsed is None or parsed.t < until:  # unparsed lines go through, to be reported
-                kept.append((event_id, line))
-        skipped, events = len(events) - len(kept), kept
-    else:
-        skipped = 0
-    settings = meter_settings(ctx, resolve_meter_table(args))
-    origin = f"ingest\0{args.source}\0{os.path.basename(args.file)}"
-    totals: Counter[str] = Counter()
-    for start in range(0, len(events), INGEST_BATCH):
-        try:
-            done = meter(origin, args.source, events[start:start + INGEST_BATCH], settings, lambda: ctx.client)
-        except ChunkFailed as exc:
-            raise StoreFailed(f"stopped at line {start + 1:,} ({exc}); run the same command again: what was "
-                              "applied is skipped") from None
-        totals.update({k: v for k, v in done.items() if isinstance(v, int)})
-    print(f"ingested {totals['Metered']:,} requests on {args.source} ({totals['applied']:,} chunks applied, "
-          f"{totals['skipped']:,} already applied before); {totals['Unparsed']:,} lines unparsed, "
-          f"{totals['Refused']:,} refused by the route rules" + (f", {skipped:,} at or after --until" if skipped else ""),
-          file=out)
-    return 0
-
-
-def iso_time(text: str) -> float:
-    """--until: an ISO-8601 time (2026-11-30T12:00:00Z) as epoch seconds."""
-    import datetime
-
-    try:
-        parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise CliError(f"--until must be an ISO-8601 time like 2026-11-30T12:00:00Z, got {text!r}") from None
-    if parsed.tzinfo is None:
-        raise CliError(f"--until needs a time zone (Z or +01:00), got {text!r}")
-    return parsed.timestamp()
-
-
-def meter_replay_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    """Drain the dead-letter queue through the metering function's own path; a delivery is deleted from
-    the queue only once it is applied (or can never be)."""
-    if args.endpoint and not args.queue_url:
-        raise CliError("the local API has no dead-letter queue: pass --queue-url to replay a deployed stack's")
-    queue = args.queue_url or stack_output(args, "meter_dead_letter_queue_url")
-    if not queue:
-        raise CliError("no dead-letter queue: pass --queue-url URL (the stack's meter_dead_letter_queue_url output)")
-    import botocore.session
-
-    sqs = botocore.session.get_session().create_client("sqs")
-    settings = meter_settings(ctx, resolve_meter_table(args), (PROJECT, stack_name(args)))
-    replayed = dropped = 0
-    while True:
-        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                       VisibilityTimeout=120).get("Messages", [])
-        if not messages:
-            break
-        for message in messages:
-            try:
-                event = json.loads(message["Body"])["requestPayload"]
-            except (ValueError, KeyError, TypeError):
-                event = None
-            try:
-                done = handle(event, settings, lambda: ctx.client) if event is not None else {"status": "bad_delivery"}
-            except ChunkFailed as exc:
-                raise StoreFailed(f"replayed {replayed:,}, then a delivery failed again ({exc}); "
-                                  "it stays in the queue: run meter-replay again") from None
-            replayed += done["status"] == "metered"
-            dropped += done["status"] != "metered"
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-    print(f"replayed {replayed:,} deliveries" + (f"; dropped {dropped:,} that held nothing to meter" if dropped else ""),
-          file=out)
-    return 0
-
-
 COMMANDS: dict[str, Callable[[Context, argparse.Namespace, TextIO, TextIO], int]] = {
     "list": list_command, "get": get_command, "top": top_command, "reset": reset_command, "set": set_command,
-    "delete": delete_command, "export": export_command, "import": import_command, "usage": usage_command,
-    "ingest": ingest_command, "meter-replay": meter_replay_command,
+    "delete": delete_command, "export": export_command, "import": import_command, "usage": metering.usage_command,
+    "ingest": metering.ingest_command, "meter-replay": metering.meter_replay_command,
 }
 
 
