@@ -86,4 +86,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Event: a CloudWatch Logs subscription delivery ({"awslogs": {"data": ...}}), invoked asynchronously.
     A ChunkFailed (or any other error) propagates on purpose: Lambda's retry and dead-letter queue are
     how a batch that could not be applied comes back, and its applied chunks are skipped then."""
-    return handle(event, _loaded(), _dynamodb)
+    try:
+        return handle(event, _loaded(), _dynamodb)
+    except store.ChunkFailed as exc:  # one clear line; the raise is what makes Lambda retry the delivery
+        LOGGER.error("delivery not fully applied: Lambda retries it, applied chunks are skipped then",
+                     extra={"reason": str(exc)})
+        raise

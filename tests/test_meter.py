@@ -452,3 +452,15 @@ def test_the_counter_s_cold_start_imports_nothing_of_metering_or_zones():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=dict(os.environ))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_lambda_entry_point_says_why_before_letting_lambda_retry(metering, monkeypatch, caplog):
+    client = create_client(retries=True)
+    monkeypatch.setattr(meter, "_settings", metering)
+    monkeypatch.setattr(meter, "_client", FailAfter(client, 0))
+    event = logs.encode(GROUP, "s1", [("e1", rest_line("/a", "/a"), 0)])
+    with caplog.at_level(logging.ERROR, logger="route_counter"), pytest.raises(store.ChunkFailed):
+        meter.handler(event, None)
+    assert any(r.getMessage().startswith("delivery not fully applied") for r in caplog.records)
+    monkeypatch.setattr(meter, "_client", client)
+    assert meter.handler(event, None)["applied"] == 1
