@@ -414,3 +414,14 @@ def test_the_local_api_key_refusal_carries_a_request_id():
     with LocalApi("--quiet", "--counts-api-key", "k" * 24) as api:
         status, _, body = api.request("GET", "/_counts")
         assert status == 403 and body["error"] == "INVALID_API_KEY" and len(body["requestId"]) == 36
+
+
+def test_usage_is_guarded_like_the_listing_and_the_badge_stays_open():
+    """countsAccess apiKey: /_counts/usage (who used the API, for billing) wants the key; the badge does not."""
+    key = "k" * 24
+    with LocalApi("--quiet", "--counts-api-key", key) as api:
+        status, _, body = api.request("GET", "/_counts/usage?month=2026-11")
+        assert status == 403 and body["error"] == "INVALID_API_KEY"
+        status, _, body = api.request("GET", "/_counts/usage?month=2026-11", {"x-api-key": key})
+        assert status == 200 and body == {"month": "2026-11", "consumers": [], "truncated": False}
+        assert api.request("GET", "/_counts/badge?route=/x")[0] == 200
