@@ -128,8 +128,6 @@ def answer(
 ) -> tuple[int, Any, dict[str, str]]:
     """Status, JSON payload and extra headers for a GET; raises BadQuery, RouteError or DynamoDB errors."""
     query, rules, table = request.query, settings.rules, settings.table_name
-    if request.path_params.get("proxy"):
-        return 404, None, {}
     picked = [name for name in ("route", "top", "cursor") if name in query]
     if len(picked) > 1:
         raise BadQuery(f"use only one of route, top and cursor (got {', '.join(picked)})")
@@ -162,16 +160,20 @@ def handle(
         return early.response
     rid = request.request_id
     html = dashboard.wants_html(request.header("accept"), request.query)
-    subpath = request.path_params.get("proxy", "").strip("/")
-    if not subpath and "format" not in request.query:
+    # What to serve follows from the resource API Gateway matched: on a guarded stack the badge and the
+    # page have resources of their own, open to anyone, and those serve the badge and the empty shell only.
+    subpath = events.listing_subpath(request, settings.counts_path)
+    if subpath == "" and "format" not in request.query:
         cors = vary(cors, "Accept")  # JSON or the page, by Accept: a cache must not hand one for the other
     try:
         if subpath == events.BADGE_PATH:
             return badge_answer(request, settings, client, cors)
-        if subpath == events.USAGE_PATH:
-            return usage_answer(request, settings, client, cors)
         if subpath == events.DASHBOARD_PATH:
             return response(200, dashboard.page(dashboard.SHELL), cors, dashboard.HTML_TYPE, dashboard.PAGE_HEADERS)
+        if subpath == events.USAGE_PATH:
+            return usage_answer(request, settings, client, cors)
+        if subpath != "":
+            return error_response(404, "not_found", "no such listing path", cors, rid)
         status, payload, headers = answer(request, settings, client, clock, html)
     except BadQuery as exc:
         return error_response(400, "bad_query", str(exc), cors, rid)
@@ -181,8 +183,6 @@ def handle(
         failure: DynamoFailure = classify(exc)
         LOGGER.error("listing failed", extra={"requestId": rid, "status": failure.status, "cause": failure.cause})
         return error_response(failure.status, failure.code, failure.message, cors, rid, failure.headers)
-    if status == 404 and payload is None:
-        return error_response(404, "not_found", "no such listing path", cors, rid)
     if status == 404:
         return error_response(404, "route_not_found", f"{payload} has not been hit", cors, rid)
     mark_links(payload.get("routes", [payload]), settings)

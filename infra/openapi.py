@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from handler.web.events import PROXY_PARAM, PROXY_PART, PUBLIC_LISTING_SUBPATHS, ROOT_RESOURCE
+from handler.web.events import PROXY_PARAM, PROXY_PART, PUBLIC_LISTING_SUBPATHS, resources
 
 ANY_METHOD = "x-amazon-apigateway-any-method"
 LISTING_METHODS = ("get", "head", "options")
@@ -82,17 +82,16 @@ def document(
     ``counts_access`` apiKey or iam, those methods but OPTIONS need the key or a signature, except on
     ``/<countsPath>/badge`` and ``/<countsPath>/dashboard``.
     """
-    counts = f"/{counts_path}"
     schemes = SECURITY_SCHEMES.get(counts_access, {})
     guarded: list[dict[str, list[str]]] | None = [{name: []} for name in schemes] or None
-    listing_paths = {counts: (False, guarded), f"{counts}/{PROXY_PART}": (True, guarded)}
-    if guarded:
-        listing_paths.update({f"{counts}/{sub}": (False, None) for sub in PUBLIC_LISTING_SUBPATHS})
-    paths: dict[str, Any] = {
-        ROOT_RESOURCE: {ANY_METHOD: _operation(counter_invoke_arn, proxy=False)},
-        f"/{PROXY_PART}": {ANY_METHOD: _operation(counter_invoke_arn, proxy=True)},
-    }
-    for path, (proxy, security) in listing_paths.items():
+    counts, public = f"/{counts_path}", {f"/{counts_path}/{sub}" for sub in PUBLIC_LISTING_SUBPATHS}
+    paths: dict[str, Any] = {}
+    for path in resources(counts_path, bool(guarded)):
+        proxy = PROXY_PART in path
+        if path != counts and not path.startswith(counts + "/"):
+            paths[path] = {ANY_METHOD: _operation(counter_invoke_arn, proxy)}
+            continue
+        security = None if path in public else guarded
         paths[path] = {method: _operation(listing_invoke_arn, proxy, None if method == "options" else security)
                        for method in (*LISTING_METHODS, ANY_METHOD)}
     responses = {
@@ -114,6 +113,15 @@ def document(
     if counts_access == "apiKey":
         api["x-amazon-apigateway-api-key-source"] = "HEADER"
     return api
+
+
+def needs_credentials(counts_path: str, counts_access: str, resource: str, method: str) -> bool:
+    """Whether the document guards ``method`` on ``resource`` (what API Gateway checks before a function
+    runs): the local server asks this, so it guards exactly what the stack guards."""
+    paths = document("", "", counts_path, "*", counts_access)["paths"]
+    methods = paths.get(resource, {})
+    operation = methods.get(method.lower()) or methods.get(ANY_METHOD) or {}
+    return bool(operation.get("security"))
 
 
 def digest(body: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 from urllib.parse import parse_qsl
 
-from handler.web.events import PROXY_PARAM, PROXY_PART, ROOT_RESOURCE
+from handler.web.events import match
 
 COUNTER, LISTING = "counter", "listing"
 LOCAL_ACCOUNT = "123456789012"
@@ -30,17 +30,13 @@ class Route:
     function: str
 
 
-def route_for(path: str, counts_path: str) -> Route:
-    """Match a raw path against the API's resource tree (see handler.web.events)."""
-    rest = path.lstrip("/")
-    if not rest:
-        return Route(ROOT_RESOURCE, None, COUNTER)
-    head, _, tail = rest.partition("/")
-    if head == counts_path:
-        if tail.strip("/"):
-            return Route(f"/{counts_path}/{PROXY_PART}", {PROXY_PARAM: tail}, LISTING)
-        return Route(f"/{counts_path}", None, LISTING)
-    return Route(f"/{PROXY_PART}", {PROXY_PARAM: rest}, COUNTER)
+def route_for(path: str, counts_path: str, guarded: bool = False) -> Route:
+    """Match a raw path against the API's resource tree (handler.web.events.match): with a guarded
+    listing, ``/_counts/badge`` and ``/_counts/dashboard`` are resources of their own, without path
+    parameters, exactly as API Gateway sends them."""
+    resource, params = match(path, counts_path, guarded)
+    listing = resource == f"/{counts_path}" or resource.startswith(f"/{counts_path}/")
+    return Route(resource, params, LISTING if listing else COUNTER)
 
 
 def _single_and_multi(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
@@ -59,14 +55,16 @@ def build_event(
     body: bytes = b"",
     *,
     counts_path: str = "_counts",
+    guarded: bool = False,
     stage: str = "local",
     source_ip: str = "127.0.0.1",
     request_id: str | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """The proxy event for one request and the function ("counter" or "listing") it goes to."""
+    """The proxy event for one request and the function ("counter" or "listing") it goes to; ``guarded``:
+    the listing is guarded (countsAccess apiKey or iam), so its public resources exist."""
     path, _, query = target.partition("?")
     path = path or "/"
-    route = route_for(path, counts_path)
+    route = route_for(path, counts_path, guarded)
     header_pairs = list(headers)
     single_headers, multi_headers = _single_and_multi(header_pairs)
     single_query, multi_query = _single_and_multi(parse_qsl(query, keep_blank_values=True))

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, quote
 
-from handler.web.events import PUBLIC_LISTING_SUBPATHS
+from infra.openapi import needs_credentials
 from local.events import COUNTER, LISTING, build_event
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -264,6 +264,10 @@ class LocalApp:
         self.config = config
         self.backend = backend
 
+    def _key_needed(self, method: str, resource: str) -> bool:
+        """Whether API Gateway would ask this request for the key: read from the API's own document."""
+        return needs_credentials(self.config.counts_path, "apiKey", resource, method)
+
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         started = time.perf_counter()
         method = environ.get("REQUEST_METHOD", "GET")
@@ -306,10 +310,11 @@ class LocalApp:
         # so the handlers' strict UTF-8 decoding sees exactly what arrived (API Gateway passes it encoded).
         target = quote(environ.get("REQUEST_URI", "/").encode("latin-1", "replace"), safe=_URL_SAFE)
         event, function = build_event(
-            method, target, headers, body, counts_path=self.config.counts_path, stage=self.config.stage,
+            method, target, headers, body, counts_path=self.config.counts_path,
+            guarded=bool(self.config.counts_api_key), stage=self.config.stage,
             source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"), request_id=str(uuid.uuid4()),
         )
-        if function == LISTING and self.config.counts_api_key and not _key_exempt(method, event) and \
+        if self.config.counts_api_key and self._key_needed(method, event["resource"]) and \
                 environ.get("HTTP_X_API_KEY") != self.config.counts_api_key:
             # API Gateway's answer to a missing or wrong key, in the gateway responses' JSON shape.
             return _json_error(403, "INVALID_API_KEY", "Forbidden", event["requestContext"]["requestId"])
@@ -320,12 +325,6 @@ class LocalApp:
         out += [(name, str(v)) for name, values in (result.get("multiValueHeaders") or {}).items() for v in values]
         out.append(("Content-Length", str(len(payload))))
         return int(result.get("statusCode", 200)), out, payload
-
-
-def _key_exempt(method: str, event: dict[str, Any]) -> bool:
-    """What the API document leaves open with countsAccess apiKey: preflights, the badge and the page."""
-    subpath = ((event.get("pathParameters") or {}).get("proxy") or "").strip("/")
-    return method == "OPTIONS" or subpath in PUBLIC_LISTING_SUBPATHS
 
 
 def _phrase(status: int) -> str:

@@ -28,6 +28,42 @@ USAGE_PATH = "usage"  # /_counts/usage?month=2026-11: metered requests per API k
 PUBLIC_LISTING_SUBPATHS = (BADGE_PATH, DASHBOARD_PATH)
 
 
+def resources(counts_path: str, guarded: bool) -> tuple[str, ...]:
+    """The API's resources: the tree above, plus, on a guarded listing, the public badge and page (their
+    own resources, without a key). The OpenAPI document and the local server both build from this."""
+    counts = f"/{counts_path}"
+    public = tuple(f"{counts}/{sub}" for sub in PUBLIC_LISTING_SUBPATHS) if guarded else ()
+    return (ROOT_RESOURCE, f"/{PROXY_PART}", counts, f"{counts}/{PROXY_PART}", *public)
+
+
+def match(path: str, counts_path: str, guarded: bool) -> tuple[str, dict[str, str] | None]:
+    """The resource API Gateway matches a request path to, and its path parameters (None without any, as
+    API Gateway sends them): an exact resource before a greedy one."""
+    tree = resources(counts_path, guarded)
+    if path in tree and "{" not in path:
+        return path, None
+    rest = path.lstrip("/")
+    if not rest:
+        return ROOT_RESOURCE, None
+    head, _, tail = rest.partition("/")
+    if head == counts_path:
+        return (f"/{counts_path}/{PROXY_PART}", {PROXY_PARAM: tail}) if tail.strip("/") else (f"/{counts_path}", None)
+    return f"/{PROXY_PART}", {PROXY_PARAM: rest}
+
+
+def listing_subpath(request: Request, counts_path: str) -> str | None:
+    """What a listing request asks for, from the resource API Gateway matched, never from the path
+    parameter alone (a guarded stack's public resources have none): "" for the listing itself, "badge"
+    for ``/_counts/badge`` whichever resource served it, None for a resource that is not the listing's."""
+    counts = f"/{counts_path}"
+    if request.resource == counts:
+        return ""
+    if request.resource == f"{counts}/{PROXY_PART}":
+        return request.path_params.get(PROXY_PARAM, "").strip("/") or None
+    public = {f"{counts}/{sub}": sub for sub in PUBLIC_LISTING_SUBPATHS}
+    return public.get(request.resource)
+
+
 class BadEvent(ValueError):
     """The input is not an API Gateway REST proxy event."""
 

@@ -1,0 +1,97 @@
+"""countsAccess apiKey or iam: every resource of the API document, in every access mode, sent in the shape
+API Gateway sends it, serves only what the document leaves open to callers without credentials."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from handler import listing
+from handler.web import dashboard
+from handler.web.events import PROXY_PARAM, PROXY_PART
+from infra import openapi
+from local.events import build_event, route_for
+
+MODES = ("public", "apiKey", "iam")
+SECRET = "/secret-route"
+# Queries and Accept headers a caller without a key would try on an open resource.
+PROBES = [("", ()), ("?top=1000", ()), (f"?route={SECRET}", ()), ("?format=json", ()), ("?format=html", ()),
+          ("", (("Accept", "text/html"),)), ("?window=30d&series=1", ()), ("?prefix=/", ()),
+          (f"?route={SECRET}&format=shields", ()), ("?cursor=x", ())]
+
+
+def concrete(resource: str) -> str:
+    """A request path that API Gateway matches to ``resource``."""
+    return resource.replace(PROXY_PART, "usage") if resource.startswith("/_counts/") else resource.replace(PROXY_PART, "a/b")
+
+
+def open_operations(mode: str):
+    """(resource, method) of every listing operation the document serves without credentials."""
+    for resource, methods in openapi.document("c", "l", "_counts", "*", mode)["paths"].items():
+        for method, operation in methods.items():
+            if operation["x-amazon-apigateway-integration"]["uri"] == "l" and "security" not in operation:
+                yield resource, method
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_local_server_matches_every_resource_of_the_document(mode):
+    guarded = mode != "public"
+    paths = openapi.document("c", "l", "_counts", "*", mode)["paths"]
+    for resource in paths:
+        route = route_for(concrete(resource), "_counts", guarded)
+        assert route.resource == resource
+        assert (route.path_params is None) == (PROXY_PART not in resource)  # API Gateway sends null, not {}
+        assert route.function == ("listing" if resource.startswith("/_counts") else "counter")
+    assert {route_for(concrete(r), "_counts", guarded).resource for r in paths} == set(paths)
+
+
+@pytest.mark.parametrize("mode", ["apiKey", "iam"])
+def test_no_open_resource_of_a_guarded_stack_shows_a_count_list_or_record(mode, hits, reader, settings):
+    hits({SECRET: 3, "/other": 1})
+    served = set()
+    for resource, method in open_operations(mode):
+        if method not in ("get", openapi.ANY_METHOD):
+            continue
+        for query, headers in PROBES:
+            event, _ = build_event("GET", concrete(resource) + query, headers, guarded=True)
+            answer = listing.handle(event, None, settings, reader)
+            body, kind = answer["body"], answer["headers"]["Content-Type"]
+            assert SECRET not in body and "/other" not in body, (resource, query)
+            if body != dashboard.page(dashboard.SHELL):  # the shell's own data is an empty list
+                assert '"routes"' not in body and '"count"' not in body, (resource, query)
+            if answer["statusCode"] == 200:
+                served.add(resource)
+                if resource.endswith("/dashboard"):
+                    assert kind == dashboard.HTML_TYPE and body == dashboard.page(dashboard.SHELL)
+                else:
+                    assert kind == "image/svg+xml" or set(json.loads(body)) >= {"schemaVersion", "message"}
+    assert served == {"/_counts/badge", "/_counts/dashboard"}
+
+
+@pytest.mark.parametrize("mode", ["apiKey", "iam"])
+def test_the_badge_renders_on_a_guarded_stack(mode, hits, reader, settings):
+    hits({"/readme": 3})
+    event, _ = build_event("GET", "/_counts/badge?route=/readme", guarded=True)
+    assert event["resource"] == "/_counts/badge" and event["pathParameters"] is None
+    answer = listing.handle(event, None, settings, reader)
+    assert answer["statusCode"] == 200 and answer["headers"]["Content-Type"] == "image/svg+xml"
+    assert ">3<" in answer["body"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_guarded_operation_is_the_listing_and_needs_credentials(mode):
+    for resource, methods in openapi.document("c", "l", "_counts", "*", mode)["paths"].items():
+        for method, operation in methods.items():
+            public = method == "options" or resource in ("/_counts/badge", "/_counts/dashboard") or mode == "public"
+            listing_resource = resource.startswith("/_counts")
+            assert ("security" in operation) == (listing_resource and not public), (resource, method)
+            assert openapi.needs_credentials("_counts", mode, resource, method) == ("security" in operation)
+
+
+def test_the_proxy_path_of_the_listing_still_serves_the_badge_and_page(hits, reader, settings):
+    """On a public stack (no badge resource of its own) the badge comes through ``/_counts/{proxy+}``."""
+    hits({"/readme": 2})
+    event, _ = build_event("GET", "/_counts/badge?route=/readme")
+    assert event["resource"] == f"/_counts/{PROXY_PART}" and event["pathParameters"] == {PROXY_PARAM: "badge"}
+    assert ">2<" in listing.handle(event, None, settings, reader)["body"]
