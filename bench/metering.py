@@ -76,7 +76,7 @@ def hot_route(rate: int = 10_000, seconds: int = 10, streams: int = 4) -> dict[s
             batch = [(f"{second}-{stream}-{i}", line("/orders/{id}", i, START + second))
                      for i in range(rate // streams)]
             start = time.process_time()
-            found = aggregate(batch, "shop", RouteRules(), buckets.UTC)
+            found = aggregate(batch, "shop", RouteRules(), buckets.UTC, START + seconds)
             cpu += time.process_time() - start
             updates += len(found.routes)  # one update per route per delivery
     return {"writes_per_second": updates / seconds, "cpu_per_thousand": cpu / (rate * seconds / 1000)}

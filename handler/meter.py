@@ -65,10 +65,13 @@ def meter(origin: str, source: str, events: list[tuple[str, str]], settings: Set
     """Meter (event id, line) pairs of the API named ``source``, exactly once per (origin, event ids):
     the subscription's deliveries, and the CLI's ingest and replay."""
     rules = settings.rules._replace(reserved=())  # the API's own paths: nothing of theirs is the listing's
-    batch = aggregate(events, source, rules, settings.days)
-    for event_id in batch.unparsed:  # never the line itself: it may hold what the API's callers sent
-        LOGGER.warning("not an access-log line", extra={"origin": origin.replace("\0", " "), "eventId": event_id})
     now = clock.now()
+    batch = aggregate(events, source, rules, settings.days, now)
+    where = origin.replace("\0", " ")
+    for event_id in batch.unparsed:  # never the line itself: it may hold what the API's callers sent
+        LOGGER.warning("not an access-log line", extra={"origin": where, "eventId": event_id})
+    for event_id in batch.refused:
+        LOGGER.warning("a line the route rules or the time bounds refuse", extra={"origin": where, "eventId": event_id})
     key = store.batch_key(origin, (i for i, _ in events))
     routes = sorted(batch.routes)
     stale = store.stale_buckets(client(), settings.table_name, routes, now, settings.days) if routes else {}
@@ -76,7 +79,7 @@ def meter(origin: str, source: str, events: list[tuple[str, str]], settings: Set
                          stale)
     done = store.apply_all(client(), found, clock.sleep)
     values = {metrics.METERED: sum(r.count for r in batch.routes.values()), metrics.UNPARSED: len(batch.unparsed),
-              metrics.REFUSED: batch.refused, metrics.SKIPPED: done.skipped}
+              metrics.REFUSED: len(batch.refused), metrics.SKIPPED: done.skipped}
     LOGGER.info("metrics", extra=metrics.meter_document(values, now, os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")))
     return {"status": "metered", "source": source, "routes": len(batch.routes), "chunks": len(found),
             "applied": done.applied, "skipped": done.skipped, **{k: v for k, v in values.items() if k != metrics.SKIPPED}}

@@ -17,6 +17,11 @@ from typing import Iterable
 from handler.rules import accesslog, buckets
 from handler.rules.routes import RouteError, RouteRules
 
+# A request time outside [API Gateway's launch, now + a day] cannot be real: such a line is refused (a
+# bucket, firstSeen or expires from it would be nonsense, and past year 9999 no calendar holds it).
+API_GATEWAY_LAUNCH = 1436400000  # 2015-07-09T00:00:00Z, the day API Gateway became generally available
+FUTURE_SLACK = buckets.DAY
+
 
 @dataclass
 class Increments:
@@ -44,7 +49,9 @@ class Batch:
     routes: dict[str, Increments] = field(default_factory=dict)
     usage: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (month, key id, route) -> requests
     unparsed: list[str] = field(default_factory=list)  # ids of lines that are not access-log lines
-    refused: int = 0  # lines whose route the rules refuse (outside allowPrefixes, too long, bad characters)
+    # ids of lines whose route the rules refuse (outside allowPrefixes, too long, bad characters), or whose
+    # time cannot be real
+    refused: list[str] = field(default_factory=list)
     lines: int = 0
 
 
@@ -62,8 +69,15 @@ def route_of(line: accesslog.LogLine, source: str, rules: RouteRules) -> str:
     return route
 
 
-def aggregate(events: Iterable[tuple[str, str]], source: str, rules: RouteRules, days: buckets.Days) -> Batch:
-    """Fold (event id, message) pairs of one source into a Batch."""
+def plausible(t: float, now: float) -> bool:
+    """Whether a request time can be real as of ``now``."""
+    return API_GATEWAY_LAUNCH <= t <= now + FUTURE_SLACK
+
+
+def aggregate(events: Iterable[tuple[str, str]], source: str, rules: RouteRules, days: buckets.Days,
+              now: float) -> Batch:
+    """Fold (event id, message) pairs of one source into a Batch. No line raises: each one is counted,
+    unparsed or refused, so one hostile line never stops the rest of its delivery."""
     batch = Batch()
     for event_id, message in events:
         batch.lines += 1
@@ -71,10 +85,13 @@ def aggregate(events: Iterable[tuple[str, str]], source: str, rules: RouteRules,
         if line is None:
             batch.unparsed.append(event_id)
             continue
+        if not plausible(line.t, now):
+            batch.refused.append(event_id)
+            continue
         try:
             route = route_of(line, source, rules)
         except RouteError:
-            batch.refused += 1
+            batch.refused.append(event_id)
             continue
         batch.routes.setdefault(route, Increments()).add(line, days)
         if line.api_key:

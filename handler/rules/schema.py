@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import hashlib
 import time
 from typing import Any, Mapping
 
@@ -30,10 +31,15 @@ STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 STATUS_PREFIX = "s:"  # N, metered requests per status class ("s:2xx"), from access logs (meter)
 
 # The metering table (meter): a marker per applied batch chunk (exactly once) and usage per API key, month
-# and route (one small item each: a month is one Query, and no item grows with traffic).
+# and route (one small item each, so no item grows with traffic). A month's usage is spread over
+# USAGE_SHARDS partition keys (one partition takes at most 1,000 writes a second) and read back with one
+# Query per shard.
 METER_PK, METER_SK = "pk", "sk"
 MARKER_PREFIX, USAGE_PREFIX = "batch#", "usage#"
 USAGE_COUNT, USAGE_CONSUMER, USAGE_ROUTE = "n", "consumer", "route"
+USAGE_SHARDS = 10
+SORT_KEY_LIMIT = 1024  # bytes: DynamoDB's maximum sort-key size
+HASHED = "sha256:"  # a usage sort key's route part when KEY#ROUTE would pass SORT_KEY_LIMIT (routes start "/")
 
 # The methods API Gateway REST APIs accept; OPTIONS is answered as a preflight and never counted.
 COUNTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
@@ -55,8 +61,20 @@ def status_attribute(status_class: str) -> str:
 
 
 def usage_key(month: str, consumer: str, route: str) -> dict[str, dict[str, str]]:
-    """The usage item of one API key on one route in one month."""
-    return {METER_PK: {"S": USAGE_PREFIX + month}, METER_SK: {"S": f"{consumer}#{route}"}}
+    """The usage item of one API key on one route in one month: ``usage#2026-11#3`` / ``KEY#/route``, the
+    route hashed in the sort key when it would not fit (the item keeps it whole in ``route``)."""
+    sort = f"{consumer}#{route}"
+    digest = hashlib.sha256(sort.encode("utf-8")).hexdigest()
+    if len(sort.encode("utf-8")) > SORT_KEY_LIMIT:
+        sort = f"{consumer}#{HASHED}{digest}"
+    shard = int(digest[:8], 16) % USAGE_SHARDS
+    return {METER_PK: {"S": f"{USAGE_PREFIX}{month}#{shard}"}, METER_SK: {"S": sort}}
+
+
+def usage_partitions(month: str) -> list[str]:
+    """Every partition key a month's usage may sit under: its shards, and the single key of versions
+    before the shards (usage#2026-11), read so that nothing metered before an upgrade goes missing."""
+    return [f"{USAGE_PREFIX}{month}#{shard}" for shard in range(USAGE_SHARDS)] + [USAGE_PREFIX + month]
 
 
 def marker_key(batch: str, chunk: int) -> dict[str, dict[str, str]]:

@@ -137,7 +137,10 @@ def increments_request(table: str, route: str, inc: Increments, now: float, days
     sets = "#last = :last, #first = if_not_exists(#first, :first)"
     if expiry_days:
         names["#exp"] = schema.EXPIRES
-        values[":exp"] = {"N": str(int(inc.last) + expiry_days * buckets.DAY)}
+        # From the delivery, not its latest line: a late or backfilled line (CloudWatch Logs retries for a
+        # day, Lambda for 6 hours more, the dead-letter queue keeps 14 days) never moves expires earlier
+        # than the write that makes it, so it can never set a live route's deletion in the past.
+        values[":exp"] = {"N": str(int(max(inc.last, now)) + expiry_days * buckets.DAY)}
         sets += ", #exp = :exp"
     expression = ("ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(adds))) + " SET " + sets
                   + (" REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes))) if removes else ""))

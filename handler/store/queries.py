@@ -163,28 +163,31 @@ def check_month(month: str) -> str:
 
 
 def usage_month(client: Any, table: str, month: str, budget: int = MAX_USAGE_ITEMS) -> dict[str, Any]:
-    """A month's usage per API key (one Query of that month's items, paged), biggest consumer first:
-    ``{"month", "consumers": [{"consumer", "count", "routes": {route: n}}], "truncated"}``."""
+    """A month's usage per API key (one paged Query per partition it is spread over), biggest consumer
+    first: ``{"month", "consumers": [{"consumer", "count", "routes": {route: n}}], "truncated"}``."""
     consumers: dict[str, dict[str, int]] = {}
-    read, start, truncated = 0, None, False
-    while True:
-        kwargs: dict[str, Any] = {"TableName": table, "KeyConditionExpression": "#pk = :pk",
-                                  "ExpressionAttributeNames": {"#pk": schema.METER_PK},
-                                  "ExpressionAttributeValues": {":pk": {"S": schema.USAGE_PREFIX + month}},
-                                  "Limit": min(1000, budget - read)}
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = client.query(**kwargs)
-        for item in page.get("Items", []):
-            routes = consumers.setdefault(item[schema.USAGE_CONSUMER]["S"], {})
-            routes[item[schema.USAGE_ROUTE]["S"]] = int(item[schema.USAGE_COUNT]["N"])
-        read += len(page.get("Items", []))
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            break
-        if read >= budget:
-            truncated = True
-            break
+    read, truncated = 0, False
+    for partition in schema.usage_partitions(month):
+        start = None
+        while not truncated:
+            truncated = read >= budget  # the budget is spent: say so rather than read on
+            if truncated:
+                break
+            kwargs: dict[str, Any] = {"TableName": table, "KeyConditionExpression": "#pk = :pk",
+                                      "ExpressionAttributeNames": {"#pk": schema.METER_PK},
+                                      "ExpressionAttributeValues": {":pk": {"S": partition}},
+                                      "Limit": min(1000, budget - read)}
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            page = client.query(**kwargs)
+            for item in page.get("Items", []):
+                routes = consumers.setdefault(item[schema.USAGE_CONSUMER]["S"], {})
+                route = item[schema.USAGE_ROUTE]["S"]
+                routes[route] = routes.get(route, 0) + int(item[schema.USAGE_COUNT]["N"])
+            read += len(page.get("Items", []))
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
     ranked = sorted(consumers.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
     found = [{"consumer": c, "count": sum(r.values()), "routes": dict(sorted(r.items(), key=lambda kv: (-kv[1], kv[0])))}
              for c, r in ranked]

@@ -1,0 +1,151 @@
+"""Metering takes hostile lines, late logs and odd clocks (#32, points 2 and 3): no single line stops its
+delivery, every key fits DynamoDB's limits, times are sane, and a late line never shortens a route's life."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from handler.rules import accesslog, aggregate, buckets, schema
+from handler.rules.routes import RouteRules
+from handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
+from handler.store.dynamo import create_client
+from tests.conftest import START, TABLE
+from tests.test_meter import GROUP, METER, deliver, metering, rest_line, totals, usage  # noqa: F401 - a fixture
+
+DAY = 86400
+KEY = "a1b2c3d4e5"  # an API key id as API Gateway logs it
+
+
+def hostile_lines() -> dict[str, str]:
+    """One of each line the hostile run found stopping a whole delivery on main."""
+    nested = "[" * 100_000 + "]" * 100_000
+    return {
+        "long path with a key": rest_line("/" + "p" * 1009, "/{proxy+}", key=KEY),
+        "400-digit time": rest_line("/a", "/a").replace(str(int(START * 1000)), "9" * 400),
+        "5000-digit time": rest_line("/a", "/a").replace(str(int(START * 1000)), "9" * 5000),
+        "after year 9999": rest_line("/a", "/a", t=253402300800 + DAY),
+        "nested JSON": nested,
+        "nested in a field": json.dumps({"httpMethod": "GET"})[:-1] + ',"path":' + nested + "}",
+        "lone surrogate key": rest_line("/a", "/a").replace('"apiKeyId": "-"', '"apiKeyId": "\\ud800"'),
+        "lone surrogate path": rest_line("/aZZ", "/{proxy+}").replace("ZZ", "\\udfff"),
+        "a key that is no key id": rest_line("/a", "/a", key="k#1"),
+        "year 2100": rest_line("/a", "/a", t=4102444800),
+        "before API Gateway": rest_line("/a", "/a", t=1400000000),
+        "an object for a method": rest_line("/a", "/a").replace('"GET"', '{"x": 1}'),
+    }
+
+
+@pytest.fixture
+def zoned(table):
+    """A metering stack with a timezone (the 9999 line raised in the zone's calendar)."""
+    create_client(retries=True).create_table(**schema.meter_table_kwargs(METER))
+    env = {**os.environ, METER_TABLE: METER, METER_SOURCES: f"shop={GROUP}", "TIMEZONE": "Europe/Berlin"}
+    return Settings.from_env(env, METER_VARIABLES)
+
+
+@pytest.mark.parametrize("name", list(hostile_lines()))
+def test_one_hostile_line_is_unparsed_or_refused_and_the_rest_of_its_delivery_counts(zoned, name):
+    client = create_client(retries=True)
+    events = [("good1", rest_line("/orders", "/orders", key=KEY)), ("bad", hostile_lines()[name]),
+              ("good2", rest_line("/orders", "/orders", key=KEY))]
+    done = deliver(zoned, lambda: client, events)
+    if name == "long path with a key":  # a route the rules accept: stored, its usage key hashed to fit
+        assert (done["Metered"], done["Unparsed"] + done["Refused"]) == (3, 0)
+        assert totals(client)["/shop/" + "p" * 1009]["count"] == 1
+    else:
+        assert (done["Metered"], done["Unparsed"] + done["Refused"]) == (2, 1)
+    assert totals(client)["/shop/orders"]["count"] == 2
+    assert usage(client)["consumers"][0]["routes"]["/shop/orders"] == 2
+
+
+def test_every_line_the_rules_accept_has_keys_within_dynamodb_s_limits(metering):
+    client = create_client(retries=True)
+    rules = RouteRules(2048)
+    longest_key = "K" * 128
+    path = "/" + "é" * 1000  # 2,001 bytes: the longest route maxRouteBytes 2048 lets through under /shop
+    batch = aggregate.aggregate([("1", rest_line(path, "/{proxy+}", key=longest_key))], "shop", rules, buckets.UTC,
+                                START)
+    (month, consumer, route), = batch.usage
+    key = schema.usage_key(month, consumer, route)
+    assert len(key[schema.METER_SK]["S"].encode()) <= schema.SORT_KEY_LIMIT
+    assert len(key[schema.METER_PK]["S"].encode()) <= 2048
+    assert len(schema.key(route)["route"]["S"].encode()) <= 2048
+    long_settings = metering._replace(rules=rules)
+    done = deliver(long_settings, lambda: client, [("1", rest_line(path, "/{proxy+}", key=longest_key))])
+    assert done["Metered"] == 1
+    assert usage(client)["consumers"][0]["routes"] == {route: 1}  # the whole route, though the key holds a hash
+
+
+def test_a_month_s_usage_spreads_over_partitions_and_reads_back_whole(metering):
+    client = create_client(retries=True)
+    events = [(f"e{i}", rest_line(f"/r{i}", f"/r{i}", key=f"k{i % 7}")) for i in range(60)]
+    deliver(metering, lambda: client, events)
+    items = client.scan(TableName=METER)["Items"]
+    partitions = {i[schema.METER_PK]["S"] for i in items if i[schema.METER_PK]["S"].startswith(schema.USAGE_PREFIX)}
+    assert len(partitions) > 1 and all(p.startswith("usage#2026-11#") for p in partitions)
+    found = usage(client)
+    assert sum(c["count"] for c in found["consumers"]) == 60 and len(found["consumers"]) == 7
+
+
+def test_usage_written_before_the_shards_is_still_read(metering):
+    client = create_client(retries=True)
+    client.put_item(TableName=METER, Item={schema.METER_PK: {"S": "usage#2026-11"}, schema.METER_SK: {"S": "old#/shop/a"},
+                                           "n": {"N": "5"}, "consumer": {"S": "old"}, "route": {"S": "/shop/a"}})
+    assert usage(client)["consumers"] == [{"consumer": "old", "count": 5, "routes": {"/shop/a": 5}}]
+
+
+def test_request_time_in_seconds_or_milliseconds_is_the_same_time():
+    ms = accesslog.parse(rest_line("/a", "/a"))
+    seconds = accesslog.parse(rest_line("/a", "/a").replace(str(int(START * 1000)), str(int(START))))
+    assert ms.t == seconds.t == int(START)
+
+
+@pytest.mark.parametrize("t, counted", [
+    (aggregate.API_GATEWAY_LAUNCH - 1, False), (aggregate.API_GATEWAY_LAUNCH, True),
+    (START + DAY, True), (START + DAY + 1, False),
+])
+def test_times_that_cannot_be_real_are_refused(t, counted):
+    batch = aggregate.aggregate([("1", rest_line("/a", "/a", t=t))], "shop", RouteRules(), buckets.UTC, START)
+    assert (bool(batch.routes), batch.refused) == (counted, [] if counted else ["1"])
+
+
+def test_a_late_line_never_moves_expires_earlier(table):
+    client = create_client(retries=True)
+    client.create_table(**schema.meter_table_kwargs(METER))
+    env = {**os.environ, METER_TABLE: METER, METER_SOURCES: f"shop={GROUP}", "ROUTE_EXPIRY_DAYS": "7"}
+    settings = Settings.from_env(env, METER_VARIABLES)
+    deliver(settings, lambda: client, [("now", rest_line("/a", "/a", t=START))], "s1")
+    expires = int(client.get_item(TableName=TABLE, Key=schema.key("/shop/a"))["Item"][schema.EXPIRES]["N"])
+    assert expires == int(START) + 7 * DAY  # counted from the delivery (here: the line's own time)
+    deliver(settings, lambda: client, [("old", rest_line("/a", "/a", t=START - 10 * DAY))], "s2")
+    later = int(client.get_item(TableName=TABLE, Key=schema.key("/shop/a"))["Item"][schema.EXPIRES]["N"])
+    assert later >= expires and later > START
+
+
+def test_a_line_dated_far_ahead_neither_immortalises_a_route_nor_moves_first_seen(metering):
+    client = create_client(retries=True)
+    deliver(metering, lambda: client, [("far", rest_line("/a", "/a", t=4102444800)), ("now", rest_line("/a", "/a"))])
+    record = totals(client)["/shop/a"]
+    assert record["count"] == 1 and record["firstSeen"].startswith("2026-11-24")
+
+
+@pytest.mark.parametrize("path, stage, base, route", [
+    ("/prod/users/7", "prod", None, "/users/7"),
+    ("/prodx/users/7", "prod", None, "/prodx/users/7"),  # the stage comes off only at a "/" boundary
+    ("/prod", "prod", None, "/"),
+    ("/v1/users/7", "prod", "v1", "/users/7"),  # a custom domain's base path mapping, not the stage
+    ("/prod/users/7", "prod", "(none)", "/prod/users/7"),  # an empty mapping: nothing comes off
+    ("/v1/orders/users/7", "prod", "v1/orders", "/users/7"),
+])
+def test_a_catch_all_line_gives_the_same_route_through_a_custom_domain(path, stage, base, route):
+    fields = json.loads(rest_line("/x"))
+    fields.update({"path": path, "stage": stage, "basePath": base if base else "-"})
+    assert accesslog.parse(json.dumps(fields)).path == route
+
+
+def test_the_formats_log_the_base_path_matched():
+    for fmt in accesslog.FORMATS.values():
+        assert json.loads(fmt)["basePath"] == "$context.customDomain.basePathMatched"
