@@ -11,11 +11,11 @@ import os
 import sys
 import time
 from collections import Counter
-from typing import TextIO
+from typing import Any, Iterator, TextIO
 
 from handler import clock
 from handler.meter import handle, meter
-from handler.rules import accesslog
+from handler.rules import accesslog, schema
 from handler.rules.settings import METER_VARIABLES, Settings
 from handler.rules.sources import parse_sources
 from handler.store import queries
@@ -95,21 +95,66 @@ def ingest_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: T
         skipped, events = len(events) - len(kept), kept
     else:
         skipped = 0
-    settings = meter_settings(ctx, resolve_meter_table(args))
+    meter_table = resolve_meter_table(args)
+    settings = meter_settings(ctx, meter_table)
     origin = f"ingest\0{args.source}\0{os.path.basename(args.file)}"
+    progress = Progress(ctx.client, meter_table, origin, [event_id for event_id, _ in events])
     totals: Counter[str] = Counter()
-    for start in range(0, len(events), INGEST_BATCH):
+    for start, end in progress.windows(INGEST_BATCH):
         try:
-            done = meter(origin, args.source, events[start:start + INGEST_BATCH], settings, lambda: ctx.client)
+            done = meter(origin, args.source, events[start:end], settings, lambda: ctx.client)
         except ChunkFailed as exc:
             raise StoreFailed(f"stopped at line {start + 1:,} ({exc}); run the same command again: what was "
                               "applied is skipped") from None
+        progress.done(end)
         totals.update({k: v for k, v in done.items() if isinstance(v, int)})
     print(f"ingested {totals['Metered']:,} requests on {args.source} ({totals['applied']:,} chunks applied, "
           f"{totals['skipped']:,} already applied before); {totals['Unparsed']:,} lines unparsed, "
-          f"{totals['Refused']:,} refused by the route rules" + (f", {skipped:,} at or after --until" if skipped else ""),
+          f"{totals['Refused']:,} refused by the route rules" + (f", {skipped:,} at or after --until" if skipped else "")
+          + (f"; the first {progress.resumed:,} lines were ingested before" if progress.resumed else ""),
           file=out)
     return 0
+
+
+class Progress:
+    """How far ingest got in one file, kept in the metering table, so a file that has grown since counts
+    only its new lines: a batch's identity is its lines' ids, and a window that takes in new lines would
+    otherwise be a new batch. Each window is noted before it is applied and after: a run stopped in
+    between re-applies exactly that window first (its chunks' markers then skip what was applied)."""
+
+    def __init__(self, client: Any, table: str, origin: str, ids: list[str]) -> None:
+        self.client, self.table, self.key, self.ids = client, table, schema.ingest_key(origin), ids
+        self.digests = [hashlib.sha256().hexdigest()]
+        rolling = hashlib.sha256()
+        for event_id in ids:
+            rolling.update(event_id.encode("utf-8", "surrogatepass") + b"\0")
+            self.digests.append(rolling.hexdigest())
+        item = client.get_item(TableName=table, Key=self.key, ConsistentRead=True).get("Item", {})
+        lines, pending = int(item.get("lines", {}).get("N", "0")), int(item.get("pending", {}).get("N", "0"))
+        same = lines <= len(ids) and item.get("digest", {}).get("S") == self.digests[lines]
+        self.resumed = lines if same else 0
+        self.pending = pending if same and lines < pending <= len(ids) else 0
+
+    def windows(self, size: int) -> Iterator[tuple[int, int]]:
+        """(start, end) of the windows still to apply: an interrupted one first, as it was cut."""
+        start = self.resumed
+        if self.pending:
+            yield start, self.pending
+            start = self.pending
+        while start < len(self.ids):
+            end = min(start + size, len(self.ids))
+            self._note(start, end)
+            yield start, end
+            start = end
+
+    def _note(self, lines: int, pending: int) -> None:
+        item = {**self.key, "lines": {"N": str(lines)}, "digest": {"S": self.digests[lines]}}
+        if pending:
+            item["pending"] = {"N": str(pending)}
+        self.client.put_item(TableName=self.table, Item=item)
+
+    def done(self, end: int) -> None:
+        self._note(end, 0)
 
 
 def iso_time(text: str) -> float:
@@ -126,36 +171,48 @@ def iso_time(text: str) -> float:
 
 
 def meter_replay_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    """Drain the dead-letter queue through the metering function's own path; a delivery is deleted from
-    the queue only once it is applied (or can never be)."""
+    """Drain the dead-letter queue through the metering function's own path. A message is deleted only
+    once its delivery is applied (or is a control message); one that cannot be applied is named on
+    stderr and left in the queue, and the rest are replayed. Exit 1 when any is left."""
     if args.endpoint and not args.queue_url:
         raise CliError("the local API has no dead-letter queue: pass --queue-url to replay a deployed stack's")
     queue = args.queue_url or stack_output(args, "meter_dead_letter_queue_url")
     if not queue:
         raise CliError("no dead-letter queue: pass --queue-url URL (the stack's meter_dead_letter_queue_url output)")
+    settings = meter_settings(ctx, resolve_meter_table(args), (PROJECT, stack_name(args)))
+    if not settings.sources:  # the stack's config could not be read: every delivery would look foreign
+        raise CliError("cannot read which log groups the stack meters (`pulumi config --json` failed or `pulumi` "
+                       "is not on PATH); nothing was taken from the queue")
     import botocore.session
 
     sqs = botocore.session.get_session().create_client("sqs")
-    settings = meter_settings(ctx, resolve_meter_table(args), (PROJECT, stack_name(args)))
-    replayed = dropped = 0
+    replayed, left, seen = 0, 0, set()
     while True:
-        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                       VisibilityTimeout=120).get("Messages", [])
-        if not messages:
+        messages = [m for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                                   VisibilityTimeout=120).get("Messages", [])
+                    if m["MessageId"] not in seen]
+        if not messages:  # empty, or only what this run left behind became visible again
             break
         for message in messages:
-            try:
-                event = json.loads(message["Body"])["requestPayload"]
-            except (ValueError, KeyError, TypeError):
-                event = None
-            try:
-                done = handle(event, settings, lambda: ctx.client) if event is not None else {"status": "bad_delivery"}
-            except ChunkFailed as exc:
-                raise StoreFailed(f"replayed {replayed:,}, then a delivery failed again ({exc}); "
-                                  "it stays in the queue: run meter-replay again") from None
-            replayed += done["status"] == "metered"
-            dropped += done["status"] != "metered"
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-    print(f"replayed {replayed:,} deliveries" + (f"; dropped {dropped:,} that held nothing to meter" if dropped else ""),
-          file=out)
-    return 0
+            seen.add(message["MessageId"])
+            status = _replay(message["Body"], settings, ctx)
+            if status in ("metered", "control_message"):
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+                replayed += status == "metered"
+            else:
+                left += 1
+                print(f"message {message['MessageId']}: {status}; left in the queue", file=sys.stderr)
+    print(f"replayed {replayed:,} deliveries" + (f"; left {left:,} in the queue (see above)" if left else ""), file=out)
+    return 1 if left else 0
+
+
+def _replay(body: str, settings: Settings, ctx: Context) -> str:
+    """Meter one dead-letter message; what became of it (never raises for a message's content)."""
+    try:
+        event = json.loads(body)["requestPayload"]
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return "not a Lambda failure record with a requestPayload"
+    try:
+        return str(handle(event, settings, lambda: ctx.client)["status"])
+    except ChunkFailed as exc:
+        return f"not applied ({exc})"

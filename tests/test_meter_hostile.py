@@ -149,3 +149,101 @@ def test_a_catch_all_line_gives_the_same_route_through_a_custom_domain(path, sta
 def test_the_formats_log_the_base_path_matched():
     for fmt in accesslog.FORMATS.values():
         assert json.loads(fmt)["basePath"] == "$context.customDomain.basePathMatched"
+
+
+# -- meter-replay and ingest never lose or stall (point 4) -----------------------------------------------------
+
+def _cli(*argv: str) -> tuple[int, str]:
+    import io
+
+    from counts.cli import parser, run
+
+    out = io.StringIO()
+    return run(parser().parse_args(["--table", TABLE, *argv]), out, io.StringIO()), out.getvalue()
+
+
+def _dead_letter(sqs, url: str, delivery: dict) -> None:
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"requestContext": {"condition": "RetriesExhausted"},
+                                                           "requestPayload": delivery}))
+
+
+def _queued(sqs, url: str) -> int:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+@pytest.fixture
+def queue(metering):
+    import botocore.session
+
+    sqs = botocore.session.get_session().create_client("sqs", region_name="us-east-1")
+    return sqs, sqs.create_queue(QueueName="dlq")["QueueUrl"]
+
+
+def test_meter_replay_without_the_stack_s_config_stops_and_leaves_the_queue(queue, monkeypatch, capsys):
+    from counts.cli import main
+    from handler.web import logs
+
+    sqs, url = queue
+    _dead_letter(sqs, url, logs.encode(GROUP, "s1", [("e1", rest_line("/a", "/a"), 0)]))
+    monkeypatch.setattr("counts.cli.stack_config", lambda _: {})  # no pulumi, or `pulumi config` failed
+    assert main(["--table", TABLE, "--stack", "dev", "meter-replay", "--queue-url", url, "--meter-table", METER]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read which log groups the stack meters" in err and len(err.strip().splitlines()) == 1
+    assert _queued(sqs, url) == 1 and not totals(create_client(retries=True))
+
+
+def test_meter_replay_leaves_what_it_cannot_apply_and_replays_the_rest(queue, monkeypatch, capsys):
+    from handler.web import logs
+
+    sqs, url = queue
+    foreign = logs.encode("/aws/apigateway/other", "s1", [("e1", rest_line("/a", "/a"), 0)])
+    good = logs.encode(GROUP, "s2", [("e2", rest_line("/b", "/b"), 0)])
+    for delivery in (foreign, good):
+        _dead_letter(sqs, url, delivery)
+    monkeypatch.setattr("counts.cli.stack_config", lambda _: {"meter": f"shop={GROUP}"})
+    code, text = _cli("--stack", "dev", "meter-replay", "--queue-url", url, "--meter-table", METER)
+    assert (code, text.strip()) == (1, "replayed 1 deliveries; left 1 in the queue (see above)")
+    assert "unknown_log_group; left in the queue" in capsys.readouterr().err
+    assert {r: v["count"] for r, v in totals(create_client(retries=True)).items()} == {"/shop/b": 1}
+    assert _queued(sqs, url) == 1
+
+
+def _lines(n: int, first: int = 0) -> list[str]:
+    return [rest_line(f"/r{i % 7}", f"/r{i % 7}", t=START - i) for i in range(first, first + n)]
+
+
+def test_ingest_of_a_grown_file_counts_only_the_new_lines(metering, tmp_path):
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(_lines(501)) + "\n")
+    assert _cli("ingest", str(path), "--source", "shop", "--meter-table", METER)[0] == 0
+    path.write_text("\n".join(_lines(502)) + "\n")  # one line appended
+    code, text = _cli("ingest", str(path), "--source", "shop", "--meter-table", METER)
+    assert code == 0 and text.startswith("ingested 1 requests") and "the first 501 lines were ingested before" in text
+    assert sum(v["count"] for v in totals(create_client(retries=True)).values()) == 502
+
+
+def test_ingest_stopped_mid_window_then_grown_re_applies_that_window_exactly(metering, tmp_path, monkeypatch):
+    from counts import metering as commands
+    from handler.store.meter import ChunkFailed
+
+    monkeypatch.setattr(commands, "INGEST_BATCH", 100)
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(_lines(250)) + "\n")
+    real, calls = commands.meter, []
+
+    def stop_after_third_window(*args, **kwargs):
+        calls.append(1)
+        done = real(*args, **kwargs)
+        if len(calls) == 3:
+            raise ChunkFailed("the process went away after applying it")
+        return done
+
+    monkeypatch.setattr(commands, "meter", stop_after_third_window)
+    from counts.cli import main
+
+    assert main(["--table", TABLE, "ingest", str(path), "--source", "shop", "--meter-table", METER]) == 1
+    monkeypatch.setattr(commands, "meter", real)
+    path.write_text("\n".join(_lines(260)) + "\n")  # and the file grew meanwhile
+    assert _cli("ingest", str(path), "--source", "shop", "--meter-table", METER)[0] == 0
+    assert sum(v["count"] for v in totals(create_client(retries=True)).values()) == 260
