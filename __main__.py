@@ -11,7 +11,8 @@ config = pulumi.Config()
 try:
     # The stack's region, where known, lets a certificate of another region be refused before anything is made.
     region = pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    settings = stack.parse({key: config.get(key) for key in stack.schema()}, region=region)
+    settings = stack.parse({key: config.get(key) for key in stack.schema()}, region=region,
+                           project_stack=(pulumi.get_project(), pulumi.get_stack()))
 except stack.SettingsError as exc:
     raise pulumi.RunError(f"invalid stack config: {exc}") from None
 

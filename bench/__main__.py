@@ -395,6 +395,11 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("CPU per 1,000 access-log lines parsed and aggregated",
                  f"{metered['hot']['cpu_per_thousand'] * 1000:.1f} ms", f"{warm['lean'][0] * 1e6:.0f} ms (1,000 counted hits)",
                  f"{metered['hot']['cpu_per_thousand'] / (warm['lean'][0] * 1000):.2f}", ""))
+    for shape, (lines, routes) in metering.SHAPES.items():
+        found = metered["shapes"][shape]
+        rows.append((f"cost per million metered requests, {shape} ({lines:,} lines over {routes} route(s) a delivery; "
+                     f"own log {metered['own_log_bytes']} B a delivery): logs ${found['logs']:.3f} + Lambda "
+                     f"${found['lambda']:.3f} + DynamoDB ${found['dynamodb']:.3f}", f"${found['total']:.2f}", "", "", ""))
     cost = metered["per_million"]
     rows.append((f"cost per million metered requests: logs {metered['line_bytes']} B/line ${cost['logs']:.3f} + Lambda "
                  f"${cost['lambda']:.3f} + DynamoDB ${cost['dynamodb']:.3f} (1,000 lines a delivery, 50 routes)",

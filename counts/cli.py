@@ -25,6 +25,7 @@ from counts import metering
 from counts.context import LOCAL_TABLE, NOT_FOUND, CliError, Context, StoreFailed, stack_output
 from handler import clock
 from handler.rules import buckets, schema
+from handler.rules import settings as env
 from handler.rules.countries import COUNTRY_PREFIX
 from handler.rules.routes import RouteError, RouteRules, printable
 from handler.store import queries
@@ -128,17 +129,20 @@ def canonical(rules: RouteRules, route: str) -> str:
         raise CliError(f"{route!r}: {exc.message}") from None
 
 
-def exact_route(rules: RouteRules, route: str) -> str:
-    """A route to write as typed: refused when the counter would store it under another name, and under
-    the listing path (never counted), so `set` and `delete` never touch a key no hit could reach."""
-    stored = canonical(rules, route)
-    if stored != route:
-        raise CliError(f"{route!r} is counted as {stored!r}: use that")
+def exact_route(ctx: Context, route: str) -> str:
+    """A route to write as typed: refused when the counter would store it under another name (normalised,
+    or matched by a ``routeTemplates`` template), outside ``allowPrefixes``, or under the listing path, so
+    `set` and `delete` never touch a key no hit could reach. A metered API's routes (``/shop/...``) are
+    its own templates: only normalised."""
+    stored = canonical(ctx.rules, route)
+    metered = any(stored == f"/{n}" or stored.startswith(f"/{n}/") for n in ctx.settings.metered_names())
     try:
-        rules.resolve(stored, encoded=False)
+        counted = stored if metered else ctx.rules.resolve(stored, encoded=False)
     except RouteError as exc:
         raise CliError(f"{route}: {exc.message}") from None
-    return stored
+    if counted != route:
+        raise CliError(f"{route!r} is counted as {counted!r}: use that")
+    return counted
 
 
 def count_value(text: str) -> int:
@@ -247,10 +251,10 @@ def _count(value: Any) -> int:
     text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
     if not (text.isascii() and text.isdigit()):
         raise ValueError(f"count {value!r} is not a whole number of 0 or more")
-    number = int(text)
-    if number >= schema.MAX_NUMBER or len(str(number).rstrip("0")) > schema.MAX_DIGITS:
-        raise ValueError(f"count {text[:24]}{'...' if len(text) > 24 else ''} is more than DynamoDB can hold "
-                         f"(at most {schema.MAX_DIGITS} significant digits, below 10^126)")
+    number = int(text) if len(text) <= schema.MAX_DIGITS + 1 else schema.MAX_NUMBER
+    if number > schema.MAX_SET_COUNT:
+        raise ValueError(f"count {text[:24]}{'...' if len(text) > 24 else ''} leaves no room for more hits in "
+                         f"DynamoDB's {schema.MAX_DIGITS} digits: at most {schema.MAX_SET_COUNT:,}")
     return number
 
 
@@ -384,7 +388,7 @@ def reset_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: Te
 
 
 def set_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    route = exact_route(ctx.rules, args.route)
+    route = exact_route(ctx, args.route)
     record = queries.get_route(ctx.client, ctx.table, route, ctx.view())
     now = f"{record['count']:,} hits" if record else "never hit"
     confirm(f"Set {route} ({now}) to {args.count:,} hits in {ctx.table}?", args.yes, stdin)
@@ -395,7 +399,7 @@ def set_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: Text
 
 
 def delete_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    route = exact_route(ctx.rules, args.route)
+    route = exact_route(ctx, args.route)
     record = hit_record(ctx, route, "delete")
     if not record:
         return NOT_FOUND
@@ -441,11 +445,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None, stdin: TextIO | Non
         if not hasattr(args, name):
             setattr(args, name, None)
     table, settings = resolve_table(args), stack_settings(args)
-    rules = RouteRules(settings.max_route_bytes, reserved=("/" + settings.counts_path,))
+    rules = env.Settings.from_env(settings.handler_environment(table), RULE_VARIABLES).rules  # the counter's own
     ctx = Context(make_client(args), table, rules, buckets.Days(settings.timezone), settings)
     return COMMANDS[args.command](ctx, args, out, stdin)
 
 
+# What the counter's route rules are made of (not METERED: the CLI may set a metered route).
+RULE_VARIABLES = (env.TABLE_NAME, env.MAX_ROUTE_BYTES, env.ALLOW_PREFIXES, env.ROUTE_TEMPLATES, env.COUNTS_PATH)
 GLOBAL_OPTIONS = ("table", "stack", "endpoint", "region", "max_route_bytes", "counts_path", "timezone")
 
 

@@ -29,18 +29,21 @@ INGEST_BATCH = 10_000  # lines metered together (a CloudWatch Logs delivery hold
 def usage_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     month = args.month or time.strftime("%Y-%m", time.gmtime(clock.now()))
     try:
-        found = queries.usage_month(ctx.client, resolve_meter_table(args), queries.check_month(month))
+        found = queries.usage_month(ctx.client, resolve_meter_table(args), queries.check_month(month), clock.now())
     except queries.BadQuery as exc:
         raise CliError(str(exc)) from None
+    final = "true" if found["final"] else "false"
     if args.format == "json":
         print(json.dumps(found, indent=2, ensure_ascii=False), file=out)
-    elif args.format == "csv":  # one row per consumer and route: what an invoice needs
+    elif args.format == "csv":  # one row per consumer and route: what an invoice needs, and whether it may still grow
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(("month", "consumer", "route", "requests"))
-        writer.writerows((month, c["consumer"], route, n) for c in found["consumers"] for route, n in c["routes"].items())
+        writer.writerow(("month", "consumer", "route", "requests", "final"))
+        writer.writerows((month, c["consumer"], route, n, final) for c in found["consumers"] for route, n in c["routes"].items())
     else:
         for c in found["consumers"]:
             print(f"{c['count']:>12,}  {c['consumer']}", file=out)
+    if not found["final"]:  # never cut an invoice from a figure late logs may still raise
+        print(f"{month} is not final until {found['finalAt']} (late log deliveries may still add to it)", file=sys.stderr)
     if found["truncated"]:
         print(f"(read the first {queries.MAX_USAGE_ITEMS:,} usage items only)", file=sys.stderr)
     return 0

@@ -99,11 +99,16 @@ def _view(query: Mapping[str, str], html: bool, days: buckets.Days) -> View:
 
 
 def usage_answer(request: events.Request, settings: Settings, client: Callable[[], Any], cors: dict[str, str]) -> dict[str, Any]:
-    """``/_counts/usage?month=2026-11`` (default: this UTC month): metered requests per API key and route."""
+    """``/_counts/usage?month=2026-11`` (default: this UTC month): metered requests per API key and route,
+    on a guarded listing only: who used an API, and how much, is billing data."""
+    if settings.counts_access == "public":
+        return error_response(403, "usage_not_public", "usage per API key is served only on a guarded listing "
+                              "(pulumi config set countsAccess apiKey, or iam); `python -m counts usage` reads it "
+                              "with your AWS credentials", cors, request.request_id)
     if not settings.meter_table:
         return error_response(404, "metering_off", "this stack meters no API (meter, meterLogGroup)", cors, request.request_id)
     month = check_month(request.query.get("month") or time.strftime("%Y-%m", time.gmtime(now())))
-    return json_response(200, usage_month(client(), settings.meter_table, month), cors, {"Cache-Control": "no-store"})
+    return json_response(200, usage_month(client(), settings.meter_table, month, now()), cors, {"Cache-Control": "no-store"})
 
 
 def badge_answer(request: events.Request, settings: Settings, client: Callable[[], Any], cors: dict[str, str]) -> dict[str, Any]:

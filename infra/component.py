@@ -63,7 +63,7 @@ class RouteCounter(pulumi.ComponentResource):
         self.visitor_secret = (random.RandomBytes(f"{name}-visitor-secret", length=32, opts=self._opts())
                                if args.unique_visitors else None)
         project, stack_name = pulumi.get_project(), pulumi.get_stack()
-        self.meter_table = metering.create_table(name, self._opts()) if args.metering else None
+        self.meter_table = metering.create_table(name, args.protect_data, self._opts()) if args.metering else None
         own_group, queue = metering.create_sources(name, args, project, stack_name, self._opts()) if args.metering \
             else (None, None)
         names = (self.table.name, self.downloads.bucket.bucket if self.downloads else "",

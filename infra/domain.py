@@ -28,6 +28,15 @@ class DomainParts:
     target: pulumi.Output[str]  # where a CNAME or alias of yours points, without hostedZoneId
 
 
+def certificate_in(certificate_arn: str, region: str) -> str:
+    """The certificate, when it is in the provider's region (a REGIONAL endpoint takes one from there)."""
+    where = certificate_arn.split(":")[3]
+    if region and where != region:
+        raise pulumi.RunError(f"certificateArn is a certificate in {where}, but a REGIONAL endpoint takes one from "
+                              f"the stack's region ({region}, as the AWS provider resolves it)")
+    return certificate_arn
+
+
 def create(name: str, domain_name: str, certificate_arn: str | None, hosted_zone_id: str | None,
            endpoint_type: str, api: aws.apigateway.RestApi, stage: aws.apigateway.Stage,
            opts: pulumi.ResourceOptions) -> DomainParts:
@@ -36,7 +45,10 @@ def create(name: str, domain_name: str, certificate_arn: str | None, hosted_zone
     certificate = validation = None
     arn: pulumi.Input[str]
     if certificate_arn:
-        arn = certificate_arn
+        # Config time checks the region the stack names (aws:region, AWS_REGION); one that comes from an AWS
+        # profile only the provider knows, so it is asked here, at preview, before anything is created.
+        arn = certificate_arn if edge else aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=api)).region.apply(
+            lambda region: certificate_in(certificate_arn, region))
     else:
         assert hosted_zone_id  # settings: one of the two
         certificate = aws.acm.Certificate(

@@ -27,6 +27,13 @@ DLQ_RETENTION = 14 * 86400  # SQS's longest: 14 days to look and replay
 METER_COUNTS_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:UpdateItem")  # read leftovers, then update in transactions
 METER_TABLE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem")  # markers (Put) and usage (Update), in transactions
 USAGE_READ_ACTIONS = ("dynamodb:Query",)  # the listing reads a month of usage
+STANDARD_CLASS = "STANDARD"
+# Alarms that say metering lost data (Lambda Developer Guide, "Asynchronous invocation metrics"; CloudWatch
+# Logs User Guide, "Monitoring with CloudWatch metrics"): a failed delivery to the dead-letter queue, an
+# event dropped past its age or retries, and the subscription failing or throttled (CloudWatch Logs
+# disables a filter for up to 10 minutes after a permission or missing-resource error, and skips those logs).
+FUNCTION_ALARMS = ("DestinationDeliveryFailures", "AsyncEventsDropped")
+SUBSCRIPTION_ALARMS = ("DeliveryErrors", "DeliveryThrottling")
 
 
 def log_group_arn(partition: str, region: str, account: str, name: str) -> str:
@@ -42,7 +49,8 @@ class MeteringParts:
     queue: aws.sqs.Queue
 
 
-def create_table(name: str, opts: pulumi.ResourceOptions) -> aws.dynamodb.Table:
+def create_table(name: str, protect: bool, opts: pulumi.ResourceOptions) -> aws.dynamodb.Table:
+    """Markers and usage per API key: billing data, so protectData guards it like the counts table."""
     return aws.dynamodb.Table(
         f"{name}-meter-table",
         attributes=[aws.dynamodb.TableAttributeArgs(name=schema.METER_PK, type="S"),
@@ -53,8 +61,31 @@ def create_table(name: str, opts: pulumi.ResourceOptions) -> aws.dynamodb.Table:
         point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),  # usage is billing data
         server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
         ttl=aws.dynamodb.TableTtlArgs(attribute_name=schema.EXPIRES, enabled=True),  # markers only: usage never expires
-        opts=opts,
+        deletion_protection_enabled=protect,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=protect)),
     )
+
+
+def filter_name(project: str, stack: str, source: str) -> str:
+    """A subscription filter's name, unique per project and stack: a log group's filters are named within
+    the group, so two stacks metering one group must not overwrite (or, on destroy, remove) each other's."""
+    return f"{project}-{stack}-meter-{source}"
+
+
+def check_log_group(group: str, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """A metered log group, looked up at preview: a missing group fails the lookup there, and one of the
+    Infrequent Access class (which takes no subscription filter) is refused with the reason. Its name when
+    fine. (At most 2 filters per group, and the group must be in the stack's account and region: see
+    docs/deploy.md.)"""
+    found = aws.cloudwatch.get_log_group_output(name=group, opts=pulumi.InvokeOutputOptions(parent=parent))
+
+    def standard(found_class: str | None) -> str:
+        if found_class and found_class != STANDARD_CLASS:
+            raise pulumi.RunError(f"meter: log group {group} is of class {found_class}; CloudWatch Logs subscribes only "
+                                  f"{STANDARD_CLASS} log groups to a Lambda function")
+        return group
+
+    return found.log_group_class.apply(standard)
 
 
 def create_sources(name: str, args: StackSettings, project: str, stack: str, opts: pulumi.ResourceOptions) -> tuple[
@@ -91,17 +122,36 @@ def wire(name: str, args: StackSettings, function: aws.lambda_.Function, own: aw
     groups: dict[str, pulumi.Input[str]] = dict(parse_sources(args.meter))
     if own is not None:
         groups[OWN_SOURCE] = own.name
-    made: dict[str, Any] = {"config": config, "alarm": alarm, "filters": []}
+    made: dict[str, Any] = {"config": config, "alarm": alarm, "filters": [], "alarms": []}
+    for metric in FUNCTION_ALARMS:
+        made["alarms"].append(_alarm(f"{name}-meter-{metric}", "AWS/Lambda", metric, {"FunctionName": function.name},
+                                     f"The metering function's {metric}: a batch of access logs may be lost", topic, opts))
     for source, group in groups.items():
         arn = (pulumi.Output.concat(own.arn, ":*") if own is not None and source == OWN_SOURCE
                else log_group_arn(partition, region, account, str(group)))
         permission = aws.lambda_.Permission(
             f"{name}-meter-{source}-invoke", action="lambda:InvokeFunction", function=function.name,
             principal="logs.amazonaws.com", source_arn=arn, source_account=account, opts=opts())
-        made["filters"].append(aws.cloudwatch.LogSubscriptionFilter(
-            f"{name}-meter-{source}", log_group=group, filter_pattern="", destination_arn=function.arn,
-            name=f"route-counter-meter-{source}", opts=opts(depends_on=[permission])))
+        checked = group if own is not None and source == OWN_SOURCE else check_log_group(str(group), function)
+        subscription = aws.cloudwatch.LogSubscriptionFilter(
+            f"{name}-meter-{source}", log_group=checked, filter_pattern="", destination_arn=function.arn,
+            name=filter_name(project, stack, source), opts=opts(depends_on=[permission]))
+        made["filters"].append(subscription)
+        for metric in SUBSCRIPTION_ALARMS:
+            dimensions = {"LogGroupName": group, "DestinationType": "Lambda", "FilterName": subscription.name}
+            made["alarms"].append(_alarm(f"{name}-meter-{source}-{metric}", "AWS/Logs", metric, dimensions,
+                                         f"The {source} subscription's {metric}: its logs are not reaching the "
+                                         "metering function", topic, opts))
     return made
+
+
+def _alarm(resource: str, namespace: str, metric: str, dimensions: dict[str, Any], description: str,
+           topic: aws.sns.Topic, opts: Callable[..., pulumi.ResourceOptions]) -> aws.cloudwatch.MetricAlarm:
+    """Any datapoint above zero in 5 minutes, to the alarm topic; no data is fine (nothing went wrong)."""
+    return aws.cloudwatch.MetricAlarm(
+        resource, alarm_description=description, namespace=namespace, metric_name=metric, dimensions=dimensions,
+        statistic="Sum", period=300, evaluation_periods=1, threshold=0, comparison_operator="GreaterThanThreshold",
+        treat_missing_data="notBreaching", alarm_actions=[topic.arn], ok_actions=[topic.arn], opts=opts())
 
 
 ACCESS_LOG_FORMATS = accesslog.FORMATS  # the meter_access_log_format output: {"rest": ..., "http": ...}

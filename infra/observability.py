@@ -139,8 +139,10 @@ class LogsRoleParts:
 
 def apigateway_logs_role(name: str, parent: pulumi.Resource, opts: pulumi.ResourceOptions) -> LogsRoleParts:
     """apiGatewayLogsRole: the account's API Gateway CloudWatch role, which access logs and execution logs
-    need. One setting per account and region: the stack that creates it owns it (destroying that stack
-    leaves the account's setting pointing at a deleted role)."""
+    need. One setting per account and region, which every other API there shares: pulumi-aws 7 resets it
+    on destroy, and deleting the role would leave it pointing nowhere, so all three are retained on
+    delete (``pulumi destroy`` forgets them; docs/deploy.md says how to remove them by hand)."""
+    opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True))
     role = aws.iam.Role(
         f"{name}-apigateway-logs",
         assume_role_policy=pulumi.Output.json_dumps(policies.assume_role("apigateway.amazonaws.com")),

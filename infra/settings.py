@@ -41,7 +41,7 @@ _STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _PATH_PART = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,64}$")
 SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
 ENDPOINT_TYPES = ("REGIONAL", "EDGE")
-COUNTS_ACCESS = ("public", "apiKey", "iam")
+COUNTS_ACCESS = env.ACCESS_MODES  # declared once, with the variable the listing reads
 _TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+@-]{1,128}$")
 _TAG_VALUE = re.compile(r"^[\w .:/=+@-]{0,256}$")  # what Lambda's LoggingConfig accepts for system logs
 _ORIGIN = re.compile(r"^https?://[^/\s,*]+$")
@@ -123,6 +123,11 @@ class StackSettings:
         own = [f"{OWN_SOURCE}={created_group}"] if self.meter_log_group and created_group else []
         return ",".join(split_list(self.meter) + own)
 
+    def metered_names(self) -> list[str]:
+        """The metered APIs' names: the configured sources, and ``api`` with meterLogGroup."""
+        names = [entry.partition("=")[0].strip() for entry in split_list(self.meter)]  # checked with METER_SOURCES
+        return names + ([OWN_SOURCE] if self.meter_log_group else [])
+
     @property
     def count_countries(self) -> bool:
         """Only API Gateway's edge network sets CloudFront-Viewer-Country; elsewhere anyone could send it."""
@@ -166,6 +171,8 @@ class StackSettings:
             env.TIMEZONE: self.timezone,
             env.METER_TABLE: meter_table,
             env.METER_SOURCES: self.meter_sources(meter_group),
+            env.METERED: ",".join(self.metered_names()),
+            env.COUNTS_ACCESS: self.counts_access,
         }
 
 
@@ -272,9 +279,11 @@ def _zone(value: Any) -> str:
     return name
 
 
-def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE, region: str | None = None) -> StackSettings:
+def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE, region: str | None = None,
+          project_stack: tuple[str, str] | None = None) -> StackSettings:
     """Validate config values (strings as the CLI gives them, or typed); missing keys take Pulumi.yaml's defaults.
-    ``region``, the stack's AWS region where known, lets a certificate of the wrong region be refused here."""
+    ``region``, the stack's AWS region where known, lets a certificate of the wrong region be refused here;
+    ``project_stack`` names the stack's own access-log group, so the environment's size is measured with it."""
     unknown = set(raw) - set(schema(path))
     if unknown:
         raise SettingsError(f"unknown config key(s): {', '.join(sorted(unknown))}")
@@ -353,7 +362,7 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE, region: str | None 
     # The handlers' own parser checks prefixes and templates: the same rules, the config key named.
     names = {env.ALLOW_PREFIXES: "allowPrefixes", env.ROUTE_TEMPLATES: "routeTemplates", env.DOWNLOADS: "downloads",
              env.REDIRECTS: "redirects", env.RATE_LIMITS: "rateLimits", env.IGNORE_IPS: "ignoreIps",
-             env.TIMEZONE: "timezone", env.METER_SOURCES: "meter"}
+             env.TIMEZONE: "timezone", env.METER_SOURCES: "meter", env.METERED: "meter"}
     try:
         checked = env.Settings.from_env(settings.handler_environment("check", "check", "check", CHECK_SECRET, "check",
                                                                      "check"), env.VARIABLES)
@@ -362,7 +371,7 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE, region: str | None 
         for var, key in names.items():
             message = message.replace(var, key)
         raise SettingsError(message) from None
-    _check_environment_size(settings)
+    _check_environment_size(settings, own_group_name(*project_stack) if project_stack else _NAME_ROOM)
     _check_tag_count(settings, bool(checked.links.downloads))
     for download in checked.links.downloads.values():  # before anything is created
         if not Path(download.source).is_file():
@@ -377,11 +386,12 @@ _NAME_ROOM = "n" * 64
 _SECRET_ROOM = "s" * 44
 
 
-def _check_environment_size(settings: StackSettings) -> None:
-    """Refuse, before anything is created, an environment Lambda would refuse half-way through a deploy."""
+def _check_environment_size(settings: StackSettings, own_group: str) -> None:
+    """Refuse, before anything is created, an environment Lambda would refuse half-way through a deploy. The
+    metered log groups are measured by their real names (the own group's comes from project and stack)."""
     for function in env.FUNCTION_VARIABLES:
         variables = settings.function_environment(function, _NAME_ROOM, _NAME_ROOM, _NAME_ROOM, _SECRET_ROOM, _NAME_ROOM,
-                                                  _NAME_ROOM)
+                                                  own_group)
         size = len(json.dumps(variables, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
         if size > env.ENVIRONMENT_LIMIT:
             names = {env.DOWNLOADS: "downloads", env.REDIRECTS: "redirects", env.RATE_LIMITS: "rateLimits",

@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Countries are counted on EDGE stacks only: --count-countries stands for endpointType EDGE here.
         endpoint_type = {"endpointType": "EDGE"} if args.count_countries else {}
-        settings = stack.parse({**{key: getattr(args, key) for key in LOCAL_KEYS}, **endpoint_type})
+        access = {"countsAccess": "apiKey"} if args.counts_api_key else {}  # as the key guards: usage is served
+        settings = stack.parse({**{key: getattr(args, key) for key in LOCAL_KEYS}, **endpoint_type, **access})
     except stack.SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

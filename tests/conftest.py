@@ -170,3 +170,18 @@ def pytest_terminal_summary(terminalreporter) -> None:
             terminalreporter.write_line(f"{name}: {n}")
         for name, value in sorted(REPORT.values.items()):
             terminalreporter.write_line(f"{name}: {value}")
+
+
+METER = "route-counts-test-meter"
+
+
+@pytest.fixture
+def metering(table):
+    """A metering stack's settings (the shop API's log group, a template), its tables on moto."""
+    from handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES
+
+    client = create_client(retries=True)
+    client.create_table(**schema.meter_table_kwargs(METER))
+    env = {**os.environ, METER_TABLE: METER, METER_SOURCES: "shop=/aws/apigateway/shop-prod",
+           "ROUTE_TEMPLATES": "/orders/{id}"}
+    return Settings.from_env(env, METER_VARIABLES)

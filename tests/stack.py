@@ -142,6 +142,8 @@ def everything(component: Any) -> pulumi.Output[list[Any]]:
             return [value]
         if isinstance(value, list):
             return [v for item in value for v in resources(item)]
+        if isinstance(value, dict):  # metering.wire's parts
+            return [v for item in value.values() for v in resources(item)]
         if dataclasses.is_dataclass(value):  # FunctionParts, DownloadParts, ApiKeyParts, WafParts
             return [v for f in dataclasses.fields(value) for v in resources(getattr(value, f.name))]
         return []

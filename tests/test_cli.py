@@ -278,8 +278,9 @@ def test_a_bad_endpoint_or_region_is_one_line_not_a_traceback(argv, message, cap
 
 
 @pytest.mark.parametrize(("record", "message"), [
-    ({"count": 10**130}, "is more than DynamoDB can hold"),
-    ({"count": 1, "methods": {"GET": 10**39 + 1}}, "is more than DynamoDB can hold"),
+    ({"count": 10**130}, "leaves no room for more hits"),
+    ({"count": 1, "methods": {"GET": 10**39 + 1}}, "leaves no room for more hits"),
+    ({"count": 10**40}, "leaves no room for more hits"),  # holds, but its next hit would need 41 digits
     ({"count": 1, "firstSeen": "x" * 410_000}, "over DynamoDB's 409,600"),
     ({"count": 1, "lastSeen": 12}, "must be text"),
 ])
@@ -402,7 +403,7 @@ def test_delete_removes_the_route_and_says_what_it_held(seeded, capsys):
     (["set", "/_counts", "5", "--yes"], "never counted"),
     (["delete", "/_counts/badge", "--yes"], "never counted"),
     (["set", "/a", "-1", "--yes"], "not a whole number"),
-    (["set", "/a", "1" + "0" * 130, "--yes"], "more than DynamoDB can hold"),
+    (["set", "/a", "1" + "0" * 130, "--yes"], "leaves no room for more hits"),
 ])
 def test_set_and_delete_refuse_what_no_hit_could_reach_and_write_nothing(seeded, capsys, monkeypatch, argv, message):
     monkeypatch.setattr("counts.cli.make_client", lambda args: seeded.client)
@@ -425,3 +426,33 @@ def test_windows_end_on_the_stack_s_day(writer, hits, clock, capsys):
     assert [row.split()[-1] for row in rows] == ["/week-old"]
     assert main(["--table", TABLE, "list", "--timezone", "Mars/Olympus"]) == 2
     assert "timezone must be an IANA time zone name" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("config", "argv", "message"), [
+    ({"allowPrefixes": "/visits"}, ["set", "/other", "5", "--yes"], "outside the allowed prefixes"),
+    ({"routeTemplates": "/users/{id}"}, ["set", "/users/7", "5", "--yes"], "'/users/7' is counted as '/users/{id}'"),
+    ({"routeTemplates": "/users/{id}"}, ["delete", "/users/7", "--yes"], "is counted as '/users/{id}'"),
+])
+def test_set_and_delete_apply_the_stack_s_own_route_rules(seeded, capsys, monkeypatch, config, argv, message):
+    monkeypatch.setattr("counts.cli.make_client", lambda args: seeded.client)
+    monkeypatch.setattr("counts.cli.stack_config", lambda _: config)
+    seeded.sent.clear()
+    assert main(["--table", TABLE, *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not (seeded.sent["UpdateItem"] + seeded.sent["DeleteItem"])
+
+
+def test_set_may_move_a_metered_route_whatever_allow_prefixes_says(seeded, monkeypatch):
+    monkeypatch.setattr("counts.cli.make_client", lambda args: seeded.client)
+    monkeypatch.setattr("counts.cli.stack_config", lambda _: {"allowPrefixes": "/visits", "meter": "shop=/aws/x"})
+    assert main(["--table", TABLE, "set", "/shop/users/{id}", "5", "--yes"]) == 0
+    assert stored(seeded.client, "/shop/users/{id}")["count"] == 5
+
+
+def test_set_keeps_first_seen(seeded, clock, monkeypatch):
+    monkeypatch.setattr("counts.cli.make_client", lambda args: seeded.client)
+    before = stored(seeded.client, "/a")["firstSeen"]
+    clock.advance(86400)
+    assert main(["--table", TABLE, "set", "/a", "42", "--yes"]) == 0
+    after = stored(seeded.client, "/a")
+    assert (after["count"], after["firstSeen"]) == (42, before)

@@ -89,3 +89,19 @@ def test_domain_config_is_checked_before_anything_is_created(config, region, mes
 def test_a_certificate_of_the_stacks_region_is_accepted():
     settings = parse({"domainName": "Count.Example.com", "certificateArn": CERT.format("eu-west-1")}, region="eu-west-1")
     assert settings.domain_name == "count.example.com"
+
+
+def test_a_certificate_of_another_region_is_refused_when_only_the_provider_knows_the_region(monkeypatch):
+    """No aws:region and no AWS_REGION: the region comes from the AWS profile, so the program asks the provider."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+
+    @pulumi.runtime.test
+    def domain_certificate():
+        _, program = run_program("prod", domainName=DOMAIN, certificateArn=CERT.format("eu-west-1"),
+                                 endpointType="REGIONAL")
+        return program["route_counter"].domain.domain.regional_certificate_arn
+
+    with pytest.raises(Exception, match="certificate in eu-west-1, but a REGIONAL endpoint takes one from the stack's "
+                                        "region \\(us-east-1, as the AWS provider resolves it\\)"):
+        domain_certificate()

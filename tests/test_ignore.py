@@ -67,6 +67,22 @@ def test_a_store_failure_on_the_read_is_a_clear_503(writer, mine):
     assert response["statusCode"] == 503 and json.loads(response["body"])["error"] == "storage_unavailable"
 
 
+@pytest.mark.parametrize(("entry", "address", "expected"), [
+    ("::ffff:198.51.100.0/120", "198.51.100.7", True),  # an IPv4-mapped block is the IPv4 block it maps
+    ("::ffff:198.51.100.0/120", "::ffff:198.51.100.7", True),
+    ("::ffff:198.51.100.0/120", "198.51.101.7", False),
+    ("10.0.0.1/8", "10.200.0.1", True),  # host bits are dropped: the /8 the owner means
+    ("10.0.0.1/8", "11.0.0.1", False),
+])
+def test_entries_match_as_their_owner_means(entry, address, expected):
+    assert ignored(address, parse_networks(entry)) is expected
+
+
+def test_a_zone_id_is_refused_it_could_never_match():
+    with pytest.raises(SettingsError, match="ignoreIps: 'fe80::1%eth0' has a zone id"):
+        parse({"ignoreIps": "fe80::1%eth0"})
+
+
 def test_a_bad_block_is_refused_naming_the_key():
     with pytest.raises(SettingsError, match="ignoreIps: '10.0.0.0/33' is not an IPv4 or IPv6 address or CIDR block"):
         parse({"ignoreIps": "203.0.113.7,10.0.0.0/33"})

@@ -423,5 +423,9 @@ def test_usage_is_guarded_like_the_listing_and_the_badge_stays_open():
         status, _, body = api.request("GET", "/_counts/usage?month=2026-11")
         assert status == 403 and body["error"] == "INVALID_API_KEY"
         status, _, body = api.request("GET", "/_counts/usage?month=2026-11", {"x-api-key": key})
-        assert status == 200 and body == {"month": "2026-11", "consumers": [], "truncated": False}
+        assert status == 200 and (body["month"], body["consumers"], body["truncated"]) == ("2026-11", [], False)
+        assert body["finalAt"] == "2026-12-02T06:00:00.000Z"
         assert api.request("GET", "/_counts/badge?route=/x")[0] == 200
+    with LocalApi("--quiet") as api:  # a public listing never serves usage per API key
+        status, _, body = api.request("GET", "/_counts/usage?month=2026-11")
+        assert status == 403 and body["error"] == "usage_not_public"

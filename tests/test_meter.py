@@ -19,27 +19,10 @@ from handler.rules.routes import RouteRules, parse_templates
 from handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
 from handler.store import meter as store
 from handler.store.dynamo import create_client
-from handler.store.queries import View, get_route, usage_month
 from handler.web import logs
-from tests.conftest import CI, START, TABLE
+from tests.conftest import CI, METER, START, TABLE
+from tests.metered import GROUP, HOUR, deliver, http_line, rest_line, totals, usage
 from tests.faults import Faults
-
-METER = "route-counts-test-meter"
-GROUP = "/aws/apigateway/shop-prod"
-HOUR = 3600
-
-
-def rest_line(path: str, resource: str = "/{proxy+}", method: str = "GET", status: int = 200, t: float = START,
-              key: str = "-", stage: str = "prod") -> str:
-    return json.dumps({"requestId": "r", "requestTime": str(int(t * 1000)), "httpMethod": method,
-                       "path": f"/{stage}{path}", "stage": stage, "status": str(status), "resourcePath": resource,
-                       "apiKeyId": key})
-
-
-def http_line(path: str, route_key: str, method: str = "GET", status: int = 200, t: float = START) -> str:
-    return json.dumps({"requestId": "r", "requestTime": str(int(t * 1000)), "httpMethod": method, "path": path,
-                       "stage": "$default", "status": str(status), "routeKey": route_key})
-
 
 # -- what a line says ------------------------------------------------------------------------------------------
 
@@ -122,28 +105,6 @@ def test_a_delivery_decodes_and_a_control_message_counts_nothing():
 
 
 # -- exactly once, against moto ---------------------------------------------------------------------------------
-
-@pytest.fixture
-def metering(table):
-    client = create_client(retries=True)
-    client.create_table(**schema.meter_table_kwargs(METER))
-    env = {**os.environ, METER_TABLE: METER, METER_SOURCES: f"shop={GROUP}", "ROUTE_TEMPLATES": "/orders/{id}"}
-    return Settings.from_env(env, METER_VARIABLES)
-
-
-def deliver(settings: Settings, client, events: list[tuple[str, str]], stream: str = "s1") -> dict:
-    return meter.handle(logs.encode(GROUP, stream, [(i, m, 0) for i, m in events]), settings, client)
-
-
-def totals(client) -> dict[str, dict]:
-    """Every metered route's record (series included), as the listing shows it."""
-    items = client.scan(TableName=TABLE)["Items"]
-    return {i["route"]["S"]: get_route(client, TABLE, i["route"]["S"], View(START)) for i in items}
-
-
-def usage(client) -> dict:
-    return usage_month(client, METER, "2026-11")
-
 
 def test_the_same_delivery_twice_counts_once(metering):
     client = Faults(create_client(retries=True))
@@ -350,7 +311,7 @@ def test_the_listing_answers_a_month_of_usage_and_refuses_a_bad_month(metering, 
     client = create_client(retries=True)
     deliver(metering, lambda: client, [(f"e{i}", rest_line(f"/o/{i}", "/o/{id}", key="k1" if i % 3 else "k2"))
                                        for i in range(9)] + [("x", rest_line("/p", "/p", key="k2"))])
-    settings = metering._replace(cors_origins=("*",))
+    settings = metering._replace(cors_origins=("*",), counts_access="apiKey")
     event, _ = build_event("GET", "/_counts/usage?month=2026-11")
     answer = listing.handle(event, None, settings, reader)
     assert answer["statusCode"] == 200 and answer["headers"]["Cache-Control"] == "no-store"
@@ -393,7 +354,7 @@ def test_ingest_meters_a_file_once_and_usage_prints_what_an_invoice_needs(meteri
     assert totals(client)["/shop/orders/{id}"]["methods"] == {"GET": 1, "POST": 1}
     assert "/shop/late" not in totals(client)
     code, text = cli("usage", "--month", "2026-11", "--format", "csv")
-    assert text.splitlines() == ["month,consumer,route,requests", "2026-11,k1,/shop/orders/{id},2"]
+    assert text.splitlines() == ["month,consumer,route,requests,final", "2026-11,k1,/shop/orders/{id},2,false"]
     code, text = cli("usage", "--month", "2026-11")
     assert text.split() == ["2", "k1"]
 

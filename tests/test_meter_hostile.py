@@ -13,7 +13,8 @@ from handler.rules.routes import RouteRules
 from handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
 from handler.store.dynamo import create_client
 from tests.conftest import START, TABLE
-from tests.test_meter import GROUP, METER, deliver, metering, rest_line, totals, usage  # noqa: F401 - a fixture
+from tests.conftest import METER
+from tests.metered import GROUP, deliver, rest_line, totals, usage
 
 DAY = 86400
 KEY = "a1b2c3d4e5"  # an API key id as API Gateway logs it

@@ -18,7 +18,10 @@ if TYPE_CHECKING:
 
 
 def parse_networks(spec: str | None) -> tuple[Network, ...]:
-    """``203.0.113.7, 2001:db8::/32`` as networks (a bare address is a /32 or /128); ValueError names a bad one."""
+    """``203.0.113.7, 2001:db8::/32`` as networks (a bare address is a /32 or /128; host bits are dropped:
+    ``10.0.0.1/8`` is 10.0.0.0/8); ValueError names a bad one. An IPv4-mapped IPv6 block
+    (``::ffff:10.0.0.0/104``) is the IPv4 block it maps, as source addresses are matched; a zone id
+    (``fe80::1%eth0``) is refused, as API Gateway never reports one, so the entry could never match."""
     items = split_list(spec)
     if not items:
         return ()
@@ -26,10 +29,16 @@ def parse_networks(spec: str | None) -> tuple[Network, ...]:
 
     networks = []
     for item in items:
+        if "%" in item:
+            raise ValueError(f"{item!r} has a zone id (%...): source addresses never carry one, so it could never match")
         try:
-            networks.append(ipaddress.ip_network(item, strict=False))
+            network = ipaddress.ip_network(item, strict=False)
         except ValueError:
             raise ValueError(f"{item!r} is not an IPv4 or IPv6 address or CIDR block") from None
+        mapped = network.network_address.ipv4_mapped if isinstance(network, ipaddress.IPv6Network) else None
+        if mapped is not None and network.prefixlen >= 96:
+            network = ipaddress.ip_network(f"{mapped}/{network.prefixlen - 96}")
+        networks.append(network)
     return tuple(networks)
 
 

@@ -131,7 +131,8 @@ class RouteRules(NamedTuple):
     max_bytes: int = DYNAMODB_KEY_LIMIT  # the hard bound; the setting (maxRouteBytes) comes from the stack
     prefixes: tuple[str, ...] = ()
     templates: tuple[Template, ...] = ()
-    reserved: tuple[str, ...] = ()  # normalised paths never counted, nor anything under them
+    reserved: tuple[str, ...] = ()  # normalised paths never counted, nor anything under them: the listing's
+    # path first, then (the counter's only) the metered APIs' names
 
     def canonical(self, path: str, encoded: bool = True) -> str:
         """Decode (when still percent-encoded), normalise and size-check; no prefix or template rules."""
@@ -143,8 +144,10 @@ class RouteRules(NamedTuple):
     def resolve(self, path: str, encoded: bool = True) -> str:
         """The key a path is counted under, or RouteError (400, 404 or 414)."""
         route = self.canonical(path, encoded)
-        if any(under_prefix(route, r) for r in self.reserved):
-            raise RouteError(404, "reserved_route", "this path belongs to the listing and is never counted")
+        for index, reserved in enumerate(self.reserved):
+            if under_prefix(route, reserved):
+                raise RouteError(404, "reserved_route", "this path belongs to the listing and is never counted" if index == 0
+                                 else f"{reserved} is a metered API's: only its access logs count it")
         if self.prefixes and not any(under_prefix(route, p) for p in self.prefixes):
             raise RouteError(404, "route_not_counted", "route is outside the allowed prefixes")
         if self.templates:

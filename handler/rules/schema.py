@@ -72,6 +72,19 @@ def usage_key(month: str, consumer: str, route: str) -> dict[str, dict[str, str]
     return {METER_PK: {"S": f"{USAGE_PREFIX}{month}#{shard}"}, METER_SK: {"S": sort}}
 
 
+# A month's usage is final once no delivery can add to it: the month's end, plus CloudWatch Logs' 24 hours
+# of delivery retries and Lambda's 6 hours of asynchronous retries (a replay from the dead-letter queue can
+# still add later: its alarm says when one waits).
+USAGE_FINAL_AFTER = 30 * 3600
+
+
+def usage_final_at(month: str) -> float:
+    """When a month's ("2026-11") usage becomes final, in epoch seconds."""
+    year, number = int(month[:4]), int(month[5:7])
+    following = (year + number // 12, number % 12 + 1)
+    return calendar.timegm((*following, 1, 0, 0, 0)) + USAGE_FINAL_AFTER
+
+
 def usage_partitions(month: str) -> list[str]:
     """Every partition key a month's usage may sit under: its shards, and the single key of versions
     before the shards (usage#2026-11), read so that nothing metered before an upgrade goes missing."""
@@ -185,6 +198,10 @@ def record_to_item(record: Mapping[str, Any]) -> dict[str, dict[str, str]]:
 # What a DynamoDB number holds: 38 significant digits, and positive values below 10^126 (AWS, "Supported
 # data types"); past either, a write fails with "Number overflow".
 MAX_DIGITS, MAX_NUMBER = 38, 10**126
+# The largest count a person may set or import: every count below 10^38 has at most 38 digits, so this
+# leaves room for a trillion more hits (a count of 10^40 holds, but 10^40 + 1 needs 41 digits: every
+# later hit would fail).
+MAX_SET_COUNT = 10**MAX_DIGITS - 10**12
 MAX_ITEM_BYTES = 400 * 1024  # an item's largest size
 
 

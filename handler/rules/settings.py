@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING, Mapping, NamedTuple
 
 from handler.rules.addresses import parse_networks
-from handler.rules.sources import parse_sources
+from handler.rules.sources import parse_names, parse_sources
 from handler.rules.buckets import UTC, Days, check_zone
 from handler.rules.limits import RateLimits, parse_rate_limits
 from handler.rules.links import Links, parse_links
@@ -42,16 +42,18 @@ ROUTE_EXPIRY_DAYS = "ROUTE_EXPIRY_DAYS"  # "0", or the days without a counted hi
 TIMEZONE = "TIMEZONE"  # the IANA zone whose calendar days the daily buckets are ("UTC")
 METER_TABLE = "METER_TABLE"  # "" unless metering: batch markers and usage per API key
 METER_SOURCES = "METER_SOURCES"  # "NAME=LOG_GROUP,...": the metered APIs (meter, meterLogGroup)
+COUNTS_ACCESS = "COUNTS_ACCESS"  # the listing's: "public", "apiKey" or "iam" (countsAccess): usage is never public
+METERED = "METERED"  # "NAME,...": the counter's share of METER_SOURCES: /NAME/... is counted only from logs
 VARIABLES = (TABLE_NAME, CORS_ORIGINS, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH, WRITER,
              DOWNLOADS, DOWNLOAD_BUCKET, REDIRECTS, RATE_LIMITS, COUNT_COUNTRIES, COUNT_BOTS, VISITOR_TABLE,
-             VISITOR_SECRET, IGNORE_IPS, ROUTE_EXPIRY_DAYS, TIMEZONE, METER_TABLE, METER_SOURCES)
+             VISITOR_SECRET, IGNORE_IPS, ROUTE_EXPIRY_DAYS, TIMEZONE, METER_TABLE, METER_SOURCES, METERED, COUNTS_ACCESS)
 MAX_EXPIRY_DAYS = 3650
 # What each function reads, and so all it is given (least privilege for configuration too): the listing
 # resolves routes, marks links and says which features are on, but never writes, presigns, limits, or sees
 # the visitor secret (nor may its role read the markers table whose name it is told).
-COUNTER_VARIABLES = tuple(name for name in VARIABLES if name not in (METER_TABLE, METER_SOURCES))
+COUNTER_VARIABLES = tuple(name for name in VARIABLES if name not in (METER_TABLE, METER_SOURCES, COUNTS_ACCESS))
 LISTING_VARIABLES = (TABLE_NAME, CORS_ORIGINS, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH,
-                     DOWNLOADS, REDIRECTS, COUNT_COUNTRIES, COUNT_BOTS, VISITOR_TABLE, TIMEZONE, METER_TABLE)
+                     DOWNLOADS, REDIRECTS, COUNT_COUNTRIES, COUNT_BOTS, VISITOR_TABLE, TIMEZONE, METER_TABLE, COUNTS_ACCESS)
 # The metering function: the route rules, the days, expiry, and where markers and usage go.
 METER_VARIABLES = (TABLE_NAME, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH, ROUTE_EXPIRY_DAYS,
                    TIMEZONE, METER_TABLE, METER_SOURCES)
@@ -61,6 +63,7 @@ FUNCTION_VARIABLES = {"counter": COUNTER_VARIABLES, "listing": LISTING_VARIABLES
 ENVIRONMENT_LIMIT = 4096
 
 ANY_ORIGIN = "*"
+ACCESS_MODES = ("public", "apiKey", "iam")  # countsAccess: the first is the default
 WRITERS = ("lean", "botocore")  # how the counter writes (stack config `writer`): the first is the default
 _DIGITS = re.compile(r"^[0-9]{1,9}$")  # ASCII only: str.isdigit() accepts '²', which int() refuses
 _PATH_PART = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -88,6 +91,7 @@ class Settings(NamedTuple):
     days: Days = UTC  # the calendar days of the stack's timezone
     meter_table: str = ""  # batch markers and usage per API key ("" without metering)
     sources: Mapping[str, str] = {}  # metered log group -> its name (the route prefix)
+    counts_access: str = ACCESS_MODES[0]  # how the listing path is guarded (countsAccess)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], variables: tuple[str, ...] = COUNTER_VARIABLES) -> Settings:
@@ -97,7 +101,7 @@ class Settings(NamedTuple):
         if missing:
             raise ConfigError(f"missing environment variable(s) {', '.join(missing)}: set by the Pulumi program")
         off = {COUNT_COUNTRIES: "false", COUNT_BOTS: "false", WRITER: WRITERS[0], ROUTE_EXPIRY_DAYS: "0",
-               TIMEZONE: UTC.zone}
+               TIMEZONE: UTC.zone, COUNTS_ACCESS: ACCESS_MODES[0]}
         env = {name: env[name] if name in variables else off.get(name, "") for name in VARIABLES}
         table = env[TABLE_NAME].strip()
         if not table:
@@ -121,8 +125,17 @@ class Settings(NamedTuple):
         if writer not in WRITERS:
             raise ConfigError(f"{WRITER} must be {' or '.join(WRITERS)}, got {writer!r}")
         origins = tuple(split_list(env[CORS_ORIGINS])) or (ANY_ORIGIN,)
-        # Nothing under the listing path is ever counted, however the request spells it.
-        rules = RouteRules(max_bytes, prefixes, templates, reserved=("/" + counts_path,))
+        try:
+            sources = parse_sources(env[METER_SOURCES], counts_path)
+        except ValueError as exc:
+            raise ConfigError(f"{METER_SOURCES}: {exc}") from None
+        # Nothing under the listing path is ever counted, however the request spells it; nor, by the counter,
+        # anything under a metered API's name (its count moves by its access logs and the admin CLI alone).
+        try:
+            metered = tuple("/" + name for name in parse_names(env[METERED]))
+        except ValueError as exc:
+            raise ConfigError(f"{METERED}: {exc}") from None
+        rules = RouteRules(max_bytes, prefixes, templates, reserved=("/" + counts_path, *metered))
         try:
             links = parse_links(env[DOWNLOADS], env[REDIRECTS], rules)
         except ValueError as exc:
@@ -158,13 +171,12 @@ class Settings(NamedTuple):
             days = check_zone(env[TIMEZONE].strip())
         except ValueError as exc:
             raise ConfigError(f"{TIMEZONE}: {exc}") from None
-        try:
-            sources = parse_sources(env[METER_SOURCES], counts_path)
-        except ValueError as exc:
-            raise ConfigError(f"{METER_SOURCES}: {exc}") from None
+        access = env[COUNTS_ACCESS].strip()
+        if access not in ACCESS_MODES:
+            raise ConfigError(f"{COUNTS_ACCESS} must be one of {', '.join(ACCESS_MODES)}, got {access!r}")
         meter_table = env[METER_TABLE].strip()
         if sources and not meter_table and METER_TABLE in variables:
             raise ConfigError(f"{METER_TABLE} is required with {METER_SOURCES}")
         return cls(table, origins, rules, counts_path, writer, links, bucket, limits, flags[COUNT_COUNTRIES],
                    flags[COUNT_BOTS], visitor_table, secret, ignored, int(raw_days), days, meter_table,
-                   {group: name for name, group in sources.items()})
+                   {group: name for name, group in sources.items()}, access)

@@ -10,6 +10,9 @@ from handler.rules.routes import split_list
 _NAME = re.compile(r"^[a-z0-9-]{1,32}$")
 # CloudWatch Logs log group names: 1-512 of letters, digits, _ - / . and # (CreateLogGroup's pattern).
 _LOG_GROUP = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")
+# A metered API's routes are counted from its logs alone (the counter refuses /NAME/...), so a name must not
+# take routes the README and docs show being counted: their examples would answer 404.
+EXAMPLE_ROUTES = ("hello", "visits", "login")
 
 
 def parse_sources(spec: str, counts_path: str = "") -> dict[str, str]:
@@ -23,5 +26,16 @@ def parse_sources(spec: str, counts_path: str = "") -> dict[str, str]:
             raise ValueError(f"{entry!r}: each name and each log group may appear once")
         if name == counts_path:
             raise ValueError(f"{entry!r}: {name} is the listing's path (countsPath)")
+        if name in EXAMPLE_ROUTES:
+            raise ValueError(f"{entry!r}: /{name} is a counted route in the README's examples; pick another name")
         found[name] = group
     return found
+
+
+def parse_names(spec: str) -> tuple[str, ...]:
+    """``NAME,...``: the metered APIs' names alone (the counter's METERED), each as parse_sources checks it."""
+    names = tuple(split_list(spec))
+    bad = [name for name in names if not _NAME.match(name)]
+    if bad:
+        raise ValueError(f"{bad[0]!r} is not a metered API's name (1-32 of a-z, 0-9 and -)")
+    return names

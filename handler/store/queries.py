@@ -162,9 +162,10 @@ def check_month(month: str) -> str:
     return month
 
 
-def usage_month(client: Any, table: str, month: str, budget: int = MAX_USAGE_ITEMS) -> dict[str, Any]:
+def usage_month(client: Any, table: str, month: str, now: float, budget: int = MAX_USAGE_ITEMS) -> dict[str, Any]:
     """A month's usage per API key (one paged Query per partition it is spread over), biggest consumer
-    first: ``{"month", "consumers": [{"consumer", "count", "routes": {route: n}}], "truncated"}``."""
+    first: ``{"month", "final", "finalAt", "consumers": [{"consumer", "count", "routes": {route: n}}],
+    "truncated"}``; ``final`` is false while late deliveries may still add to the month."""
     consumers: dict[str, dict[str, int]] = {}
     read, truncated = 0, False
     for partition in schema.usage_partitions(month):
@@ -191,4 +192,6 @@ def usage_month(client: Any, table: str, month: str, budget: int = MAX_USAGE_ITE
     ranked = sorted(consumers.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
     found = [{"consumer": c, "count": sum(r.values()), "routes": dict(sorted(r.items(), key=lambda kv: (-kv[1], kv[0])))}
              for c, r in ranked]
-    return {"month": month, "consumers": found, "truncated": truncated}
+    final_at = schema.usage_final_at(month)
+    return {"month": month, "final": now >= final_at, "finalAt": schema.iso(final_at), "consumers": found,
+            "truncated": truncated}
