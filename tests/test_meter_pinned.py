@@ -157,3 +157,14 @@ def test_the_own_log_group_is_named_from_project_then_stack(metering):
     ctx = Context(None, TABLE, RouteRules(), buckets.UTC, settings)
     found = commands.meter_settings(ctx, METER, ("route-counter", "prod"))
     assert found.sources == {"/route-counter/route-counter-prod/access-logs": "api"}
+
+
+def test_a_delivery_stores_its_days_in_the_stack_s_timezone(table):
+    client = create_client(retries=True)
+    client.create_table(**schema.meter_table_kwargs(METER))
+    berlin = Settings.from_env({**os.environ, METER_TABLE: METER, METER_SOURCES: f"shop={GROUP}",
+                                "TIMEZONE": "Europe/Berlin"}, METER_VARIABLES)
+    t = 1795474800.0  # 2026-11-23T23:00Z: the 24th in Berlin
+    deliver(berlin, lambda: client, [("x", rest_line("/a", "/a", t=t))])
+    item = client.get_item(TableName=TABLE, Key=schema.key("/shop/a"))["Item"]
+    assert buckets.day_name(berlin.days.day(t)) in item and buckets.day_name(buckets.UTC.day(t)) not in item
