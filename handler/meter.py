@@ -78,8 +78,11 @@ def meter(origin: str, source: str, events: list[tuple[str, str]], settings: Set
     found = store.chunks(batch, key, settings.table_name, settings.meter_table, now, settings.days, settings.expiry_days,
                          stale)
     done = store.apply_all(client(), found, clock.sleep)
-    values = {metrics.METERED: sum(r.count for r in batch.routes.values()), metrics.UNPARSED: len(batch.unparsed),
-              metrics.REFUSED: len(batch.refused), metrics.SKIPPED: done.skipped}
+    # What this delivery applied, not what it held: a re-delivery whose chunks were all applied before adds
+    # nothing to Metered (and its lines were reported Unparsed or Refused the first time).
+    again = bool(found) and done.applied == 0
+    values = {metrics.METERED: done.requests, metrics.UNPARSED: 0 if again else len(batch.unparsed),
+              metrics.REFUSED: 0 if again else len(batch.refused), metrics.SKIPPED: done.skipped}
     LOGGER.info("metrics", extra=metrics.meter_document(values, now, os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")))
     return {"status": "metered", "source": source, "routes": len(batch.routes), "chunks": len(found),
             "applied": done.applied, "skipped": done.skipped, **{k: v for k, v in values.items() if k != metrics.SKIPPED}}

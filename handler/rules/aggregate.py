@@ -62,7 +62,9 @@ def month_of(t: float) -> str:
 
 def route_of(line: accesslog.LogLine, source: str, rules: RouteRules) -> str:
     """The metered route of a line; RouteError when the rules refuse it."""
-    own = rules.resolve(line.template, encoded=False) if line.template else rules.resolve(line.path)
+    # A template is the API's own route: normalised and size-checked only. allowPrefixes and routeTemplates
+    # are the counter's rules for raw paths, so they apply to catch-all lines alone (docs/metering.md).
+    own = rules.canonical(line.template, encoded=False) if line.template else rules.resolve(line.path)
     route = f"/{source}" if own == "/" else f"/{source}{own}"
     if len(route.encode("utf-8")) > rules.max_bytes:
         raise RouteError(414, "route_too_long", f"route is longer than {rules.max_bytes} bytes")

@@ -27,6 +27,7 @@ TRIES = 4  # attempts of a chunk cancelled by a conflicting write (another batch
 class Chunk(NamedTuple):
     number: int  # its place in the batch, from 0
     items: list[dict[str, Any]]  # TransactItems: {"Update": ...}, the marker's {"Put": ...} last
+    requests: int = 0  # the metered requests its route updates add (what the Metered metric reports)
 
 
 class ChunkFailed(Exception):
@@ -66,6 +67,7 @@ def chunks(batch: Batch, key: str, counts_table: str, meter_table: str, now: flo
     updates = [update.increments_request(counts_table, route, batch.routes[route], now, days, expiry_days,
                                          stale.get(route))
                for route in sorted(batch.routes)]
+    requests = [batch.routes[route].count for route in sorted(batch.routes)]
     updates += [update.usage_request(meter_table, month, consumer, route, n)
                 for (month, consumer, route), n in sorted(batch.usage.items())]
     found = []
@@ -73,7 +75,8 @@ def chunks(batch: Batch, key: str, counts_table: str, meter_table: str, now: flo
         marker = {"TableName": meter_table, "Item": {**schema.marker_key(key, index),
                                                      schema.EXPIRES: {"N": str(int(now) + MARKER_DAYS * DAY)}},
                   "ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": schema.METER_PK}}
-        found.append(Chunk(index, [{"Update": u} for u in updates[start:start + MAX_CHUNK]] + [{"Put": marker}]))
+        found.append(Chunk(index, [{"Update": u} for u in updates[start:start + MAX_CHUNK]] + [{"Put": marker}],
+                           sum(requests[start:start + MAX_CHUNK])))
     return found
 
 
@@ -109,15 +112,16 @@ def apply(client: Any, chunk: Chunk, sleep: Callable[[float], None]) -> bool:
 class Applied(NamedTuple):
     applied: int  # chunks this delivery applied
     skipped: int  # chunks an earlier delivery had applied
+    requests: int = 0  # metered requests in the chunks this delivery applied
 
 
 def apply_all(client: Any, found: list[Chunk], sleep: Callable[[float], None]) -> Applied:
     """Every chunk in order; raises ChunkFailed at the first that cannot be applied (the ones before it
     stay applied, and their markers make the re-delivery skip them)."""
-    applied = skipped = 0
+    applied = skipped = requests = 0
     for chunk in found:
         if apply(client, chunk, sleep):
-            applied += 1
+            applied, requests = applied + 1, requests + chunk.requests
         else:
             skipped += 1
-    return Applied(applied, skipped)
+    return Applied(applied, skipped, requests)
