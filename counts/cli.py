@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, NoReturn, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from counts import metering
-from counts.context import LOCAL_TABLE, NOT_FOUND, CliError, Context, StoreFailed, stack_output
+from counts.context import LOCAL_CONFIG_TARGET, LOCAL_TABLE, NOT_FOUND, CliError, Context, StoreFailed, stack_output
 from handler import clock
 from handler.rules import buckets, schema
 from handler.rules import settings as env
@@ -71,10 +71,31 @@ def stack_config(stack_name: str | None) -> dict[str, Any]:
     }
 
 
+def local_config(endpoint: str) -> dict[str, Any]:
+    """The stack config the local API at ``endpoint`` runs with (`make dev`'s flags); {} from any other
+    DynamoDB-compatible store, which has none."""
+    import urllib.error
+    import urllib.request
+
+    if not _ENDPOINT.match(endpoint):
+        return {}  # make_client says what is wrong with it
+    request = urllib.request.Request(endpoint, data=b"{}", method="POST",
+                                     headers={"X-Amz-Target": LOCAL_CONFIG_TARGET,
+                                              "Content-Type": "application/x-amz-json-1.0"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            found = json.loads(answer.read()).get("config")
+    except (urllib.error.URLError, OSError, ValueError, AttributeError):
+        return {}
+    keys = set(stack.schema())
+    return {k: v for k, v in found.items() if k in keys} if isinstance(found, dict) else {}
+
+
 def stack_settings(args: argparse.Namespace) -> stack.StackSettings:
     """The settings the deployed handlers use: the stack's config (through the same parser as `pulumi up`),
-    unless --max-route-bytes / --counts-path / --timezone say otherwise."""
-    raw = {} if args.endpoint else stack_config(args.stack)
+    or with --endpoint the local API's own, unless --max-route-bytes / --counts-path / --timezone say
+    otherwise."""
+    raw = local_config(args.endpoint) if args.endpoint else stack_config(args.stack)
     for option, key in (("max_route_bytes", "maxRouteBytes"), ("counts_path", "countsPath"), ("timezone", "timezone")):
         if getattr(args, option) is not None:
             raw[key] = getattr(args, option)

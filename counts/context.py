@@ -17,6 +17,9 @@ from infra import settings as stack
 PROJECT = "route-counter"  # Pulumi.yaml's name
 LOCAL_TABLE = "route-counts-local"
 LOCAL_METER_TABLE = LOCAL_TABLE + "-meter"  # what `make dev` creates for metering (local/__main__.py)
+# `--endpoint` asks the local API for the stack config it runs with (timezone, route rules, countsPath,
+# meter), so the CLI reads and meters by the same rules as the handlers there. Loopback only, like the rest.
+LOCAL_CONFIG_TARGET = "RouteCounterLocal.StackConfig"
 
 
 # Exit statuses (docs/admin-cli.md): 0 done, 1 AWS or the store failed, 2 a user error, 3 no such route.

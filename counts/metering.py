@@ -178,17 +178,17 @@ def meter_replay_command(ctx: Context, args: argparse.Namespace, out: TextIO, st
     once its delivery is applied (or is a control message); one that cannot be applied is named on
     stderr and left in the queue, and the rest are replayed. Exit 1 when any is left."""
     if args.endpoint and not args.queue_url:
-        raise CliError("the local API has no dead-letter queue: pass --queue-url to replay a deployed stack's")
+        raise CliError("the local API has no dead-letter queue: pass --queue-url (an SQS-compatible server's, such "
+                       "as `moto_server`'s) to replay locally")
     queue = args.queue_url or stack_output(args, "meter_dead_letter_queue_url")
     if not queue:
         raise CliError("no dead-letter queue: pass --queue-url URL (the stack's meter_dead_letter_queue_url output)")
-    settings = meter_settings(ctx, resolve_meter_table(args), (PROJECT, stack_name(args)))
+    settings = meter_settings(ctx, resolve_meter_table(args), None if args.endpoint else (PROJECT, stack_name(args)))
     if not settings.sources:  # the stack's config could not be read: every delivery would look foreign
-        raise CliError("cannot read which log groups the stack meters (`pulumi config --json` failed or `pulumi` "
-                       "is not on PATH); nothing was taken from the queue")
-    import botocore.session
-
-    sqs = botocore.session.get_session().create_client("sqs")
+        where = "the local API's (`make dev ARGS=\"--meter NAME=LOG_GROUP\"`)" if args.endpoint else \
+            "the stack's (`pulumi config --json` failed or `pulumi` is not on PATH)"
+        raise CliError(f"cannot read which log groups are metered from {where}; nothing was taken from the queue")
+    sqs = sqs_client(queue)
     replayed, left, seen = 0, 0, set()
     while True:
         messages = [m for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0,
@@ -207,6 +207,25 @@ def meter_replay_command(ctx: Context, args: argparse.Namespace, out: TextIO, st
                 print(f"message {message['MessageId']}: {status}; left in the queue", file=sys.stderr)
     print(f"replayed {replayed:,} deliveries" + (f"; left {left:,} in the queue (see above)" if left else ""), file=out)
     return 1 if left else 0
+
+
+def sqs_client(queue_url: str) -> Any:
+    """An SQS client for the queue: AWS's endpoint for an AWS queue URL (its region from the URL), else the
+    URL's own host, so a local SQS-compatible server (moto's) works as AWS does."""
+    import urllib.parse
+
+    import botocore.session
+
+    parts = urllib.parse.urlsplit(queue_url)
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        raise CliError(f"--queue-url must be a queue's http(s) URL, got {queue_url!r}")
+    aws_host = host.startswith("sqs.") and host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
+    session = botocore.session.get_session()
+    if aws_host:
+        return session.create_client("sqs", region_name=host.split(".")[1])
+    return session.create_client("sqs", endpoint_url=f"{parts.scheme}://{parts.netloc}",
+                                 region_name=session.get_config_variable("region") or "us-east-1")
 
 
 def _replay(body: str, settings: Settings, ctx: Context) -> str:

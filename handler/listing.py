@@ -12,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handler.clock import now
 from handler.rules import buckets
-from handler.rules.routes import RouteError, normalize
+from handler.rules.routes import RouteError, RouteRules, normalize
 from handler.rules.settings import LISTING_VARIABLES, Settings
 from handler.store.dynamo import classify, create_client
 from handler.store.outcomes import DynamoFailure
@@ -98,6 +98,17 @@ def _view(query: Mapping[str, str], html: bool, days: buckets.Days) -> View:
     return View(now(), window, series == "1" or html, days)
 
 
+def lookup(rules: RouteRules, raw: str) -> str:
+    """The key ``?route=`` reads (query values arrive decoded): what the counter would count it under, or,
+    outside ``allowPrefixes``, the route as written (a metered API's routes are its own, never refused)."""
+    try:
+        return rules.resolve(raw, encoded=False)
+    except RouteError as exc:
+        if exc.code != "route_not_counted":
+            raise
+        return rules.canonical(raw, encoded=False)
+
+
 def usage_answer(request: events.Request, settings: Settings, client: Callable[[], Any], cors: dict[str, str]) -> dict[str, Any]:
     """``/_counts/usage?month=2026-11`` (default: this UTC month): metered requests per API key and route,
     on a guarded listing only: who used an API, and how much, is billing data."""
@@ -120,7 +131,7 @@ def badge_answer(request: events.Request, settings: Settings, client: Callable[[
         options = badge.badge_options(request.query, strict=True)  # before any read
     except badge.BadBadge as exc:
         raise BadQuery(str(exc)) from None
-    route = settings.rules.resolve(request.query["route"], encoded=False)
+    route = lookup(settings.rules, request.query["route"])
     record = get_route(client(), settings.table_name, route, View(now(), days=settings.days))
     svg, shields = badge.badge(badge.badge_label(request.query.get("label")), record["count"] if record else 0, options)
     if request.query.get("format") == "shields":
@@ -138,7 +149,7 @@ def answer(
         raise BadQuery(f"use only one of route, top and cursor (got {', '.join(picked)})")
     view = _view(query, html, settings.days)
     if "route" in query:
-        route = rules.resolve(query["route"], encoded=False)  # query values arrive decoded
+        route = lookup(rules, query["route"])
         record = get_route(client(), table, route, view)
         return (200, record, {}) if record else (404, route, {})
     prefix = normalize(query.get("prefix", "/"))

@@ -24,7 +24,7 @@ DEFAULT_TABLE = "route-counts-local"
 # environment variable (`CORS_ORIGINS`), with the help text and default Pulumi.yaml declares: the local
 # API reads config through the same schema and the same parser as `pulumi up`.
 LOCAL_KEYS = ("stageName", "countsPath", "corsOrigins", "allowPrefixes", "routeTemplates", "maxRouteBytes",
-              "downloads", "redirects", "rateLimits", "uniqueVisitors", "countBots", "ignoreIps", "timezone")
+              "downloads", "redirects", "rateLimits", "uniqueVisitors", "countBots", "ignoreIps", "timezone", "meter")
 ALIASES = {"stageName": ["--stage"]}  # the wave-1 flag name
 _ENDPOINT = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?/?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?/?$")
 
@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         # Countries are counted on EDGE stacks only: --count-countries stands for endpointType EDGE here.
         endpoint_type = {"endpointType": "EDGE"} if args.count_countries else {}
         access = {"countsAccess": "apiKey"} if args.counts_api_key else {}  # as the key guards: usage is served
-        settings = stack.parse({**{key: getattr(args, key) for key in LOCAL_KEYS}, **endpoint_type, **access})
+        raw = {**{key: getattr(args, key) for key in LOCAL_KEYS if getattr(args, key) is not None}, **endpoint_type,
+               **access}
+        settings = stack.parse(raw)
     except stack.SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -102,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         quiet=args.quiet,
         admin=True,  # for loopback peers only, whatever the bound address (local/server.py)
         counts_api_key=args.counts_api_key,
+        stack_config=raw,  # what `python -m counts --endpoint` reads, so it meters by this server's rules
     )
     if args.dynamodb_endpoint and not _ENDPOINT.match(args.dynamodb_endpoint):
         print(f"error: --dynamodb-endpoint must be an http:// or https:// URL like http://localhost:8000, "

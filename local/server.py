@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, quote
 
+from counts.context import LOCAL_CONFIG_TARGET
 from infra.openapi import needs_credentials
 from local.events import COUNTER, LISTING, build_event
 
@@ -53,6 +54,7 @@ class LocalConfig:
     quiet: bool = False
     admin: bool = True  # answer DynamoDB API calls from loopback peers (they can reset counts); never from afar
     counts_api_key: str | None = None  # as API Gateway does with countsAccess apiKey: x-api-key on the listing
+    stack_config: dict[str, Any] | None = None  # the stack config this server stands for (LOCAL_CONFIG_TARGET)
 
 
 class Backend:
@@ -292,7 +294,8 @@ class LocalApp:
             headers.append(("Content-Length", environ["CONTENT_LENGTH"]))
         target_header = environ.get("HTTP_X_AMZ_TARGET", "")
         # Browsers always send Origin on such a request, botocore never does: no web page can drive this.
-        sdk_call = method == "POST" and target_header.startswith(DYNAMODB_TARGET) and "HTTP_ORIGIN" not in environ
+        sdk_call = method == "POST" and target_header.startswith((DYNAMODB_TARGET, LOCAL_CONFIG_TARGET)) \
+            and "HTTP_ORIGIN" not in environ
         if sdk_call and not (self.config.admin and _loopback(environ.get("REMOTE_ADDR", ""))):
             # From another machine (the server bound to 0.0.0.0): refused in DynamoDB's error shape, so the
             # CLI says why in one line; never counted as a hit.
@@ -300,6 +303,9 @@ class LocalApp:
                 "__type": "com.amazonaws.dynamodb.v20120810#AccessDeniedException",
                 "message": "the local API answers DynamoDB calls only from this machine (loopback): run the CLI "
                            "here with --endpoint http://127.0.0.1:PORT"}).encode()
+        if sdk_call and target_header == LOCAL_CONFIG_TARGET:
+            config = json.dumps({"config": self.config.stack_config or {}}, default=str).encode()
+            return 200, [("Content-Type", "application/x-amz-json-1.0")], config
         if sdk_call:
             status, answer = self.backend.dynamodb_api(target_header, body)
             return status, [("Content-Type", "application/x-amz-json-1.0")], json.dumps(answer, default=_wire).encode()

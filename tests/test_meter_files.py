@@ -3,6 +3,7 @@ named when they cannot be metered, and a replay that can be tried locally."""
 
 from __future__ import annotations
 
+import json
 import os
 
 from handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
@@ -21,6 +22,12 @@ def test_allow_prefixes_applies_to_catch_all_lines_only(table):
                                               ("in", rest_line("/visits/a")), ("out", rest_line("/other"))])
     assert (done["Metered"], done["Refused"]) == (2, 1)
     assert sorted(totals(client)) == ["/shop/users/{id}", "/shop/visits/a"]
+    from handler import listing
+    from local.events import build_event
+
+    shown = Settings.from_env({**os.environ, "ALLOW_PREFIXES": "/visits"})
+    event, _ = build_event("GET", "/_counts?route=/shop/users/{id}")  # the listing finds it all the same
+    assert json.loads(listing.handle(event, None, shown, lambda: client)["body"])["count"] == 1
 
 
 def test_a_redelivery_that_applies_nothing_adds_nothing_to_the_metrics(metering):
@@ -30,3 +37,85 @@ def test_a_redelivery_that_applies_nothing_adds_nothing_to_the_metrics(metering)
     assert (first["Metered"], first["Unparsed"]) == (2, 1)
     assert (again["Metered"], again["Unparsed"], again["skipped"]) == (0, 0, 1)
     assert totals(client)["/shop/a"]["count"] == 1
+
+
+def _counts(api, *argv: str, env: dict | None = None):
+    import subprocess
+    import sys
+
+    from tests.localapi import ROOT
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.run([sys.executable, "-m", "counts", "--endpoint", api.base, *argv], cwd=ROOT,
+                          env={**clean, **(env or {})}, capture_output=True, text=True, timeout=120)
+
+
+def test_ingest_against_make_dev_uses_the_server_s_own_rules(tmp_path):
+    import datetime
+
+    from tests.localapi import LocalApi
+
+    t = datetime.datetime(2026, 11, 23, 20, 0, tzinfo=datetime.timezone.utc).timestamp()  # the 24th in Tokyo
+    path = tmp_path / "access.log"
+    path.write_text(rest_line("/users/7", t=t) + "\n" + rest_line("/users/8", t=t) + "\n")
+    with LocalApi("--quiet", "--timezone", "Asia/Tokyo", "--route-templates", "/users/{id}") as api:
+        done = _counts(api, "ingest", str(path), "--source", "shop")
+        assert done.returncode == 0, done.stderr
+        status, _, record = api.request("GET", "/_counts?route=/shop/users/{id}")
+    assert status == 200 and record["count"] == 2  # the server's template
+    assert record["daily"] == {"2026-11-24": 2}  # the server's days: Tokyo's date
+
+
+def test_meter_replay_works_against_make_dev_and_a_local_sqs(tmp_path):
+    import json
+
+    import botocore.session
+    from moto.server import ThreadedMotoServer
+
+    from handler.web import logs
+    from tests.localapi import LocalApi
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        sqs = botocore.session.get_session().create_client(
+            "sqs", endpoint_url=f"http://{host}:{port}", region_name="us-east-1",
+            aws_access_key_id="local", aws_secret_access_key="local")
+        url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+        delivery = logs.encode("/local/shop", "s1", [("e1", rest_line("/a", "/a"), 0), ("e2", rest_line("/a", "/a"), 0)])
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"requestPayload": delivery}))
+        with LocalApi("--quiet", "--meter", "shop=/local/shop") as api:
+            done = _counts(api, "meter-replay", "--queue-url", url)
+            assert (done.returncode, done.stdout.strip()) == (0, "replayed 1 deliveries"), done.stderr
+            status, _, record = api.request("GET", "/_counts?route=/shop/a")
+        assert status == 200 and record["count"] == 2
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert attributes["ApproximateNumberOfMessages"] == "0"
+    finally:
+        server.stop()
+
+
+def test_the_sample_file_in_the_docs_meters_every_line(metering, tmp_path):
+    import io
+
+    from counts.cli import parser, run
+    from tests.conftest import TABLE
+    from tests.localapi import ROOT
+
+    out = io.StringIO()
+    argv = ["--table", TABLE, "ingest", str(ROOT / "docs" / "access-log-sample.jsonl"), "--source", "shop",
+            "--meter-table", METER]
+    assert run(parser().parse_args(argv), out, io.StringIO()) == 0
+    assert out.getvalue().startswith("ingested 13 requests on shop") and "0 lines unparsed, 0 refused" in out.getvalue()
+    routes = totals(create_client(retries=True))
+    assert routes["/shop/users/{id}"]["count"] == 4 and routes["/shop/static/app.js"]["count"] == 1
+
+
+def test_the_docs_example_lines_are_metering_lines():
+    from handler.rules import accesslog
+    from tests.localapi import ROOT
+
+    text = (ROOT / "docs" / "metering.md").read_text()
+    examples = [line for line in text.splitlines() if line.startswith('{"requestId"')]
+    assert len(examples) == 2 and all(accesslog.parse(line) for line in examples)
