@@ -103,6 +103,7 @@ def ingest_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: T
     origin = f"ingest\0{args.source}\0{os.path.basename(args.file)}"
     progress = Progress(ctx.client, meter_table, origin, [event_id for event_id, _ in events])
     totals: Counter[str] = Counter()
+    report = Report(dict(events))
     for start, end in progress.windows(INGEST_BATCH):
         try:
             done = meter(origin, args.source, events[start:end], settings, lambda: ctx.client)
@@ -111,12 +112,39 @@ def ingest_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: T
                               "applied is skipped") from None
         progress.done(end)
         totals.update({k: v for k, v in done.items() if isinstance(v, int)})
+        report.add(done["unparsedIds"], done["refusedLines"])
+    report.show(sys.stderr)
     print(f"ingested {totals['Metered']:,} requests on {args.source} ({totals['applied']:,} chunks applied, "
           f"{totals['skipped']:,} already applied before); {totals['Unparsed']:,} lines unparsed, "
           f"{totals['Refused']:,} refused by the route rules" + (f", {skipped:,} at or after --until" if skipped else "")
           + (f"; the first {progress.resumed:,} lines were ingested before" if progress.resumed else ""),
           file=out)
+    if totals["lines"] and totals["lines"] == totals["Unparsed"] + totals["Refused"]:
+        raise CliError(f"nothing in {args.file} could be metered: every line was unparsed or refused (see above)")
     return 0
+
+
+class Report:
+    """The lines ingest could not meter, named by line number (JSON lines) or event id, with the reason,
+    never their content: it may hold what the API's callers sent."""
+
+    SHOWN = 20
+
+    def __init__(self, messages: dict[str, str]) -> None:
+        self.messages = messages
+        self.found: list[tuple[str, str]] = []
+
+    def add(self, unparsed: list[str], refused: list[tuple[str, str]]) -> None:
+        self.found += [(event_id, "unparsed: " + accesslog.why(self.messages[event_id])) for event_id in unparsed]
+        self.found += [(event_id, "refused: " + reason) for event_id, reason in refused]
+
+    def show(self, err: TextIO) -> None:
+        for event_id, reason in self.found[:self.SHOWN]:
+            number, sep, _ = event_id.partition(":")
+            where = f"line {number}" if sep and number.isascii() and number.isdigit() else f"event {event_id}"
+            print(f"{where}: {reason}", file=err)
+        if len(self.found) > self.SHOWN:
+            print(f"... and {len(self.found) - self.SHOWN:,} more", file=err)
 
 
 class Progress:

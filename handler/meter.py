@@ -70,8 +70,9 @@ def meter(origin: str, source: str, events: list[tuple[str, str]], settings: Set
     where = origin.replace("\0", " ")
     for event_id in batch.unparsed:  # never the line itself: it may hold what the API's callers sent
         LOGGER.warning("not an access-log line", extra={"origin": where, "eventId": event_id})
-    for event_id in batch.refused:
-        LOGGER.warning("a line the route rules or the time bounds refuse", extra={"origin": where, "eventId": event_id})
+    for event_id, reason in batch.refused:
+        LOGGER.warning("a line the route rules or the time bounds refuse",
+                       extra={"origin": where, "eventId": event_id, "reason": reason})
     key = store.batch_key(origin, (i for i, _ in events))
     routes = sorted(batch.routes)
     stale = store.stale_buckets(client(), settings.table_name, routes, now, settings.days) if routes else {}
@@ -85,7 +86,8 @@ def meter(origin: str, source: str, events: list[tuple[str, str]], settings: Set
               metrics.REFUSED: 0 if again else len(batch.refused), metrics.SKIPPED: done.skipped}
     LOGGER.info("metrics", extra=metrics.meter_document(values, now, os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")))
     return {"status": "metered", "source": source, "routes": len(batch.routes), "chunks": len(found),
-            "applied": done.applied, "skipped": done.skipped, **{k: v for k, v in values.items() if k != metrics.SKIPPED}}
+            "applied": done.applied, "skipped": done.skipped, **{k: v for k, v in values.items() if k != metrics.SKIPPED},
+            "lines": batch.lines, "unparsedIds": batch.unparsed, "refusedLines": batch.refused}
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

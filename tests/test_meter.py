@@ -71,7 +71,7 @@ def test_routes_are_the_api_s_own_under_its_name_and_catch_alls_go_through_the_r
     assert sorted(batch.routes) == ["/shop", "/shop/a/~b", "/shop/orders/{id}", "/shop/users/{id}"]
     users = batch.routes["/shop/users/{id}"]
     assert (users.count, users.methods, users.statuses) == (2, Counter(GET=1, PUT=1), Counter({"2xx": 1, "4xx": 1}))
-    assert (batch.unparsed, batch.refused, batch.lines) == (["5"], ["6"], 7)  # the long route: over maxRouteBytes
+    assert (batch.unparsed, batch.refused, batch.lines) == (["5"], [("6", "route is longer than 64 bytes")], 7)  # the long route: over maxRouteBytes
 
 
 def test_buckets_are_the_request_s_time_not_the_delivery_s():

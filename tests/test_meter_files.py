@@ -119,3 +119,31 @@ def test_the_docs_example_lines_are_metering_lines():
     text = (ROOT / "docs" / "metering.md").read_text()
     examples = [line for line in text.splitlines() if line.startswith('{"requestId"')]
     assert len(examples) == 2 and all(accesslog.parse(line) for line in examples)
+
+
+def test_ingest_names_the_lines_it_could_not_meter_and_why_never_their_content(metering, tmp_path, capsys):
+    from counts.cli import main
+    from tests.conftest import TABLE
+
+    secret = "hunter2-password"
+    path = tmp_path / "access.log"
+    path.write_text("\n".join([rest_line("/a", "/a"), f"password={secret}", rest_line("/a", "/a", t=1400000000),
+                               json.dumps({"path": "/x", "note": secret})]) + "\n")
+    argv = ["--table", TABLE, "ingest", str(path), "--source", "shop", "--meter-table", METER]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "line 2: unparsed: not JSON" in err
+    assert "line 3: refused: requestTime before API Gateway existed" in err
+    assert "line 4: unparsed: no httpMethod, status, requestTime" in err
+    assert secret not in err
+
+
+def test_a_file_with_nothing_meterable_exits_2(metering, tmp_path, capsys):
+    from counts.cli import main
+    from tests.conftest import TABLE
+
+    path = tmp_path / "wrong.log"
+    path.write_text('127.0.0.1 - - [24/Nov/2026:05:30:00 +0000] "GET / HTTP/1.1" 200 12\n')  # CLF: not ours
+    assert main(["--table", TABLE, "ingest", str(path), "--source", "shop", "--meter-table", METER]) == 2
+    err = capsys.readouterr().err
+    assert "line 1: unparsed: not JSON" in err and "nothing in" in err and "could be metered" in err

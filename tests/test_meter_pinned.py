@@ -34,7 +34,7 @@ def test_a_metered_route_of_exactly_max_route_bytes_counts_and_one_byte_more_is_
     exact = "/" + "a" * (64 - len("/shop") - 1)  # "/shop" + it: 64 bytes
     batch = fold(rest_line(exact), rest_line(exact + "b"), rules=rules)
     assert list(batch.routes) == ["/shop" + exact] and len(("/shop" + exact).encode()) == 64
-    assert batch.refused == ["1"]
+    assert batch.refused == [("1", "route is longer than 64 bytes")]
 
 
 def test_metered_days_fall_in_the_configured_timezone():

@@ -60,11 +60,11 @@ def _value(line: dict[str, Any], name: str) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str):
-        raise _NotALine(name)
+        raise _NotALine(f"{name} is not text or a whole number")
     try:
         value.encode("utf-8")  # a lone surrogate ("\\ud800") decodes from JSON but can never be stored
     except UnicodeEncodeError:
-        raise _NotALine(name) from None
+        raise _NotALine(f"{name} is not valid UTF-8 text") from None
     return value
 
 
@@ -83,28 +83,49 @@ def _is_greedy(template: str) -> bool:
 def parse(message: str) -> LogLine | None:
     """What one access-log line says, or None when it is not one of ours (not JSON, or lacking the
     fields, or holding what no line of ours holds): the caller counts it as unparsed and never shows its
-    content."""
+    content (``why`` says what was wrong)."""
+    try:
+        return _read(message)
+    except _NotALine:
+        return None
+
+
+def why(message: str) -> str:
+    """Why parse refused a line, in words that never quote it (for the CLI's report); "" when it parses."""
+    try:
+        _read(message)
+    except _NotALine as exc:
+        return str(exc)
+    return ""
+
+
+def _read(message: str) -> LogLine:
     try:
         line = json.loads(message)
-        if not isinstance(line, dict):
-            return None
-        return _read(line)
-    except (ValueError, RecursionError):  # _NotALine is a ValueError; RecursionError: JSON nested too deep
-        return None
-
-
-def _read(line: dict[str, Any]) -> LogLine | None:
+    except RecursionError:
+        raise _NotALine("JSON nested too deep") from None
+    except ValueError:
+        raise _NotALine("not JSON") from None
+    if not isinstance(line, dict):
+        raise _NotALine("not a JSON object")
     method, raw_path, status, raw_time = (_value(line, n) for n in ("httpMethod", "path", "status", "requestTime"))
-    if not (method and raw_path and status and raw_time) or not raw_path.startswith("/"):
-        return None
+    missing = [n for n, v in zip(("httpMethod", "path", "status", "requestTime"), (method, raw_path, status, raw_time),
+                                 strict=True) if not v]
+    if missing:
+        raise _NotALine(f"no {', '.join(missing)} (not a metering format: see meter_access_log_format)")
+    assert method and raw_path and status and raw_time
+    if not raw_path.startswith("/"):
+        raise _NotALine("path does not start with /")
     if not (status.isascii() and status.isdigit() and len(status) == 3 and status[0] in "12345"):
-        return None
+        raise _NotALine("status is not an HTTP status")
     t = epoch_seconds(raw_time)
-    if t is None or not (method.isascii() and method.isalpha()) or len(method) > MAX_METHOD:
-        return None
+    if t is None:
+        raise _NotALine("requestTime is not epoch seconds or milliseconds")
+    if not (method.isascii() and method.isalpha()) or len(method) > MAX_METHOD:
+        raise _NotALine("httpMethod is not a method")
     api_key = _value(line, "apiKeyId")
     if api_key is not None and not _KEY_ID.match(api_key):
-        return None
+        raise _NotALine("apiKeyId is not an API key id")
     base_path, stage = _value(line, "basePath"), _value(line, "stage")
     if base_path is not None:  # through a custom domain: its mapping's path stands first, never the stage
         path = strip_prefix(raw_path, base_path) or raw_path

@@ -49,9 +49,9 @@ class Batch:
     routes: dict[str, Increments] = field(default_factory=dict)
     usage: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (month, key id, route) -> requests
     unparsed: list[str] = field(default_factory=list)  # ids of lines that are not access-log lines
-    # ids of lines whose route the rules refuse (outside allowPrefixes, too long, bad characters), or whose
-    # time cannot be real
-    refused: list[str] = field(default_factory=list)
+    # (id, why) of lines whose route the rules refuse (outside allowPrefixes, too long, bad characters), or
+    # whose time cannot be real: the reason never quotes the line
+    refused: list[tuple[str, str]] = field(default_factory=list)
     lines: int = 0
 
 
@@ -88,12 +88,13 @@ def aggregate(events: Iterable[tuple[str, str]], source: str, rules: RouteRules,
             batch.unparsed.append(event_id)
             continue
         if not plausible(line.t, now):
-            batch.refused.append(event_id)
+            batch.refused.append((event_id, "requestTime before API Gateway existed" if line.t < API_GATEWAY_LAUNCH
+                                  else "requestTime more than a day ahead"))
             continue
         try:
             route = route_of(line, source, rules)
-        except RouteError:
-            batch.refused.append(event_id)
+        except RouteError as exc:
+            batch.refused.append((event_id, exc.message))
             continue
         batch.routes.setdefault(route, Increments()).add(line, days)
         if line.api_key:
