@@ -129,7 +129,7 @@ def make_client(args: argparse.Namespace) -> Any:
         os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     if args.region:
         os.environ["AWS_DEFAULT_REGION"] = args.region
-    return create_client(retries=True)
+    return create_client(retries=True, read_timeout=ADMIN_READ_TIMEOUT)
 
 
 def all_records(client: Any, table: str, prefix: str, seen: queries.View) -> Iterator[dict[str, Any]]:
@@ -471,6 +471,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, stdin: TextIO | Non
     return COMMANDS[args.command](ctx, args, out, stdin)
 
 
+# The CLI is no hot path: it waits for a slow store (a 100-item transaction takes 1-6 s in `make dev`'s
+# embedded one) rather than time out and re-send.
+ADMIN_READ_TIMEOUT = 60.0
 # What the counter's route rules are made of (not METERED: the CLI may set a metered route).
 RULE_VARIABLES = (env.TABLE_NAME, env.MAX_ROUTE_BYTES, env.ALLOW_PREFIXES, env.ROUTE_TEMPLATES, env.COUNTS_PATH)
 GLOBAL_OPTIONS = ("table", "stack", "endpoint", "region", "max_route_bytes", "counts_path", "timezone")

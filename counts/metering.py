@@ -113,6 +113,11 @@ def ingest_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: T
         progress.done(end)
         totals.update({k: v for k, v in done.items() if isinstance(v, int)})
         report.add(done["unparsedIds"], done["refusedLines"])
+        if sys.stderr.isatty():  # progress on a terminal only: a log or a pipe gets the summary alone
+            print(f"\r{end:,} of {len(events):,} lines read; {totals['applied']:,} chunks applied, "
+                  f"{totals['skipped']:,} skipped (applied before)", end="", file=sys.stderr, flush=True)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
     report.show(sys.stderr)
     print(f"ingested {totals['Metered']:,} requests on {args.source} ({totals['applied']:,} chunks applied, "
           f"{totals['skipped']:,} already applied before); {totals['Unparsed']:,} lines unparsed, "

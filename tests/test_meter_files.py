@@ -9,7 +9,7 @@ import os
 from handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
 from handler.rules import schema
 from handler.store.dynamo import create_client
-from tests.conftest import METER
+from tests.conftest import METER, START
 from tests.metered import GROUP, deliver, rest_line, totals
 
 
@@ -147,3 +147,19 @@ def test_a_file_with_nothing_meterable_exits_2(metering, tmp_path, capsys):
     assert main(["--table", TABLE, "ingest", str(path), "--source", "shop", "--meter-table", METER]) == 2
     err = capsys.readouterr().err
     assert "line 1: unparsed: not JSON" in err and "nothing in" in err and "could be metered" in err
+
+
+def test_a_large_backfill_completes_against_make_dev(tmp_path):
+    """25,000 lines over 150 routes (#33: 19 of 19 runs timed out on 100-item transactions before)."""
+    from tests.localapi import LocalApi
+
+    path = tmp_path / "big.log"
+    path.write_text("\n".join(rest_line(f"/r{i % 150}", f"/r{i % 150}", t=START - i) for i in range(25_000)) + "\n")
+    with LocalApi("--quiet") as api:
+        done = _counts(api, "ingest", str(path), "--source", "shop")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("ingested 25,000 requests on shop")
+        again = _counts(api, "ingest", str(path), "--source", "shop")
+        assert again.returncode == 0 and again.stdout.startswith("ingested 0 requests"), again.stderr
+        status, _, body = api.request("GET", "/_counts?prefix=/shop&limit=1000")
+    assert status == 200 and sum(r["count"] for r in body["routes"]) == 25_000 and len(body["routes"]) == 150

@@ -48,17 +48,18 @@ class _DynamoDBOnlyLoader(Loader):  # type: ignore[misc]  # botocore has no type
         return ["dynamodb"]
 
 
-def create_client(*, retries: bool) -> Any:
+def create_client(*, retries: bool, read_timeout: float = READ_TIMEOUT) -> Any:
     """A low-level DynamoDB client with short timeouts; ``retries=False`` for the writer (see module doc).
 
     Built on botocore directly: the Lambda runtime ships it, and skipping boto3's resource layer makes
     cold starts and every call cheaper. Parameter validation is off because every request is built here.
     A fixed User-Agent spares botocore rebuilding its telemetry string twice per request.
     The endpoint can be redirected for local runs with botocore's own AWS_ENDPOINT_URL_DYNAMODB.
+    ``read_timeout``: the admin CLI waits longer (a 100-item transaction takes seconds in a local store).
     """
     config = Config(
         connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
+        read_timeout=read_timeout,
         retries={"mode": "standard", "total_max_attempts": 3 if retries else 1},
         parameter_validation=False,
         tcp_keepalive=True,
