@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator, NoReturn, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from counts import metering
+from counts import ingest, metering
 from counts.context import LOCAL_CONFIG_TARGET, LOCAL_TABLE, NOT_FOUND, CliError, Context, StoreFailed, stack_output
 from handler import clock
 from handler.rules import buckets, schema
@@ -456,7 +456,7 @@ def import_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: T
 COMMANDS: dict[str, Callable[[Context, argparse.Namespace, TextIO, TextIO], int]] = {
     "list": list_command, "get": get_command, "top": top_command, "reset": reset_command, "set": set_command,
     "delete": delete_command, "export": export_command, "import": import_command, "usage": metering.usage_command,
-    "ingest": metering.ingest_command, "meter-replay": metering.meter_replay_command,
+    "ingest": ingest.ingest_command, "meter-replay": metering.meter_replay_command,
 }
 
 

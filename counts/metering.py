@@ -1,29 +1,24 @@
-"""The metering commands of `python -m counts`: usage per API key, ingesting access-log files, and replaying
-the dead-letter queue, all through the metering function's own exactly-once path (handler/meter.py)."""
+"""The metering commands of `python -m counts`: usage per API key and replaying the dead-letter queue
+through the metering function's own exactly-once path (handler/meter.py); ingesting files is
+counts/ingest.py."""
 
 from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
-import os
 import sys
 import time
-from collections import Counter
-from typing import Any, Iterator, TextIO
+from typing import Any, TextIO
 
 from handler import clock
-from handler.meter import handle, meter
-from handler.rules import accesslog, schema
+from handler.meter import handle
 from handler.rules.settings import METER_VARIABLES, Settings
-from handler.rules.sources import parse_sources
 from handler.store import queries
 from handler.store.meter import ChunkFailed
 from infra import settings as stack
-from counts.context import PROJECT, CliError, Context, StoreFailed, resolve_meter_table, stack_name, stack_output
+from counts.context import PROJECT, CliError, Context, resolve_meter_table, stack_name, stack_output
 
-INGEST_BATCH = 10_000  # lines metered together (a CloudWatch Logs delivery holds up to 10,000 events)
 
 
 def usage_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -55,142 +50,6 @@ def meter_settings(ctx: Context, meter_table: str, project_stack: tuple[str, str
     group = stack.own_group_name(*project_stack) if project_stack else ""
     environment = ctx.settings.handler_environment(ctx.table, "", "", "", meter_table, group)
     return Settings.from_env(environment, METER_VARIABLES)
-
-
-def _ingest_lines(path: str) -> list[tuple[str, str]]:
-    """(event id, line) pairs from JSON lines or `aws logs filter-log-events` JSON; ids stable per file, so
-    ingesting the same file again counts nothing twice."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise CliError(f"{path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise CliError(f"{path}: not UTF-8 text ({exc})") from None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and isinstance(data.get("events"), list):  # filter-log-events
-        found = []
-        for n, event in enumerate(data["events"], 1):
-            if not isinstance(event, dict) or not isinstance(event.get("message"), str):
-                raise CliError(f"{path}: event {n} has no message")
-            found.append((str(event.get("eventId") or f"event{n}"), event["message"]))
-        return found
-    lines = [line for line in text.splitlines() if line.strip()]
-    return [(f"{n}:{hashlib.sha256(line.encode()).hexdigest()[:16]}", line) for n, line in enumerate(lines, 1)]
-
-
-def ingest_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    try:
-        parse_sources(f"{args.source}=/ingest")
-    except ValueError:
-        raise CliError(f"--source must be 1-32 of a-z, 0-9 and - (the metered API's name), got {args.source!r}") from None
-    events = _ingest_lines(args.file)
-    if args.until:
-        until = iso_time(args.until)
-        kept = []
-        for event_id, line in events:
-            parsed = accesslog.parse(line)
-            if parsed is None or parsed.t < until:  # unparsed lines go through, to be reported
-                kept.append((event_id, line))
-        skipped, events = len(events) - len(kept), kept
-    else:
-        skipped = 0
-    meter_table = resolve_meter_table(args)
-    settings = meter_settings(ctx, meter_table)
-    origin = f"ingest\0{args.source}\0{os.path.basename(args.file)}"
-    progress = Progress(ctx.client, meter_table, origin, [event_id for event_id, _ in events])
-    totals: Counter[str] = Counter()
-    report = Report(dict(events))
-    for start, end in progress.windows(INGEST_BATCH):
-        try:
-            done = meter(origin, args.source, events[start:end], settings, lambda: ctx.client)
-        except ChunkFailed as exc:
-            raise StoreFailed(f"stopped at line {start + 1:,} ({exc}); run the same command again: what was "
-                              "applied is skipped") from None
-        progress.done(end)
-        totals.update({k: v for k, v in done.items() if isinstance(v, int)})
-        report.add(done["unparsedIds"], done["refusedLines"])
-        if sys.stderr.isatty():  # progress on a terminal only: a log or a pipe gets the summary alone
-            print(f"\r{end:,} of {len(events):,} lines read; {totals['applied']:,} chunks applied, "
-                  f"{totals['skipped']:,} skipped (applied before)", end="", file=sys.stderr, flush=True)
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
-    report.show(sys.stderr)
-    print(f"ingested {totals['Metered']:,} requests on {args.source} ({totals['applied']:,} chunks applied, "
-          f"{totals['skipped']:,} already applied before); {totals['Unparsed']:,} lines unparsed, "
-          f"{totals['Refused']:,} refused by the route rules" + (f", {skipped:,} at or after --until" if skipped else "")
-          + (f"; the first {progress.resumed:,} lines were ingested before" if progress.resumed else ""),
-          file=out)
-    if totals["lines"] and totals["lines"] == totals["Unparsed"] + totals["Refused"]:
-        raise CliError(f"nothing in {args.file} could be metered: every line was unparsed or refused (see above)")
-    return 0
-
-
-class Report:
-    """The lines ingest could not meter, named by line number (JSON lines) or event id, with the reason,
-    never their content: it may hold what the API's callers sent."""
-
-    SHOWN = 20
-
-    def __init__(self, messages: dict[str, str]) -> None:
-        self.messages = messages
-        self.found: list[tuple[str, str]] = []
-
-    def add(self, unparsed: list[str], refused: list[tuple[str, str]]) -> None:
-        self.found += [(event_id, "unparsed: " + accesslog.why(self.messages[event_id])) for event_id in unparsed]
-        self.found += [(event_id, "refused: " + reason) for event_id, reason in refused]
-
-    def show(self, err: TextIO) -> None:
-        for event_id, reason in self.found[:self.SHOWN]:
-            number, sep, _ = event_id.partition(":")
-            where = f"line {number}" if sep and number.isascii() and number.isdigit() else f"event {event_id}"
-            print(f"{where}: {reason}", file=err)
-        if len(self.found) > self.SHOWN:
-            print(f"... and {len(self.found) - self.SHOWN:,} more", file=err)
-
-
-class Progress:
-    """How far ingest got in one file, kept in the metering table, so a file that has grown since counts
-    only its new lines: a batch's identity is its lines' ids, and a window that takes in new lines would
-    otherwise be a new batch. Each window is noted before it is applied and after: a run stopped in
-    between re-applies exactly that window first (its chunks' markers then skip what was applied)."""
-
-    def __init__(self, client: Any, table: str, origin: str, ids: list[str]) -> None:
-        self.client, self.table, self.key, self.ids = client, table, schema.ingest_key(origin), ids
-        self.digests = [hashlib.sha256().hexdigest()]
-        rolling = hashlib.sha256()
-        for event_id in ids:
-            rolling.update(event_id.encode("utf-8", "surrogatepass") + b"\0")
-            self.digests.append(rolling.hexdigest())
-        item = client.get_item(TableName=table, Key=self.key, ConsistentRead=True).get("Item", {})
-        lines, pending = int(item.get("lines", {}).get("N", "0")), int(item.get("pending", {}).get("N", "0"))
-        same = lines <= len(ids) and item.get("digest", {}).get("S") == self.digests[lines]
-        self.resumed = lines if same else 0
-        self.pending = pending if same and lines < pending <= len(ids) else 0
-
-    def windows(self, size: int) -> Iterator[tuple[int, int]]:
-        """(start, end) of the windows still to apply: an interrupted one first, as it was cut."""
-        start = self.resumed
-        if self.pending:
-            yield start, self.pending
-            start = self.pending
-        while start < len(self.ids):
-            end = min(start + size, len(self.ids))
-            self._note(start, end)
-            yield start, end
-            start = end
-
-    def _note(self, lines: int, pending: int) -> None:
-        item = {**self.key, "lines": {"N": str(lines)}, "digest": {"S": self.digests[lines]}}
-        if pending:
-            item["pending"] = {"N": str(pending)}
-        self.client.put_item(TableName=self.table, Item=item)
-
-    def done(self, end: int) -> None:
-        self._note(end, 0)
 
 
 def iso_time(text: str) -> float:

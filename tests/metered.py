@@ -3,6 +3,7 @@ The `metering` fixture (a metering stack's settings on moto) lives in conftest.p
 
 from __future__ import annotations
 
+import itertools
 import json
 
 from handler import meter
@@ -13,17 +14,19 @@ from tests.conftest import METER, START, TABLE
 
 GROUP = "/aws/apigateway/shop-prod"
 HOUR = 3600
+_REQUESTS = itertools.count()  # API Gateway's requestId: one per request, so every line made here is its own
 
 
 def rest_line(path: str, resource: str = "/{proxy+}", method: str = "GET", status: int = 200, t: float = START,
-              key: str = "-", stage: str = "prod") -> str:
-    return json.dumps({"requestId": "r", "requestTime": str(int(t * 1000)), "httpMethod": method,
+              key: str = "-", stage: str = "prod", request_id: str | None = None) -> str:
+    return json.dumps({"requestId": request_id or f"r{next(_REQUESTS)}", "requestTime": str(int(t * 1000)), "httpMethod": method,
                        "path": f"/{stage}{path}", "stage": stage, "status": str(status), "resourcePath": resource,
                        "apiKeyId": key})
 
 
 def http_line(path: str, route_key: str, method: str = "GET", status: int = 200, t: float = START) -> str:
-    return json.dumps({"requestId": "r", "requestTime": str(int(t * 1000)), "httpMethod": method, "path": path,
+    return json.dumps({"requestId": f"r{next(_REQUESTS)}", "requestTime": str(int(t * 1000)), "httpMethod": method,
+                       "path": path,
                        "stage": "$default", "status": str(status), "routeKey": route_key})
 
 

@@ -211,7 +211,7 @@ def test_meter_replay_leaves_what_it_cannot_apply_and_replays_the_rest(queue, mo
 
 
 def _lines(n: int, first: int = 0) -> list[str]:
-    return [rest_line(f"/r{i % 7}", f"/r{i % 7}", t=START - i) for i in range(first, first + n)]
+    return [rest_line(f"/r{i % 7}", f"/r{i % 7}", t=START - i, request_id=f"g{i}") for i in range(first, first + n)]
 
 
 def test_ingest_of_a_grown_file_counts_only_the_new_lines(metering, tmp_path):
@@ -220,12 +220,12 @@ def test_ingest_of_a_grown_file_counts_only_the_new_lines(metering, tmp_path):
     assert _cli("ingest", str(path), "--source", "shop", "--meter-table", METER)[0] == 0
     path.write_text("\n".join(_lines(502)) + "\n")  # one line appended
     code, text = _cli("ingest", str(path), "--source", "shop", "--meter-table", METER)
-    assert code == 0 and text.startswith("ingested 1 requests") and "the first 501 lines were ingested before" in text
+    assert code == 0 and text.startswith("ingested 1 requests") and "501 ingested before, skipped" in text
     assert sum(v["count"] for v in totals(create_client(retries=True)).values()) == 502
 
 
 def test_ingest_stopped_mid_window_then_grown_re_applies_that_window_exactly(metering, tmp_path, monkeypatch):
-    from counts import metering as commands
+    from counts import ingest as commands
     from handler.store.meter import ChunkFailed
 
     monkeypatch.setattr(commands, "INGEST_BATCH", 100)

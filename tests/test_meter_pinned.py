@@ -131,7 +131,7 @@ def test_a_line_at_exactly_until_is_left_to_the_subscription(metering, tmp_path)
 
 
 def test_ingest_exits_1_when_the_store_fails_and_2_for_bad_input(metering, tmp_path, monkeypatch, capsys):
-    from counts import metering as commands
+    from counts import ingest as commands
     from counts.cli import main
 
     path = tmp_path / "access.log"

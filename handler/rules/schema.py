@@ -36,7 +36,7 @@ STATUS_PREFIX = "s:"  # N, metered requests per status class ("s:2xx"), from acc
 # Query per shard.
 METER_PK, METER_SK = "pk", "sk"
 MARKER_PREFIX, USAGE_PREFIX = "batch#", "usage#"
-INGEST_PREFIX = "ingest#"  # how far `counts ingest` got in one file (its lines, their digest, a window under way)
+SEEN_PREFIX, INGEST_PREFIX = "seen#", "ingest#"  # `counts ingest`: a request ingested; the window under way
 USAGE_COUNT, USAGE_CONSUMER, USAGE_ROUTE = "n", "consumer", "route"
 USAGE_SHARDS = 10
 SORT_KEY_LIMIT = 1024  # bytes: DynamoDB's maximum sort-key size
@@ -96,10 +96,14 @@ def marker_key(batch: str, chunk: int) -> dict[str, dict[str, str]]:
     return {METER_PK: {"S": MARKER_PREFIX + batch}, METER_SK: {"S": str(chunk)}}
 
 
-def ingest_key(origin: str) -> dict[str, dict[str, str]]:
-    """The progress item of one ingested file (origin: the source and the file's name)."""
-    return {METER_PK: {"S": INGEST_PREFIX + hashlib.sha256(origin.encode("utf-8")).hexdigest()[:40]},
-            METER_SK: {"S": "progress"}}
+def seen_key(source: str, key: str) -> dict[str, dict[str, str]]:
+    """The marker that one request (``key``: a hash of its identity) of a metered API was ingested."""
+    return {METER_PK: {"S": f"{SEEN_PREFIX}{source}#{key}"}, METER_SK: {"S": "-"}}
+
+
+def intent_key(source: str) -> dict[str, dict[str, str]]:
+    """The note of the window an ingest for ``source`` is metering (gone once it is done)."""
+    return {METER_PK: {"S": INGEST_PREFIX + source}, METER_SK: {"S": "intent"}}
 
 
 def meter_table_kwargs(table_name: str) -> dict[str, Any]:
