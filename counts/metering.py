@@ -35,8 +35,11 @@ def usage_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: Te
         writer.writerow(("month", "consumer", "route", "requests", "final"))
         writer.writerows((month, c["consumer"], route, n, final) for c in found["consumers"] for route, n in c["routes"].items())
     else:
+        print(f"{'requests':>12}  API key id", file=out)
         for c in found["consumers"]:
             print(f"{c['count']:>12,}  {c['consumer']}", file=out)
+    if not found["consumers"]:  # an empty answer is no error: say so rather than print nothing
+        print(f"no requests with an API key were metered in {month}", file=sys.stderr if args.format != "table" else out)
     if not found["final"]:  # never cut an invoice from a figure late logs may still raise
         print(f"{month} is not final until {found['finalAt']} (late log deliveries may still add to it)", file=sys.stderr)
     if found["truncated"]:

@@ -52,3 +52,13 @@ def test_the_configuration_table_is_pulumi_yaml():
         default = schema()[key]["default"]
         text = str(default).lower() if isinstance(default, bool) else str(default)
         assert f"`{text}`" in cell or (text == "" and "empty" in cell), (key, cell, default)
+
+
+def test_the_code_asset_figures_in_the_docs_are_make_bench_s():
+    """docs/performance.md states the asset as `make bench` measures it (a changed handler/ changes both)."""
+    from bench.__main__ import code_asset
+
+    asset = code_asset()
+    text = (ROOT / "docs" / "performance.md").read_text()
+    assert f"| {asset['bytes'] / 1024:.1f} KB, {asset['files']} files |" in text
+    assert f"The code asset is {round(asset['bytes'] / 1024)} KB," in text

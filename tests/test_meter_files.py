@@ -218,3 +218,15 @@ def test_lines_without_a_request_id_are_told_apart_by_content_and_the_output_say
     assert "1 repeated in the file, counted once" in captured.out
     assert "3 lines have no requestId: they are told apart by their content" in captured.err
     assert totals(create_client(retries=True))["/shop/a"]["count"] == 3
+
+
+def test_usage_of_a_month_with_nothing_prints_a_header_and_says_so(metering, capsys):
+    from counts.cli import main
+    from tests.conftest import TABLE
+
+    assert main(["--table", TABLE, "usage", "--month", "2026-10", "--meter-table", METER]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["    requests  API key id", "no requests with an API key were metered in 2026-10"]
+    assert main(["--table", TABLE, "usage", "--month", "2026-10", "--format", "csv", "--meter-table", METER]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "month,consumer,route,requests,final\n" and "no requests with an API key" in captured.err
