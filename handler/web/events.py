@@ -59,7 +59,7 @@ def listing_subpath(request: Request, counts_path: str) -> str | None:
     if request.resource == counts:
         return ""
     if request.resource == f"{counts}/{PROXY_PART}":
-        return request.path_params.get(PROXY_PARAM, "").strip("/") or None
+        return request.path_params.get(PROXY_PARAM, "").strip("/")
     public = {f"{counts}/{sub}": sub for sub in PUBLIC_LISTING_SUBPATHS}
     return public.get(request.resource)
 
