@@ -78,14 +78,15 @@ def check_log_group(group: str, parent: pulumi.Resource) -> pulumi.Output[str]:
     fine. (At most 2 filters per group, and the group must be in the stack's account and region: see
     docs/deploy.md.)"""
     found = aws.cloudwatch.get_log_group_output(name=group, opts=pulumi.InvokeOutputOptions(parent=parent))
+    return found.log_group_class.apply(lambda found_class: subscribable(group, found_class))
 
-    def standard(found_class: str | None) -> str:
-        if found_class and found_class != STANDARD_CLASS:
-            raise pulumi.RunError(f"meter: log group {group} is of class {found_class}; CloudWatch Logs subscribes only "
-                                  f"{STANDARD_CLASS} log groups to a Lambda function")
-        return group
 
-    return found.log_group_class.apply(standard)
+def subscribable(group: str, found_class: str | None) -> str:
+    """The group's name when its class takes a subscription filter; RunError (the preview stops) if not."""
+    if found_class and found_class != STANDARD_CLASS:
+        raise pulumi.RunError(f"meter: log group {group} is of class {found_class}; CloudWatch Logs subscribes only "
+                              f"{STANDARD_CLASS} log groups to a Lambda function")
+    return group
 
 
 def create_sources(name: str, args: StackSettings, project: str, stack: str, opts: pulumi.ResourceOptions) -> tuple[

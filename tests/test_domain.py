@@ -91,17 +91,25 @@ def test_a_certificate_of_the_stacks_region_is_accepted():
     assert settings.domain_name == "count.example.com"
 
 
-def test_a_certificate_of_another_region_is_refused_when_only_the_provider_knows_the_region(monkeypatch):
-    """No aws:region and no AWS_REGION: the region comes from the AWS profile, so the program asks the provider."""
+def test_a_certificate_of_another_region_is_refused_by_the_provider_s_region():
+    """No aws:region and no AWS_REGION: the region comes from the AWS profile, so the program asks the provider
+    (aws.get_region) and checks the certificate against its answer at preview."""
+    from infra.domain import certificate_in
+
+    assert certificate_in(CERT.format("us-east-1"), "us-east-1") == CERT.format("us-east-1")
+    with pytest.raises(pulumi.RunError, match="certificate in eu-west-1, but a REGIONAL endpoint takes one from the "
+                                              "stack's region \\(us-east-1, as the AWS provider resolves it\\)"):
+        certificate_in(CERT.format("eu-west-1"), "us-east-1")
+
+
+@pulumi.runtime.test
+def test_a_regional_domain_s_certificate_passes_through_the_provider_s_region(monkeypatch):
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(name, raising=False)
+    _, program = run_program("prod", domainName=DOMAIN, certificateArn=CERT.format("us-east-1"), endpointType="REGIONAL")
+    found = program["route_counter"].domain.domain.regional_certificate_arn
+    return found.apply(lambda arn: _same(arn, CERT.format("us-east-1")))
 
-    @pulumi.runtime.test
-    def domain_certificate():
-        _, program = run_program("prod", domainName=DOMAIN, certificateArn=CERT.format("eu-west-1"),
-                                 endpointType="REGIONAL")
-        return program["route_counter"].domain.domain.regional_certificate_arn
 
-    with pytest.raises(Exception, match="certificate in eu-west-1, but a REGIONAL endpoint takes one from the stack's "
-                                        "region \\(us-east-1, as the AWS provider resolves it\\)"):
-        domain_certificate()
+def _same(found, expected):
+    assert found == expected

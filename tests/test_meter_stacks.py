@@ -4,6 +4,7 @@ say when logs stop arriving."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -77,33 +78,34 @@ def test_the_api_gateway_logging_role_and_account_setting_are_kept_on_destroy(mo
     assert kept["route-counter-apigateway-logs"] is True and kept["route-counter-apigateway-logs-policy"] is True
 
 
-class InfrequentAccess(Recorder):
+@dataclasses.dataclass
+class StandardGroups(Recorder):
+    """aws.cloudwatch.get_log_group as the provider answers it for a Standard-class group."""
+
+    looked_up: list[str] = dataclasses.field(default_factory=list)
+
     def call(self, args):
         if args.token == "aws:cloudwatch/getLogGroup:getLogGroup":
+            self.looked_up.append(args.args["name"])
             return {"name": args.args["name"], "arn": f"arn:aws:logs:x:y:log-group:{args.args['name']}",
-                    "logGroupClass": "INFREQUENT_ACCESS", "id": args.args["name"]}
+                    "logGroupClass": "STANDARD", "id": args.args["name"]}
         return super().call(args)
 
 
 def test_an_infrequent_access_log_group_is_refused_at_preview():
-    @pulumi.runtime.test
-    def subscribed_group():
-        _, program = run_program(recorder=InfrequentAccess(), meter=f"shop={SHOP}")
-        return program["route_counter"].metering["filters"][0].log_group
+    from infra.metering import subscribable
 
-    with pytest.raises(Exception, match="class INFREQUENT_ACCESS"):
-        subscribed_group()
+    assert subscribable(SHOP, "STANDARD") == SHOP
+    with pytest.raises(pulumi.RunError, match="is of class INFREQUENT_ACCESS; CloudWatch Logs subscribes only STANDARD"):
+        subscribable(SHOP, "INFREQUENT_ACCESS")
 
 
 @pulumi.runtime.test
-def test_a_standard_log_group_is_subscribed_by_its_name():
-    class Standard(InfrequentAccess):
-        def call(self, args):
-            found = super().call(args)
-            return {**found, "logGroupClass": "STANDARD"} if "logGroupClass" in found else found
-
-    _, program = run_program(recorder=Standard(), meter=f"shop={SHOP}")
-    return program["route_counter"].metering["filters"][0].log_group.apply(lambda group: assert_equal(group, SHOP))
+def test_a_metered_group_is_looked_up_and_subscribed_by_its_name():
+    recorder = StandardGroups()
+    _, program = run_program(recorder=recorder, meter=f"shop={SHOP}")
+    return program["route_counter"].metering["filters"][0].log_group.apply(
+        lambda group: assert_equal((group, recorder.looked_up), (SHOP, [SHOP])))
 
 
 def assert_equal(found, expected):
