@@ -103,9 +103,7 @@ def test_a_certificate_of_another_region_is_refused_by_the_provider_s_region():
 
 
 @pulumi.runtime.test
-def test_a_regional_domain_s_certificate_passes_through_the_provider_s_region(monkeypatch):
-    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-        monkeypatch.delenv(name, raising=False)
+def test_a_regional_domain_s_certificate_passes_through_the_provider_s_region():
     _, program = run_program("prod", domainName=DOMAIN, certificateArn=CERT.format("us-east-1"), endpointType="REGIONAL")
     found = program["route_counter"].domain.domain.regional_certificate_arn
     return found.apply(lambda arn: _same(arn, CERT.format("us-east-1")))
