@@ -7,7 +7,6 @@ alternating between ours and the baseline. Nothing here is a pass/fail timing as
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -15,7 +14,6 @@ import statistics
 import subprocess
 import sys
 import time
-import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
@@ -32,6 +30,7 @@ for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
 sys.path.insert(0, str(ROOT))
 # In this process the handlers run against moto in process, which intercepts botocore only: the botocore
 # writer here (request counts and the listing). The lean writer is measured in its own processes below.
+from bench.asset import code_asset  # noqa: E402
 from infra import settings as _stack  # noqa: E402
 
 os.environ.update(_stack.parse({"writer": "botocore"}).handler_environment(TABLE))
@@ -308,18 +307,6 @@ def item_growth() -> dict[str, Any]:
     busy = simulate("/blog/2026/11/how-we-count-every-hit", sorted(end - rng.random() * 120 * day for _ in range(20_000)))
     sparse = simulate("/blog/2026/11/how-we-count-every-hit", sorted(end - rng.random() * 120 * day for _ in range(60)))
     return {"busy": busy, "sparse": sparse}
-
-
-def code_asset() -> dict[str, Any]:
-    from infra.asset import asset_files, handler_files
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, path in asset_files().items():
-            archive.write(path, name)
-    names = list(asset_files())
-    no_sdk = not any("boto" in n for n in names) and set(handler_files()) <= set(names)
-    return {"bytes": len(buffer.getvalue()), "files": len(names), "only_handler": no_sdk}
 
 
 def main(argv: list[str] | None = None) -> int:
