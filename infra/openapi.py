@@ -10,6 +10,7 @@ replaced and the stage points at a snapshot of exactly this document.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any
 
@@ -115,6 +116,7 @@ def document(
     return api
 
 
+@functools.lru_cache(maxsize=256)  # the local server asks on every request: build the document once
 def needs_credentials(counts_path: str, counts_access: str, resource: str, method: str) -> bool:
     """Whether the document guards ``method`` on ``resource`` (what API Gateway checks before a function
     runs): the local server asks this, so it guards exactly what the stack guards."""
