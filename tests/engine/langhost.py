@@ -1,0 +1,153 @@
+"""A stand-in for Pulumi's Python language host (`pulumi-language-python`), for the engine tests only.
+
+The official host is a Go program the module proxy does not serve. This one answers the gRPC service the
+`pulumi` package on PyPI ships (`pulumi.runtime.proto.language_pb2_grpc.LanguageRuntimeServicer`) with
+what the CLI asks of a Python program: plugin info, the handshake, the packages the program needs (read
+from the `pulumi-plugin.json` each installed provider SDK carries, as the real host does) and `Run`, which
+executes the program through the SDK's own `pulumi-language-python-exec` script. Left out: dependency
+installation (the venv is made by `make venv`), toolchains other than a virtualenv with pip, `pulumi
+about`, `pulumi convert`/`package` code generation, debugging, and running plugins written in Python.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from google.protobuf import empty_pb2
+
+from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.engine import serving  # noqa: E402
+
+VERSION = "3.276.0"
+# pulumi-language-python-exec exits with this code after it has shown the user an error already.
+SHOWN_TO_USER = 32
+
+
+def exec_script() -> str:
+    """The SDK's own runner, from the Go module cache the CLI was built from (or PULUMI_PYTHON_EXEC)."""
+    given = os.environ.get("PULUMI_PYTHON_EXEC")
+    if given:
+        return given
+    found = shutil.which("pulumi-language-python-exec")
+    if found:
+        return found
+    raise RuntimeError("pulumi-language-python-exec not found: set PULUMI_PYTHON_EXEC")
+
+
+def venv_of(info: language_pb2.ProgramInfo | None, pwd: str) -> Path:
+    """The program's virtualenv: the runtime option `virtualenv`, relative to the project's root."""
+    root = Path(info.root_directory if info and info.root_directory else pwd)
+    options = dict(info.options.items()) if info and info.HasField("options") else {}
+    virtualenv = options.get("virtualenv") or "venv"
+    return root / str(virtualenv)
+
+
+def python_of(venv: Path) -> str:
+    python = venv / "bin" / "python"
+    if not python.exists():
+        raise RuntimeError(f"the virtualenv {venv} has no bin/python: run `make venv`")
+    return str(python)
+
+
+def provider_packages(venv: Path) -> list[plugin_pb2.PackageDependency]:
+    """Each installed Pulumi provider SDK names its plugin and version in pulumi-plugin.json."""
+    packages = []
+    for manifest in sorted(venv.glob("lib/python*/site-packages/*/pulumi-plugin.json")):
+        data = json.loads(manifest.read_text())
+        if data.get("resource"):
+            packages.append(plugin_pb2.PackageDependency(
+                kind="resource", name=data["name"], version=data.get("version", ""),
+                server=data.get("server", "")))
+    return packages
+
+
+class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
+    def __init__(self, engine: str) -> None:
+        self.engine = engine
+
+    async def Handshake(self, request, context):
+        return language_pb2.LanguageHandshakeResponse()
+
+    async def GetPluginInfo(self, request, context):
+        return plugin_pb2.PluginInfo(version=VERSION)
+
+    async def GetRequiredPackages(self, request, context):
+        packages = provider_packages(venv_of(request.info, request.info.program_directory))
+        return language_pb2.GetRequiredPackagesResponse(packages=packages)
+
+    async def GetRequiredPlugins(self, request, context):
+        venv = venv_of(request.info, request.pwd or request.info.program_directory)
+        plugins = [plugin_pb2.PluginDependency(name=p.name, kind=p.kind, version=p.version, server=p.server)
+                   for p in provider_packages(venv)]
+        return language_pb2.GetRequiredPluginsResponse(plugins=plugins)
+
+    async def InstallDependencies(self, request, context):
+        # The tests' venv exists already; a stream with no output is "nothing to do".
+        return
+        yield  # an (empty) server stream
+
+    async def GetProgramDependencies(self, request, context):
+        return language_pb2.GetProgramDependenciesResponse()
+
+    async def RuntimeOptionsPrompts(self, request, context):
+        return language_pb2.RuntimeOptionsResponse()
+
+    async def About(self, request, context):
+        return language_pb2.AboutResponse(executable=sys.executable, version=sys.version.split()[0])
+
+    async def Run(self, request, context):
+        info = request.info if request.HasField("info") else None
+        root = info.root_directory if info and info.root_directory else request.pwd
+        program = (info.program_directory if info and info.program_directory else request.program) or request.pwd
+        try:
+            python = python_of(venv_of(info, root))
+        except RuntimeError as exc:
+            return language_pb2.RunResponse(error=str(exc))
+        env = {
+            **os.environ,
+            "PULUMI_CONFIG": json.dumps(dict(request.config.items())),
+            "PULUMI_CONFIG_SECRET_KEYS": json.dumps(list(request.configSecretKeys)),
+            "PULUMI_PROJECT": request.project, "PULUMI_STACK": request.stack,
+            "PULUMI_ORGANIZATION": request.organization,
+            "PULUMI_DRY_RUN": "true" if request.dryRun else "false",
+            "PULUMI_PARALLEL": str(request.parallel),
+            "PULUMI_MONITOR": request.monitor_address, "PULUMI_ENGINE": self.engine,
+            "PULUMI_ROOT_DIRECTORY": root,
+        }
+        args = [python, "-u", exec_script(),
+                "--monitor", request.monitor_address, "--engine", self.engine,
+                "--project", request.project, "--stack", request.stack, "--pwd", request.pwd,
+                "--dry_run", "true" if request.dryRun else "false", "--parallel", str(request.parallel),
+                "--organization", request.organization, "--root_directory", root,
+                program, *request.args]
+        # The program's output goes to this host's stdout and stderr, which the CLI shows.
+        proc = await asyncio.create_subprocess_exec(*args, env=env, cwd=request.pwd)
+        code = await proc.wait()
+        if code == 0:
+            return language_pb2.RunResponse()
+        if code == SHOWN_TO_USER:
+            return language_pb2.RunResponse(bail=True)
+        return language_pb2.RunResponse(error=f"Program exited with non-zero exit code: {code}")
+
+    async def Cancel(self, request, context):
+        return empty_pb2.Empty()
+
+
+def main(argv: list[str]) -> int:
+    positional = [a for a in argv if not a.startswith("-")]
+    if not positional:
+        print("usage: pulumi-language-python [flags] ENGINE_ADDRESS", file=sys.stderr)
+        return 2
+    engine = positional[-1]
+    return serving.run(lambda server: language_pb2_grpc.add_LanguageRuntimeServicer_to_server(LanguageHost(engine), server))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

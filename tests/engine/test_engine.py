@@ -1,0 +1,201 @@
+"""The real Pulumi CLI and engine run the program: what only the engine can show (config typing, URNs, diffs
+and replacements, `protect`, secrets in outputs, `destroy`, two stacks side by side, `pulumi new`).
+
+The CLI is the released v3 (on PATH) or the one `make pulumi-cli` builds from the Go module proxy; the Python
+language host and the `aws` and `random` providers are the stand-ins beside this file (tests/engine/pulumi).
+Each module gets a file backend, a passphrase and a fake AWS account of its own in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from infra import component as rc
+from tests.engine import harness, provider
+from tests.engine.harness import Engine, changes, created_types
+
+pytestmark = pytest.mark.engine
+
+README = harness.ROOT / "README.md"
+README_START, README_END = "<!-- preview-resources:start -->", "<!-- preview-resources:end -->"
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory) -> Engine:
+    harness.find_cli()
+    return Engine(tmp_path_factory.mktemp("engine"))
+
+
+@pytest.fixture(scope="module")
+def project(engine) -> Path:
+    return harness.copy_project(engine.home / "route-counter")
+
+
+@pytest.fixture(scope="module")
+def deployed(engine, project) -> str:
+    """A stack as a user starts one (`pulumi stack init prod`: no config), after `pulumi up`."""
+    engine.new_stack(project, "prod")
+    engine.up(project, "prod")
+    return "prod"
+
+
+def resource_table(counts: dict[str, int]) -> str:
+    rows = [f"| `{typ}` | {n} |" for typ, n in sorted(counts.items()) if typ != "pulumi:pulumi:Stack"]
+    return "\n".join(["| resource type | count |", "|---|---|", *rows,
+                      f"| **total, with the stack itself** | **{sum(counts.values())}** |"])
+
+
+def test_a_brand_new_stack_previews_exactly_what_the_readme_lists(engine, project):
+    engine.new_stack(project, "fresh")
+    preview = engine.preview_json(project, "fresh")
+    expected = resource_table(created_types(preview))
+    shown = README.read_text().split(README_START, 1)[1].split(README_END, 1)[0].strip()
+    assert shown == expected, f"update the README's deploy checklist with:\n{expected}"
+    assert not [d for d in preview.get("diagnostics", []) if d.get("severity") == "error"]
+
+
+def test_the_committed_dev_stack_previews_with_its_own_values(engine, project):
+    engine.run(project, "stack", "init", "dev", "--non-interactive")
+    preview = engine.preview_json(project, "dev")
+    (settings,) = [s["newState"]["inputs"] for s in preview["steps"]
+                   if s["urn"].endswith("aws:apigateway/methodSettings:MethodSettings::route-counter-method-settings")]
+    assert settings["settings"]["throttlingRateLimit"] == 20  # Pulumi.dev.yaml's, not the default 100
+    (table,) = [s["newState"] for s in preview["steps"] if s["urn"].endswith("::route-counter-table")]
+    assert table["inputs"]["deletionProtectionEnabled"] is False and not table.get("protect")
+
+
+def test_after_up_nothing_changes_and_a_second_up_does_nothing(engine, project, deployed):
+    assert engine.preview(project, deployed, "--expect-no-changes").code == 0
+    summary = engine.preview_json(project, deployed)["changeSummary"]
+    assert set(summary) == {"same"}
+    second = engine.up(project, deployed)
+    assert re.search(r"\b\d+ unchanged\b", second.out) and not re.search(r"\b(created|updated|replaced|deleted)\b",
+                                                                       second.out.split("Resources:")[1])
+
+
+def test_a_changed_handler_updates_both_functions_and_nothing_else(engine, project, deployed, tmp_path):
+    counter = project / "handler" / "counter.py"
+    original = counter.read_text()
+    counter.write_text(original + "\n# a changed line\n")
+    try:
+        assert changes(engine.preview_json(project, deployed)) == {
+            "route-counter-counter": "update", "route-counter-listing": "update"}
+    finally:
+        counter.write_text(original)
+
+
+def test_a_wrongly_typed_value_is_refused_by_the_cli_before_the_program_runs(engine, project):
+    engine.new_stack(project, "typing", memorySize="lots")
+    result = engine.preview(project, "typing", ok=False)
+    assert result.code != 0
+    assert "configuration key 'memorySize' must be of type 'integer'" in result.text
+    assert "invalid stack config" not in result.text  # the program never ran
+
+
+def test_an_out_of_range_value_fails_the_preview_with_one_line_and_no_traceback(engine, project):
+    engine.new_stack(project, "range", memorySize="99999")
+    result = engine.preview(project, "range", ok=False)
+    assert result.code != 0
+    diagnostics = result.out.split("Diagnostics:", 1)[1]
+    assert diagnostics.count("error: invalid stack config: memorySize must be an integer from 128 to 10240, got 99999") == 1
+    assert "Traceback" not in result.text and "File \"" not in result.text
+    assert engine.resources(project, "range") == []  # nothing was created
+
+
+def readme_outputs() -> set[str]:
+    text = README.read_text() + (harness.ROOT / "docs" / "deploy.md").read_text()
+    names = {value for key, value in vars(rc).items() if key.startswith("OUTPUT_")}
+    return {name for name in names if f"`{name}`" in text or f"stack output {name}" in text}
+
+
+def test_every_output_a_new_stack_has_exists_after_up(engine, project, deployed):
+    outputs = engine.outputs(project, deployed)
+    base = {rc.OUTPUT_URL, rc.OUTPUT_COUNTS_URL, rc.OUTPUT_TABLE_NAME, rc.OUTPUT_COUNTER_FUNCTION,
+            rc.OUTPUT_LISTING_FUNCTION, rc.OUTPUT_DASHBOARD_URL}
+    assert set(outputs) == base
+    assert re.fullmatch(r"https://[a-z0-9]{10}\.execute-api\.us-east-1\.amazonaws\.com/v1", outputs[rc.OUTPUT_URL])
+    assert outputs[rc.OUTPUT_COUNTS_URL] == outputs[rc.OUTPUT_URL] + "/_counts"
+
+
+def test_renaming_the_listing_path_updates_the_document_and_replaces_only_what_names_it(engine, project, deployed):
+    engine.run(project, "config", "set", "countsPath", "stats", "--stack", deployed)
+    preview = engine.preview_json(project, deployed, "--diff")
+    steps = changes(preview)
+    replaced = {name for name, op in steps.items() if op == "replace"}
+    # The deployment, and the listing's two invoke permissions: their source ARN names the path (least
+    # privilege), and a Lambda permission cannot change in place.
+    assert replaced == {"route-counter-deployment", "route-counter-listing-permission",
+                        "route-counter-listing-proxy-permission"}
+    assert steps["route-counter-api"] == "update"
+    assert {name for name, op in steps.items() if op == "update"} == {
+        "route-counter-api", "route-counter-stage", "route-counter-counter", "route-counter-listing"}
+    engine.up(project, deployed)
+    state = engine.run(project, "stack", "export", "--stack", deployed).out
+    assert "_counts" not in state and "/stats" in state
+    assert engine.outputs(project, deployed)[rc.OUTPUT_COUNTS_URL].endswith("/v1/stats")
+    engine.run(project, "config", "rm", "countsPath", "--stack", deployed)
+    engine.up(project, deployed)
+
+
+def teardown_commands() -> list[list[str]]:
+    """The teardown steps of docs/deploy.md, in order, as written there."""
+    text = (harness.ROOT / "docs" / "deploy.md").read_text()
+    paragraph = text.split("Tear down:", 1)[1].split("\n\n", 1)[0]
+    return [command.split() for command in re.findall(r"`(pulumi [^`]+)`", paragraph)]
+
+
+def test_protected_data_stops_destroy_and_the_documented_teardown_works(engine, project):
+    engine.new_stack(project, "keep")  # protectData defaults to true
+    engine.up(project, "keep")
+    refused = engine.destroy(project, "keep", ok=False)
+    assert refused.code != 0 and "protected" in refused.text
+    assert [c[:2] for c in teardown_commands()] == [["pulumi", "destroy"], ["pulumi", "config"], ["pulumi", "up"],
+                                                   ["pulumi", "destroy"], ["pulumi", "stack"]]
+    for command in teardown_commands()[1:]:
+        args = command[1:]
+        if args[0] == "stack" and args[1] == "rm":
+            assert engine.resources(project, "keep") == []  # destroy left an empty stack
+            args += ["--yes"]
+        elif args[0] in ("up", "destroy"):
+            args += ["--yes", "--skip-preview"]
+        engine.run(project, *args, "--stack", "keep", "--non-interactive")
+    listed = engine.run(project, "stack", "ls", "--json").json()
+    assert "keep" not in {s["name"] for s in listed}
+
+
+EVERYTHING = {
+    "countsAccess": "apiKey", "wafRateLimit": "1000", "monthlyBudget": "20", "alarmEmail": "ops@example.com",
+    "downloads": "/resume.pdf=files/resume.pdf", "redirects": "/go/home=https://example.com/",
+    "uniqueVisitors": "true", "countBots": "true", "endpointType": "EDGE", "tracing": "true",
+    "accessLogs": "true", "detailedMetrics": "true", "domainName": "count.example.com",
+    "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+    "timezone": "Europe/Berlin", "ignoreIps": "203.0.113.0/24,2001:db8::/48", "trafficAlarm": "5000",
+    "trafficAnomaly": "true", "routeExpiryDays": "90", "rateLimits": "/api/*=100/1m",
+    "routeTemplates": "/users/{id}", "tags": "team=web",
+    "meter": "shop=/aws/apigateway/shop-prod,billing=/aws/apigateway/billing-prod", "meterLogGroup": "true",
+}
+
+
+def test_every_option_on_two_stacks_side_by_side_up_and_destroy(engine, project):
+    for group in ("/aws/apigateway/shop-prod", "/aws/apigateway/billing-prod"):
+        provider.seed_log_group(Path(engine.env["STANDIN_CLOUD"]), group)
+    (project / "files").mkdir(exist_ok=True)
+    (project / "files" / "resume.pdf").write_bytes(b"%PDF-1.4 a resume\n")
+    # One stack owns the account's API Gateway logging role; each serves its own domain name.
+    for stack, owns_logs_role in (("side-a", "true"), ("side-b", "false")):
+        config = {**EVERYTHING, "domainName": f"{stack}.example.com"}
+        engine.new_stack(project, stack, protectData="false", apiGatewayLogsRole=owns_logs_role, **config)
+        engine.preview(project, stack)
+        engine.up(project, stack)
+        assert engine.preview(project, stack, "--expect-no-changes").code == 0
+    outputs = engine.outputs(project, "side-a")
+    assert readme_outputs() <= set(outputs)
+    assert outputs[rc.OUTPUT_COUNTS_API_KEY] == "[secret]"
+    assert engine.outputs(project, "side-a", show_secrets=True)[rc.OUTPUT_COUNTS_API_KEY]
+    assert outputs[rc.OUTPUT_URL] == "https://side-a.example.com"
+    for stack in ("side-a", "side-b"):
+        engine.destroy(project, stack)
+        assert engine.resources(project, stack) == []
