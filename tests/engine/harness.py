@@ -90,8 +90,9 @@ class Engine:
 
     def new_stack(self, cwd: Path, name: str, **config: str) -> None:
         self.run(cwd, "stack", "init", name, "--non-interactive")
-        for key, value in config.items():
-            self.run(cwd, "config", "set", key, value, "--stack", name)
+        if config:
+            pairs = [arg for key, value in config.items() for arg in ("--plaintext", f"{key}={value}")]
+            self.run(cwd, "config", "set-all", *pairs, "--stack", name)
 
     def preview(self, cwd: Path, stack: str, *args: str, ok: bool = True) -> Result:
         return self.run(cwd, "preview", "--stack", stack, "--non-interactive", *args, ok=ok)
