@@ -20,7 +20,7 @@ NPM      := $(shell command -v npm 2>/dev/null)
 DYNALITE := tests/dynalite/node_modules/.package-lock.json
 TEST_DEPS := $(STAMP) $(RT_STAMP) $(if $(NPM),$(DYNALITE))
 
-.PHONY: venv dev test bench clean
+.PHONY: venv dev test bench clean pulumi-cli
 
 # Reinstall only when a requirements file changes (pulumi-aws alone takes minutes to install).
 $(STAMP): requirements.txt requirements-dev.txt requirements-lambda.txt
@@ -47,6 +47,12 @@ test: $(TEST_DEPS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@echo "== again on the Lambda runtime's oldest botocore: $$($(RT_VENV)/bin/python -c 'import botocore; print(botocore.__version__)')"
 	$(RT_VENV)/bin/python -m pytest -p no:cacheprovider $(RT_TESTS)
+
+# The real Pulumi CLI for the engine tests (pytest -m engine): `pulumi` on PATH, else built once from the Go
+# module proxy into ~/.cache/route-counter (about 6 minutes and 3.4 GB of Go caches cold, seconds after).
+# The last line printed is its path. Without it the engine tests skip, except in CI (.ci/run builds it).
+pulumi-cli:
+	@tests/engine/build-cli
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -12,7 +12,6 @@ from typing import Any
 import pulumi
 
 from tests import aws_shapes, pulumi_cli
-from tests.aws_shapes import ACCOUNT, REGION
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "route-counter"
@@ -23,7 +22,7 @@ def stack_config(stack_name: str = "dev", **overrides: Any) -> dict[str, str]:
     (none for a new stack) plus ``overrides`` as if set with `pulumi config set`, then Pulumi.yaml's defaults."""
     on_stack = pulumi_cli.stack_file_config(ROOT, stack_name)
     on_stack.update({f"{PROJECT}:{key}": value for key, value in overrides.items()})
-    return pulumi_cli.merge_config(pulumi_cli.load_project(ROOT), stack_name, on_stack)
+    return pulumi_cli.merge_config(pulumi_cli.load_project(ROOT), on_stack)
 
 
 AUTONAME_SUFFIX = "1a2b3c4"

@@ -7,7 +7,8 @@ import pytest
 
 from infra import component as rc
 from infra.settings import SettingsError, parse
-from tests.stack import ACCOUNT, run_program
+from tests.aws_shapes import ACCOUNT
+from tests.stack import run_program
 from tests.test_infra import check
 
 CERT = f"arn:aws:acm:{{}}:{ACCOUNT}:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"

@@ -20,7 +20,8 @@ from infra import asset
 from infra import component as rc
 from infra import openapi, policies
 from infra.settings import SettingsError, defaults, parse
-from tests.stack import ACCOUNT, AUTONAME_SUFFIX, REGION, ROOT, Recorder, everything, run_program
+from tests.aws_shapes import ACCOUNT, REGION
+from tests.stack import AUTONAME_SUFFIX, ROOT, Recorder, everything, run_program
 
 RESTAPI = "aws:apigateway/restApi:RestApi"
 METHOD, INTEGRATION = "aws:apigateway/method:Method", "aws:apigateway/integration:Integration"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -24,7 +25,7 @@ PROJECT_FILES = ("__main__.py", "Pulumi.yaml", "Pulumi.dev.yaml", "requirements.
 def find_cli() -> str:
     """The real CLI: `pulumi` v3 on PATH, else the one `make pulumi-cli` built. Skips (fails in CI) without."""
     try:
-        done = subprocess.run([str(HERE / "build-cli")], capture_output=True, text=True, timeout=1800)
+        done = subprocess.run([str(HERE / "build-cli"), "--find-only"], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         reason = str(exc)
     else:
@@ -34,6 +35,22 @@ def find_cli() -> str:
     if CI:
         pytest.fail(f"the engine tests must run in CI: {reason}")
     pytest.skip(f"no Pulumi CLI, and it cannot be built here ({reason}): `make pulumi-cli`")
+
+
+def tracked_files() -> list[str]:
+    """The repository's files as a clone has them (git's list), less the tests."""
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return [name for name in listed.splitlines() if not name.startswith("tests/")]
+
+
+def copy_files(names: list[str], dest: Path) -> None:
+    for name in names:
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, dest / name)
+
+
+def yaml_file(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
 
 
 def copy_project(dest: Path) -> Path:

@@ -5,7 +5,7 @@ The official host is a Go program the module proxy does not serve. This one answ
 what the CLI asks of a Python program: plugin info, the handshake, the packages the program needs (read
 from the `pulumi-plugin.json` each installed provider SDK carries, as the real host does) and `Run`, which
 executes the program through the SDK's own `pulumi-language-python-exec` script. Left out: dependency
-installation (the venv is made by `make venv`), toolchains other than a virtualenv with pip, `pulumi
+installation (a program's venv is a link to the one `make venv` made), toolchains other than a virtualenv with pip, `pulumi
 about`, `pulumi convert`/`package` code generation, debugging, and running plugins written in Python.
 """
 
@@ -89,9 +89,13 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         return language_pb2.GetRequiredPluginsResponse(plugins=plugins)
 
     async def InstallDependencies(self, request, context):
-        # The tests' venv exists already; a stream with no output is "nothing to do".
-        return
-        yield  # an (empty) server stream
+        """Nothing is installed: a program without its virtualenv (one `pulumi new` just made) gets a link to
+        the venv this host runs on, which holds this repository's requirements."""
+        info = request.info if request.HasField("info") else None
+        venv = venv_of(info, request.directory)
+        if not venv.exists():
+            venv.symlink_to(sys.prefix, target_is_directory=True)
+            yield language_pb2.InstallDependenciesResponse(stdout=f"linked {venv} to {sys.prefix}\n".encode())
 
     async def GetProgramDependencies(self, request, context):
         return language_pb2.GetProgramDependenciesResponse()
