@@ -12,6 +12,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from handler.rules import schema, visitors
+from handler.rules.settings import METER_SOURCES as ENV_METER_SOURCES
 from infra import domain, downloads, functions, guards, metering, observability, openapi, policies
 from infra.asset import asset_files
 from infra import settings as stack
@@ -45,7 +46,12 @@ RouteCounterArgs = StackSettings
 class RouteCounter(pulumi.ComponentResource):
     """API Gateway REST API -> counter / listing Lambdas -> one DynamoDB table, least privilege throughout."""
 
-    def __init__(self, name: str, args: StackSettings, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: StackSettings, opts: pulumi.ResourceOptions | None = None,
+                 meter_log_groups: Mapping[str, pulumi.Input[str]] | None = None) -> None:
+        """``meter_log_groups``: more APIs to meter, name -> log group name, given in code rather than by the
+        ``meter`` key: names known now, groups when deployed (another stack's outputs, say)."""
+        in_code = dict(meter_log_groups or {})
+        args = args.with_meter_in_code(in_code) if in_code else args
         self._tags = args.resource_tags(pulumi.get_project(), pulumi.get_stack())
         # Every resource that takes tags gets the stack's: one transformation, so none is forgotten.
         tagging = pulumi.ResourceOptions(transformations=[self._tag])
@@ -87,8 +93,11 @@ class RouteCounter(pulumi.ComponentResource):
         )
         self.meter = None
         if self.meter_table and queue is not None:
+            meter_env = args.function_environment("meter", *names)
+            if in_code:
+                meter_env[ENV_METER_SOURCES] = metering.sources_in_code(args, names[-1], in_code)
             self.meter = self._function(
-                "meter", metering.METER_HANDLER, metering.METER_COUNTS_ACTIONS, code, args.function_environment("meter", *names),
+                "meter", metering.METER_HANDLER, metering.METER_COUNTS_ACTIONS, code, meter_env,
                 metering.METER_TIMEOUT, args.memory_size, None, log_level="INFO", extra_statements=[
                     {"Sid": "MeterTable", "Effect": "Allow", "Action": list(metering.METER_TABLE_ACTIONS),
                      "Resource": self.meter_table.arn},
@@ -100,7 +109,7 @@ class RouteCounter(pulumi.ComponentResource):
         self.dashboard_url = self.observability.dashboard_url
         if self.meter and queue is not None:
             self.metering = metering.wire(name, args, self.meter.function, own_group, queue, self.observability.topic,
-                                          project, stack_name, self._opts)
+                                          project, stack_name, self._opts, in_code)
         self._create_guards()
 
         self.domain = None

@@ -11,14 +11,14 @@ meter-replay`` drains it through the same exactly-once path (handler/store/meter
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import pulumi
 import pulumi_aws as aws
 
 from handler.rules import accesslog, schema
 from handler.rules.sources import parse_sources
-from infra.settings import OWN_SOURCE, StackSettings, own_group_name
+from infra.settings import OWN_SOURCE, SettingsError, StackSettings, check_environment_size, own_group_name
 
 METER_HANDLER = "handler.meter.handler"
 METER_TIMEOUT = 60  # seconds: a delivery of up to 10,000 lines becomes a few transactions
@@ -72,13 +72,13 @@ def filter_name(project: str, stack: str, source: str) -> str:
     return f"{project}-{stack}-meter-{source}"
 
 
-def check_log_group(group: str, parent: pulumi.Resource) -> pulumi.Output[str]:
+def check_log_group(group: pulumi.Input[str], parent: pulumi.Resource) -> pulumi.Output[str]:
     """A metered log group, looked up at preview: a missing group fails the lookup there, and one of the
     Infrequent Access class (which takes no subscription filter) is refused with the reason. Its name when
     fine. (At most 2 filters per group, and the group must be in the stack's account and region: see
     docs/deploy.md.)"""
     found = aws.cloudwatch.get_log_group_output(name=group, opts=pulumi.InvokeOutputOptions(parent=parent))
-    return found.log_group_class.apply(lambda found_class: subscribable(group, found_class))
+    return pulumi.Output.all(group, found.log_group_class).apply(lambda known: subscribable(*known))
 
 
 def subscribable(group: str, found_class: str | None) -> str:
@@ -101,9 +101,26 @@ def create_sources(name: str, args: StackSettings, project: str, stack: str, opt
     return own, queue
 
 
+def sources_in_code(args: StackSettings, own_group: str, in_code: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[str]:
+    """METER_SOURCES once the groups given in code are known; a RunError there if the environment would then
+    pass Lambda's 4 KB (the config's own entries were checked at parse)."""
+    names = list(in_code)
+
+    def joined(groups: list[str]) -> str:
+        known = dict(zip(names, groups))
+        try:
+            check_environment_size(args, own_group, known)
+        except SettingsError as exc:
+            raise pulumi.RunError(f"invalid metering: {exc}") from None
+        return args.meter_sources(own_group, known)
+
+    return pulumi.Output.all(*in_code.values()).apply(joined)
+
+
 def wire(name: str, args: StackSettings, function: aws.lambda_.Function, own: aws.cloudwatch.LogGroup | None,
          queue: aws.sqs.Queue, topic: aws.sns.Topic, project: str, stack: str,
-         opts: Callable[..., pulumi.ResourceOptions]) -> dict[str, Any]:
+         opts: Callable[..., pulumi.ResourceOptions],
+         in_code: Mapping[str, pulumi.Input[str]] | None = None) -> dict[str, Any]:
     """The async-invoke settings, the dead-letter alarm, and per log group its permission and subscription."""
     config = aws.lambda_.FunctionEventInvokeConfig(
         f"{name}-meter-async", function_name=function.name, maximum_retry_attempts=RETRIES,
@@ -123,17 +140,18 @@ def wire(name: str, args: StackSettings, function: aws.lambda_.Function, own: aw
     groups: dict[str, pulumi.Input[str]] = dict(parse_sources(args.meter))
     if own is not None:
         groups[OWN_SOURCE] = own.name
+    groups.update(in_code or {})
     made: dict[str, Any] = {"config": config, "alarm": alarm, "filters": [], "alarms": []}
     for metric in FUNCTION_ALARMS:
         made["alarms"].append(_alarm(f"{name}-meter-{metric}", "AWS/Lambda", metric, {"FunctionName": function.name},
                                      f"The metering function's {metric}: a batch of access logs may be lost", topic, opts))
     for source, group in groups.items():
         arn = (pulumi.Output.concat(own.arn, ":*") if own is not None and source == OWN_SOURCE
-               else log_group_arn(partition, region, account, str(group)))
+               else pulumi.Output.from_input(group).apply(lambda known: log_group_arn(partition, region, account, known)))
         permission = aws.lambda_.Permission(
             f"{name}-meter-{source}-invoke", action="lambda:InvokeFunction", function=function.name,
             principal="logs.amazonaws.com", source_arn=arn, source_account=account, opts=opts())
-        checked = group if own is not None and source == OWN_SOURCE else check_log_group(str(group), function)
+        checked = group if own is not None and source == OWN_SOURCE else check_log_group(group, function)
         subscription = aws.cloudwatch.LogSubscriptionFilter(
             f"{name}-meter-{source}", log_group=checked, filter_pattern="", destination_arn=function.arn,
             name=filter_name(project, stack, source), opts=opts(depends_on=[permission]))

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping, TypeVar
+from typing import Any, Iterable, Mapping, TypeVar
 
 import yaml
 
@@ -20,7 +20,7 @@ from handler.rules.buckets import UTC_NAME
 from handler.rules.links import Download
 from handler.rules.routes import DYNAMODB_KEY_LIMIT, split_list
 from handler.rules.settings import WRITERS
-from handler.rules.sources import parse_sources
+from handler.rules.sources import EXAMPLE_ROUTES, parse_names, parse_sources
 from infra.asset import zone_names
 
 OWN_SOURCE = "api"  # what the stack's own log group (meterLogGroup) is metered as
@@ -109,6 +109,9 @@ class StackSettings:
     meter: str  # NAME=LOG_GROUP,... (validated)
     meter_log_group: bool
     alarm_email: str | None
+    # Metered APIs whose log groups a program gives in code (RouteCounter's meter_log_groups: a StackReference's
+    # outputs, say), by name; their groups are known only at deploy time. Never from config.
+    meter_in_code: tuple[str, ...] = ()
 
     def resource_tags(self, project: str, stack: str) -> dict[str, str]:
         """What every resource carries: the user's ``tags`` and the stack's own (which win)."""
@@ -116,17 +119,34 @@ class StackSettings:
 
     @property
     def metering(self) -> bool:
-        return bool(self.meter or self.meter_log_group)
+        return bool(self.meter or self.meter_log_group or self.meter_in_code)
 
-    def meter_sources(self, created_group: str = "") -> str:
-        """METER_SOURCES: the configured sources, and the stack's own log group as ``api`` (meterLogGroup)."""
+    def meter_sources(self, created_group: str = "", in_code: Mapping[str, str] | None = None) -> str:
+        """METER_SOURCES: the configured sources, the stack's own log group as ``api`` (meterLogGroup), then the
+        groups given in code (``in_code``: name -> group, once known)."""
         own = [f"{OWN_SOURCE}={created_group}"] if self.meter_log_group and created_group else []
-        return ",".join(split_list(self.meter) + own)
+        given = [f"{name}={group}" for name, group in (in_code or {}).items()]
+        return ",".join(split_list(self.meter) + own + given)
 
     def metered_names(self) -> list[str]:
-        """The metered APIs' names: the configured sources, and ``api`` with meterLogGroup."""
+        """The metered APIs' names: the configured sources, ``api`` with meterLogGroup, those given in code."""
         names = [entry.partition("=")[0].strip() for entry in split_list(self.meter)]  # checked with METER_SOURCES
-        return names + ([OWN_SOURCE] if self.meter_log_group else [])
+        return names + ([OWN_SOURCE] if self.meter_log_group else []) + list(self.meter_in_code)
+
+    def with_meter_in_code(self, names: Iterable[str]) -> StackSettings:
+        """These settings, also metering the APIs ``names`` whose log groups a program gives in code: each name
+        checked as a ``meter`` name is, and none taken twice."""
+        given = tuple(names)
+        try:
+            parse_names(",".join(given))
+        except ValueError as exc:
+            raise SettingsError(f"meter_log_groups: {exc}") from None
+        for name in given:
+            if name in self.metered_names() or given.count(name) > 1:
+                raise SettingsError(f"meter_log_groups: {name!r} is metered already; each name may appear once")
+            if name == self.counts_path or name in EXAMPLE_ROUTES:
+                raise SettingsError(f"meter_log_groups: {name!r} is the listing's path or a route the README counts")
+        return replace(self, meter_in_code=self.meter_in_code + given)
 
     @property
     def count_countries(self) -> bool:
@@ -371,7 +391,7 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE, region: str | None 
         for var, key in names.items():
             message = message.replace(var, key)
         raise SettingsError(message) from None
-    _check_environment_size(settings, own_group_name(*project_stack) if project_stack else _NAME_ROOM)
+    check_environment_size(settings, own_group_name(*project_stack) if project_stack else _NAME_ROOM)
     _check_tag_count(settings, bool(checked.links.downloads))
     for download in checked.links.downloads.values():  # before anything is created
         if not Path(download.source).is_file():
@@ -386,12 +406,15 @@ _NAME_ROOM = "n" * 64
 _SECRET_ROOM = "s" * 44
 
 
-def _check_environment_size(settings: StackSettings, own_group: str) -> None:
+def check_environment_size(settings: StackSettings, own_group: str, in_code: Mapping[str, str] | None = None) -> None:
     """Refuse, before anything is created, an environment Lambda would refuse half-way through a deploy. The
-    metered log groups are measured by their real names (the own group's comes from project and stack)."""
+    metered log groups are measured by their real names (the own group's comes from project and stack, those
+    given in code once known: ``in_code``)."""
     for function in env.FUNCTION_VARIABLES:
         variables = settings.function_environment(function, _NAME_ROOM, _NAME_ROOM, _NAME_ROOM, _SECRET_ROOM, _NAME_ROOM,
                                                   own_group)
+        variables[env.METER_SOURCES] = settings.meter_sources(own_group, in_code)
+        variables = {name: value for name, value in variables.items() if name in env.FUNCTION_VARIABLES[function]}
         size = len(json.dumps(variables, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
         if size > env.ENVIRONMENT_LIMIT:
             names = {env.DOWNLOADS: "downloads", env.REDIRECTS: "redirects", env.RATE_LIMITS: "rateLimits",

@@ -219,3 +219,16 @@ def test_the_metering_costs_in_the_docs_are_the_bench_s_formula():
                f"${found['logs']:.2f} | ${found['lambda']:.2f} | ${found['dynamodb']:.2f} | **${found['total']:.2f}** |")
         assert row in text, row
     assert f"about {bench.own_log_bytes() / 1000:.1f}\n  KB a delivery" in text
+
+
+def test_apis_metered_in_code_are_checked_as_the_meter_key_is():
+    """RouteCounter(meter_log_groups=...): names known now (the counter refuses /NAME/...), groups later."""
+    base = parse({"meter": "shop=/aws/apigateway/shop-prod"})
+    given = base.with_meter_in_code(["billing"])
+    assert given.metering and given.metered_names() == ["shop", "billing"]
+    assert given.meter_sources("", {"billing": "/aws/apigateway/billing"}) == \
+        "shop=/aws/apigateway/shop-prod,billing=/aws/apigateway/billing"
+    for bad in (["shop"], ["Billing"], ["a", "a"], ["_counts"], ["hello"]):
+        with pytest.raises(SettingsError, match="meter_log_groups"):
+            base.with_meter_in_code(bad)
+    assert not parse({}).metering and parse({}).with_meter_in_code(["x"]).metering

@@ -223,3 +223,49 @@ def test_pulumi_new_from_a_copy_of_the_repository_makes_a_project_that_previews(
     preview = fresh.preview_json(target, "dev")
     assert created_types(preview)["aws:lambda/function:Function"] == 2
     assert not [d for d in preview.get("diagnostics", []) if d.get("severity") == "error"]
+
+
+SHOP_API = '''"""Another team's API stack: it owns the access log group and exports its name."""
+import pulumi
+import pulumi_aws as aws
+
+group = aws.cloudwatch.LogGroup("shop-access-logs", retention_in_days=30)
+pulumi.export("access_log_group", group.name)
+'''
+
+METERED_BY_REFERENCE = '''"""The ready-made program, metering the shop API whose log group another stack's output names."""
+import pulumi
+
+from infra import settings as stack
+from infra.component import RouteCounter
+
+config = pulumi.Config()
+settings = stack.parse({key: config.get(key) for key in stack.schema()},
+                       project_stack=(pulumi.get_project(), pulumi.get_stack()))
+shop = pulumi.StackReference("organization/shop-api/prod")
+counter = RouteCounter("route-counter", settings, meter_log_groups={"shop": shop.get_output("access_log_group")})
+for output_name, value in counter.outputs.items():
+    pulumi.export(output_name, value)
+'''
+
+
+def test_metering_log_groups_another_stack_exports_previews(engine, tmp_path):
+    shop = tmp_path / "shop-api"
+    shop.mkdir()
+    (shop / "Pulumi.yaml").write_text("name: shop-api\nruntime:\n  name: python\n  options:\n"
+                                      f"    virtualenv: {harness.ROOT / '.venv'}\n")
+    (shop / "__main__.py").write_text(SHOP_API)
+    engine.new_stack(shop, "prod")
+    engine.up(shop, "prod")
+    group = engine.outputs(shop, "prod")["access_log_group"]
+
+    project = harness.copy_project(tmp_path / "route-counter")
+    (project / "__main__.py").write_text(METERED_BY_REFERENCE)
+    engine.new_stack(project, "metered")
+    preview = engine.preview_json(project, "metered")
+    inputs = {step["urn"].split("::")[-1]: step["newState"].get("inputs", {}) for step in preview["steps"]
+              if step["op"] == "create"}
+    assert inputs["route-counter-meter-shop"]["logGroup"] == group  # known at preview, looked up in the account
+    assert inputs["route-counter-meter"]["environment"]["variables"]["METER_SOURCES"] == f"shop={group}"
+    assert inputs["route-counter-counter"]["environment"]["variables"]["METERED"] == "shop"
+    assert inputs["route-counter-meter-shop-invoke"]["sourceArn"].endswith(f":log-group:{group}:*")
