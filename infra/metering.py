@@ -107,7 +107,7 @@ def sources_in_code(args: StackSettings, own_group: str, in_code: Mapping[str, p
     names = list(in_code)
 
     def joined(groups: list[str]) -> str:
-        known = dict(zip(names, groups))
+        known = dict(zip(names, groups, strict=True))
         try:
             check_environment_size(args, own_group, known)
         except SettingsError as exc:
