@@ -227,7 +227,8 @@ def test_10000_events_in_random_batches_with_duplicate_deliveries_come_out_exact
 
 @pulumi.runtime.test
 def test_metering_subscribes_each_log_group_with_least_privilege_and_explicit_async_settings():
-    from tests.stack import ACCOUNT, REGION, run_program
+    from tests.aws_shapes import ACCOUNT, REGION
+    from tests.stack import run_program
     from tests.test_infra import check
 
     def assertions(recorder, component):

@@ -13,7 +13,8 @@ import pytest
 from handler.web import metrics as own
 from infra import component as rc
 from infra import dashboard
-from tests.stack import REGION, run_program
+from tests.aws_shapes import REGION
+from tests.stack import run_program
 from tests.test_infra import FUNCTION, RESTAPI, api_document, check
 
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
