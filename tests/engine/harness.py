@@ -19,7 +19,7 @@ WRAPPER = HERE / "pulumi"
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # What a copy of the project needs to run: the program, its settings and the code asset's sources.
 PROJECT_FILES = ("__main__.py", "Pulumi.yaml", "Pulumi.dev.yaml", "requirements.txt", "requirements-lambda.txt",
-                 "infra", "handler")
+                 "route_counter")
 
 
 def find_cli() -> str:
