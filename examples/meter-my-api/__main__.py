@@ -8,7 +8,9 @@ import pulumi_aws as aws
 
 from route_counter import ApiMeter, ApiMeterArgs
 
-meter = ApiMeter("meter", ApiMeterArgs(sources=["shop"], route_templates="/orders/{id}"))
+# Usage is billing data: protected unless `pulumi config set protectData false` (then `pulumi up`, `pulumi destroy`).
+protect = pulumi.Config().get_bool("protectData", True)
+meter = ApiMeter("meter", ApiMeterArgs(sources=["shop"], route_templates="/orders/{id}", protect_data=protect))
 
 mock = {"type": "mock", "requestTemplates": {"application/json": '{"statusCode": 200}'},
         "responses": {"default": {"statusCode": "200"}}}
