@@ -175,3 +175,37 @@ def test_the_example_meters_its_own_api_by_route_and_key():
 
     made = [program[name].urn for name in ("api", "deployment", "stage", "plan", "key")]
     return pulumi.Output.all(everything(program["meter"]), *made).apply(check)
+
+
+DOCS = ROOT / "docs" / "component.md"
+START, END = "<!-- reference:start -->", "<!-- reference:end -->"
+
+
+def reference() -> str:
+    """docs/component.md's reference, from the code: each argument's type, default and description, and
+    each output."""
+    from route_counter.infra import component, meter_component
+
+    def cell(text: str) -> str:
+        return str(text).replace("|", "\\|")
+
+    lines = ["### `RouteCounterArgs`", "", "| argument | type | default | what |", "|---|---|---|---|"]
+    for f in dataclasses.fields(RouteCounterArgs):
+        lines.append(f"| `{f.name}` | {f.type.__name__} | `{f.default!r}` | {cell(f.metadata['description'])} |")
+    lines += ["", "### `RouteCounter` outputs (attributes of the same name; `None` when off)", "",
+              "| output | what |", "|---|---|"]
+    lines += [f"| `{name}` | {cell(doc)} |" for name, doc in component.OUTPUT_DOCS.items()]
+    lines += ["", "### `ApiMeterArgs`", "", "| argument | type | default |", "|---|---|---|"]
+    for f in dataclasses.fields(meter_component.ApiMeterArgs):
+        default = "required" if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING \
+            else f"`{(f.default_factory() if f.default is dataclasses.MISSING else f.default)!r}`"
+        kind = f.type if isinstance(f.type, str) else f.type.__name__
+        lines.append(f"| `{f.name}` | {cell(kind)} | {default} |")
+    lines += ["", "### `ApiMeter` outputs (attributes of the same name)", "", "| output | what |", "|---|---|"]
+    lines += [f"| `{name}` | {cell(doc)} |" for name, doc in meter_component.OUTPUT_DOCS.items()]
+    return "\n".join(lines)
+
+
+def test_the_component_reference_is_generated_from_the_code():
+    shown = DOCS.read_text().split(START, 1)[1].split(END, 1)[0].strip()
+    assert shown == reference(), f"update docs/component.md between the markers with:\n{reference()}"

@@ -38,9 +38,22 @@ OUTPUT_METER_FORMAT = "meter_access_log_format"  # {"rest": ..., "http": ...}
 OUTPUT_METER_LOG_GROUP = "meter_log_group_arn"  # only with meterLogGroup
 OUTPUT_METER_TABLE = "meter_table_name"
 OUTPUT_METER_DLQ = "meter_dead_letter_queue_url"
-OUTPUTS = (OUTPUT_URL, OUTPUT_COUNTS_URL, OUTPUT_TABLE_NAME, OUTPUT_COUNTER_FUNCTION, OUTPUT_LISTING_FUNCTION,
-           OUTPUT_DASHBOARD_URL, OUTPUT_COUNTS_API_KEY, OUTPUT_DOMAIN_TARGET, OUTPUT_METER_FORMAT, OUTPUT_METER_LOG_GROUP,
-           OUTPUT_METER_TABLE, OUTPUT_METER_DLQ)
+# Each output, what it is (docs/component.md is generated from this).
+OUTPUT_DOCS = {
+    OUTPUT_URL: "the stage's invoke URL (or https://domainName)",
+    OUTPUT_COUNTS_URL: "the listing's URL",
+    OUTPUT_TABLE_NAME: "the counts table",
+    OUTPUT_COUNTER_FUNCTION: "the counter function",
+    OUTPUT_LISTING_FUNCTION: "the listing function",
+    OUTPUT_DASHBOARD_URL: "the CloudWatch dashboard",
+    OUTPUT_COUNTS_API_KEY: "the listing's API key, a secret (countsAccess apiKey only)",
+    OUTPUT_DOMAIN_TARGET: "where your DNS record points (domainName with certificateArn only)",
+    OUTPUT_METER_FORMAT: "the access-log formats to give a metered stage, {rest, http} (metering only)",
+    OUTPUT_METER_LOG_GROUP: "the log group meterLogGroup made (that key only)",
+    OUTPUT_METER_TABLE: "the metering table: markers and usage per API key (metering only)",
+    OUTPUT_METER_DLQ: "the metering dead-letter queue (metering only)",
+}
+OUTPUTS = tuple(OUTPUT_DOCS)
 
 
 def counts_table(name: str, args: StackSettings, opts: Callable[..., pulumi.ResourceOptions]) -> aws.dynamodb.Table:

@@ -54,6 +54,15 @@ _SHARED = ("route_templates", "allow_prefixes", "timezone", "route_expiry_days",
            "architecture", "tracing", "protect_data", "alarm_email")
 
 
+# ApiMeter's outputs, what each is (docs/component.md is generated from this).
+OUTPUT_DOCS = {
+    "meter_table_name": "the metering table: batch markers and usage per API key",
+    "counts_table_name": "the table the counts go to (its own, or counts_table's)",
+    "dead_letter_queue_url": "deliveries that failed every try wait here (python -m counts meter-replay)",
+    "log_group_names": "each source's log group name",
+}
+
+
 class ApiMeter(pulumi.ComponentResource):
     """Meters the access logs of APIs you run. Attributes: ``log_groups`` (name -> log group name),
     ``function``, ``meter_table``, ``counts_table``, ``dead_letter_queue``, ``alarm_topic``; outputs
@@ -105,9 +114,7 @@ class ApiMeter(pulumi.ComponentResource):
         self.counts_table_name = self.counts_table.name
         self.dead_letter_queue_url = self.dead_letter_queue.url
         self.log_group_names = pulumi.Output.from_input(self.log_groups)
-        self.outputs: dict[str, pulumi.Output[Any]] = {
-            "meter_table_name": self.meter_table_name, "counts_table_name": self.counts_table_name,
-            "dead_letter_queue_url": self.dead_letter_queue_url, "log_group_names": self.log_group_names}
+        self.outputs: dict[str, pulumi.Output[Any]] = {name: getattr(self, name) for name in OUTPUT_DOCS}
         self.register_outputs(self.outputs)
 
     def access_log_settings(self, source: str, kind: Literal["rest", "http"] = "rest") -> Any:
