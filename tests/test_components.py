@@ -153,7 +153,7 @@ def test_api_meter_names_are_checked_as_meter_names_are():
 
     for sources in (["Shop"], [], ["hello"]):
         with pytest.raises(pulumi.RunError, match="ApiMeter meter"):
-            run(lambda: ApiMeter("meter", ApiMeterArgs(sources=sources)))
+            run(lambda given=sources: ApiMeter("meter", ApiMeterArgs(sources=given)))
 
 
 @pulumi.runtime.test

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,28 +144,3 @@ def created_types(preview: dict[str, Any]) -> dict[str, int]:
             counts[typ] = counts.get(typ, 0) + 1
     return counts
 
-
-def build_wheel(dest: Path) -> Path:
-    """The route-counter wheel, built from this checkout with the pinned hatchling (no download)."""
-    python = ROOT / ".venv" / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dest),
-                    str(ROOT)], check=True, capture_output=True, text=True, timeout=300)
-    (wheel,) = dest.glob("route_counter-*.whl")
-    return wheel
-
-
-def venv_with_wheel(venv: Path, wheel: Path) -> Path:
-    """A fresh venv outside the repository with the wheel installed; its dependencies come from the
-    repository's venv through a .pth file (installing pulumi-aws again would take minutes). No checkout is
-    on its sys.path. Returns its python."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    ours = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    shared = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c",
-                             "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                            capture_output=True, text=True, check=True).stdout.strip()
-    Path(ours, "dependencies.pth").write_text(shared + "\n")
-    subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "pip", "--python", str(python), "install", "-q",
-                    "--no-deps", "--no-index", str(wheel)], check=True, capture_output=True, text=True, timeout=300)
-    return python

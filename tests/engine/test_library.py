@@ -3,14 +3,12 @@ and examples/meter-my-api run by the real CLI and engine on it."""
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from route_counter.infra import asset
+from bench import library
 from tests.engine import harness
 from tests.engine.harness import Engine, changes
 
@@ -18,42 +16,26 @@ pytestmark = pytest.mark.engine
 
 EXAMPLE = harness.ROOT / "examples" / "meter-my-api"
 
-ASSET_DIGEST = """
-import hashlib, json, sys
-from route_counter.infra import asset
-files = asset.asset_files()
-digest = hashlib.sha256()
-for name, path in files.items():
-    digest.update(name.encode() + b"\\0" + path.read_bytes())
-print(json.dumps({"digest": digest.hexdigest(), "files": len(files), "where": asset.PACKAGE_DIR.as_posix(),
-                  "checkout_on_path": any(p.rstrip("/") == sys.argv[1] for p in sys.path)}))
-"""
-
-
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
     """The python of a fresh venv (outside the repository) with the built wheel installed."""
     harness.find_cli()
     folder = tmp_path_factory.mktemp("library")
-    wheel = harness.build_wheel(folder / "dist")
-    return harness.venv_with_wheel(folder / "venv", wheel)
+    wheel = library.build_wheel(folder / "dist")
+    return library.venv_with_wheel(folder / "venv", wheel)
 
 
 def test_the_wheel_installs_route_counter_alone_and_ships_the_same_code_asset(installed, tmp_path):
-    done = subprocess.run([str(installed), "-c", ASSET_DIGEST, str(harness.ROOT)], cwd=tmp_path,
-                          capture_output=True, text=True, check=True)
-    found = json.loads(done.stdout)
-    assert "site-packages/route_counter" in found["where"] and not found["checkout_on_path"]
-    files = asset.asset_files()
-    import hashlib
-
-    digest = hashlib.sha256()
-    for name, path in files.items():
-        digest.update(name.encode() + b"\0" + path.read_bytes())
-    assert (found["digest"], found["files"]) == (digest.hexdigest(), len(files))  # same bytes as a checkout's
+    found = library.asset_digest(installed, tmp_path)
+    assert "site-packages/route_counter" in found["where"]
+    assert not [p for p in found["path"] if p.rstrip("/") == str(harness.ROOT)]  # no checkout on sys.path
+    checkout = library.asset_digest(library.VENV_PYTHON, harness.ROOT)
+    assert (found["digest"], found["files"]) == (checkout["digest"], checkout["files"])  # the same bytes
     site = Path(found["where"]).parent
     ours = [p.name for p in site.iterdir() if p.name.startswith("route_counter")]
     assert sorted(ours) == ["route_counter", f"route_counter-{_version()}.dist-info"]
+    top = {p.name for p in site.iterdir()} - {"dependencies.pth", "__pycache__"}
+    assert top == set(ours)  # nothing else at the top of site-packages
 
 
 def _version() -> str:
