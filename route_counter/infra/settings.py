@@ -198,9 +198,10 @@ class StackSettings:
 
 @lru_cache(maxsize=None)
 def schema(path: Path = PROJECT_FILE) -> dict[str, dict[str, Any]]:
-    """The ``config:`` section of Pulumi.yaml."""
+    """The program's own keys in the ``config:`` section of Pulumi.yaml (not another namespace's, such as the
+    ``pulumi:tags`` that `pulumi new` adds)."""
     config: dict[str, dict[str, Any]] = yaml.safe_load(path.read_text())["config"]
-    return config
+    return {key: spec for key, spec in config.items() if ":" not in key}
 
 
 def defaults(path: Path = PROJECT_FILE) -> dict[str, Any]:

@@ -107,7 +107,7 @@ def test_an_out_of_range_value_fails_the_preview_with_one_line_and_no_traceback(
 
 def readme_outputs() -> set[str]:
     text = README.read_text() + (harness.ROOT / "docs" / "deploy.md").read_text()
-    names = {value for key, value in vars(rc).items() if key.startswith("OUTPUT_")}
+    names = set(rc.OUTPUTS)
     return {name for name in names if f"`{name}`" in text or f"stack output {name}" in text}
 
 
