@@ -14,11 +14,18 @@ RT_VENV  := .venv-runtime-botocore
 RT_STAMP := $(RT_VENV)/.installed-$(shell cat requirements-runtime-botocore.txt requirements-lambda.txt | cksum | cut -d' ' -f1)
 RT_TESTS := tests/test_counter.py tests/test_faults.py tests/test_listing.py tests/test_lean.py tests/test_sigv4.py
 
+# The program and the components under Pulumi's mocks again, on the oldest Pulumi SDKs pyproject.toml allows
+# (requirements-oldest-pulumi.txt): the lower ends of its ranges are tested, not guessed.
+OLD_VENV  := .venv-oldest-pulumi
+OLD_STAMP := $(OLD_VENV)/.installed-$(shell cat requirements-oldest-pulumi.txt requirements-lambda.txt | cksum | cut -d' ' -f1)
+OLD_TESTS := tests/test_components.py tests/test_infra.py tests/test_domain.py tests/test_meter_stacks.py \
+             tests/test_stack_config.py tests/test_operations.py
+
 # dynalite (npm) lets the tests check the local API against a DynamoDB-compatible server; optional
 # where npm is missing (those tests then skip, except in CI where they must run).
 NPM      := $(shell command -v npm 2>/dev/null)
 DYNALITE := tests/dynalite/node_modules/.package-lock.json
-TEST_DEPS := $(STAMP) $(RT_STAMP) $(if $(NPM),$(DYNALITE))
+TEST_DEPS := $(STAMP) $(RT_STAMP) $(OLD_STAMP) $(if $(NPM),$(DYNALITE))
 
 .PHONY: venv dev test bench clean pulumi-cli
 
@@ -37,6 +44,12 @@ $(RT_STAMP): requirements-runtime-botocore.txt requirements-lambda.txt
 	@rm -f $(RT_VENV)/.installed-*
 	@touch $@
 
+$(OLD_STAMP): requirements-oldest-pulumi.txt requirements-lambda.txt
+	@test -x $(OLD_VENV)/bin/python || $(PYTHON) -m venv $(OLD_VENV)
+	$(OLD_VENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements-oldest-pulumi.txt
+	@rm -f $(OLD_VENV)/.installed-*
+	@touch $@
+
 dev: $(STAMP)
 	$(BIN)/python -m local --host $(HOST) --port $(PORT) $(ARGS)
 
@@ -47,6 +60,8 @@ test: $(TEST_DEPS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@echo "== again on the Lambda runtime's oldest botocore: $$($(RT_VENV)/bin/python -c 'import botocore; print(botocore.__version__)')"
 	$(RT_VENV)/bin/python -m pytest -p no:cacheprovider $(RT_TESTS)
+	@echo "== again on the oldest Pulumi SDKs supported: $$($(OLD_VENV)/bin/python -c 'from importlib.metadata import version as v; print(*(p + " " + v(p) for p in ("pulumi", "pulumi-aws", "pulumi-random")), sep=", ")')"
+	$(OLD_VENV)/bin/python -m pytest -p no:cacheprovider $(OLD_TESTS)
 
 # The real Pulumi CLI for the engine tests (pytest -m engine): `pulumi` on PATH, else built once from the Go
 # module proxy into ~/.cache/route-counter (about 6 minutes and 3.4 GB of Go caches cold, seconds after).
@@ -58,5 +73,5 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(RT_VENV) .pytest_cache .hypothesis tests/dynalite/node_modules
+	rm -rf $(VENV) $(RT_VENV) $(OLD_VENV) .pytest_cache .hypothesis tests/dynalite/node_modules
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

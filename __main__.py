@@ -4,8 +4,8 @@ import os
 
 import pulumi
 
-from infra import settings as stack
-from infra.component import RouteCounter
+from route_counter.infra import settings as stack
+from route_counter.infra.component import RouteCounter
 
 config = pulumi.Config()
 try:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 # In this process the handlers run against moto in process, which intercepts botocore only: the botocore
 # writer here (request counts and the listing). The lean writer is measured in its own processes below.
 from bench.asset import code_asset  # noqa: E402
-from infra import settings as _stack  # noqa: E402
+from route_counter.infra import settings as _stack  # noqa: E402
 
 os.environ.update(_stack.parse({"writer": "botocore"}).handler_environment(TABLE))
 
@@ -45,7 +45,7 @@ cpu0, wall0 = time.process_time(), time.perf_counter()
 if sys.argv[1] == "baseline":
     import bench.baseline as module
 else:
-    from handler import counter as module
+    from route_counter.handler import counter as module
 answer = module.handler(event, None)
 cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
 assert answer["statusCode"] == 200, answer
@@ -80,7 +80,7 @@ class FakeStore:
 
 
 def variant_env(which: str, endpoint: str) -> dict[str, str]:
-    from infra import settings as stack
+    from route_counter.infra import settings as stack
 
     writer = "botocore" if which == "baseline" else which
     # A download configured, as on a portfolio: an ordinary hit must still not load the S3 client.
@@ -124,7 +124,7 @@ event = json.loads(sys.argv[2])
 if sys.argv[1] == "baseline":
     import bench.baseline as module
 else:
-    from handler import counter as module
+    from route_counter.handler import counter as module
 for _ in range(50):  # warm: connection open, caches filled
     assert module.handler(event, None)["statusCode"] == 200
 for line in sys.stdin:
@@ -165,13 +165,13 @@ def top_scan_cpu(runs: int = 3) -> dict[str, Any]:
     process answering at once, so this is the function's share only): per 1,000 items, and as seconds of
     a Lambda at the listing's memory size, against its timeout."""
     from bench import fake_dynamodb
-    from infra import settings as stack
-    from infra.component import LISTING_TIMEOUT
+    from route_counter.infra import settings as stack
+    from route_counter.infra.component import LISTING_TIMEOUT
 
     fake = subprocess.Popen([sys.executable, "-m", "bench.fake_dynamodb"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://127.0.0.1:{fake.stdout.readline().strip()}"
-        from handler import listing
+        from route_counter.handler import listing
         from local.events import build_event
 
         listing._client = None
@@ -189,7 +189,7 @@ def top_scan_cpu(runs: int = 3) -> dict[str, Any]:
         return {"per_thousand": per_thousand, "memory": memory, "worst": worst, "timeout": LISTING_TIMEOUT}
     finally:
         os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
-        from handler import listing
+        from route_counter.handler import listing
 
         listing._client = None
         fake.terminate()
@@ -200,9 +200,9 @@ def with_moto(fn: Callable[[], Any]) -> Any:
     from moto import mock_aws
 
     with mock_aws():
-        from handler import counter, listing
-        from handler.rules import schema
-        from handler.store.dynamo import create_client
+        from route_counter.handler import counter, listing
+        from route_counter.handler.rules import schema
+        from route_counter.handler.store.dynamo import create_client
 
         create_client(retries=True).create_table(**schema.create_table_kwargs(TABLE))
         counter._client = listing._client = None
@@ -230,7 +230,7 @@ def sent_log(client: Any) -> Counter[str]:
 def requests_per_hit() -> dict[str, dict[str, int]]:
     def run() -> dict[str, dict[str, int]]:
         from bench import baseline
-        from handler import counter
+        from route_counter.handler import counter
         from local.events import build_event
 
         ours, base = sent_log(counter._dynamodb()), sent_log(baseline.table.meta.client)
@@ -253,8 +253,8 @@ def requests_per_hit() -> dict[str, dict[str, int]]:
 def listing_cost(routes: int) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         from bench import baseline
-        from handler import listing
-        from handler.rules import schema
+        from route_counter.handler import listing
+        from route_counter.handler.rules import schema
         from local.events import build_event
 
         client = listing._dynamodb()
@@ -328,9 +328,10 @@ def main(argv: list[str] | None = None) -> int:
     top = top_scan_cpu()
     asset = code_asset()
     items = item_growth()
-    from bench import metering
+    from bench import library, metering
 
     metered = metering.numbers()
+    packaged = library.numbers()
 
     rows = [("what", "ours", "baseline", "ours/baseline", "target")]
     for label, counts in requests.items():
@@ -391,13 +392,21 @@ def main(argv: list[str] | None = None) -> int:
     rows.append((f"cost per million metered requests: logs {metered['line_bytes']} B/line ${cost['logs']:.3f} + Lambda "
                  f"${cost['lambda']:.3f} + DynamoDB ${cost['dynamodb']:.3f} (1,000 lines a delivery, 50 routes)",
                  f"${metered['total']:.2f}", "$4.89 (counted)", f"{metered['total'] / 4.89:.2f}", "<= $0.50"))
+    rows.append(("route-counter wheel (pip install), bytes", f"{packaged['wheel_bytes'] / 1024:.1f} KB", "", "", ""))
+    inst, check = packaged["installed"], packaged["checkout"]
+    rows.append(("code asset zipped from an installed wheel / from a checkout",
+                 f"{inst['zipped'] / 1024:.1f} KB, {inst['files']} files", f"{check['zipped'] / 1024:.1f} KB, "
+                 f"{check['files']} files", "same bytes" if packaged["same_asset"] else "DIFFERENT", "same bytes"))
+    rows.append(("import route_counter's components in a program (baseline: pulumi, pulumi_aws, pulumi_random)",
+                 f"{packaged['import'] * 1000:.0f} ms", f"{packaged['baseline'] * 1000:.0f} ms",
+                 f"{packaged['import'] / packaged['baseline']:.2f}", ""))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for n, row in enumerate(rows):
         print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |")
         if n == 0:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     print("\nreproduce: make bench   (options: .venv/bin/python -m bench --help)")
-    return 0 if asset["only_handler"] else 1
+    return 0 if asset["only_handler"] and packaged["same_asset"] else 1
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from typing import Any
 
 def code_asset() -> dict[str, Any]:
     """The zipped asset's size and file count, and whether it holds the handler and no AWS SDK."""
-    from infra.asset import asset_files, handler_files
+    from route_counter.infra.asset import asset_files, handler_files
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

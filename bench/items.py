@@ -13,8 +13,8 @@ import re
 from decimal import Decimal
 from typing import Any, Iterable, NamedTuple
 
-from handler.rules import schema, update
-from handler.rules.limits import Limit
+from route_counter.handler.rules import schema, update
+from route_counter.handler.rules.limits import Limit
 
 Item = dict[str, dict[str, str]]
 _CLAUSE = re.compile(r"(ADD|SET|REMOVE) (.*?)(?= (?:ADD|SET|REMOVE) |$)")

@@ -43,11 +43,11 @@ def _requests(routes: int, n: int = 1000) -> tuple[Counter[str], int, int]:
     from moto import mock_aws
 
     with mock_aws():
-        from handler import meter
-        from handler.rules import schema
-        from handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
-        from handler.store.dynamo import create_client
-        from handler.web import logs
+        from route_counter.handler import meter
+        from route_counter.handler.rules import schema
+        from route_counter.handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
+        from route_counter.handler.store.dynamo import create_client
+        from route_counter.handler.web import logs
 
         client = create_client(retries=True)
         table = os.environ.get("TABLE_NAME") or "route-counts-bench"
@@ -75,9 +75,9 @@ def hot_route(rate: int = 10_000, seconds: int = 10, streams: int = 4) -> dict[s
     """A hot route at ``rate`` requests a second: API Gateway writes its access log to several streams,
     and CloudWatch Logs delivers each stream's new lines about once a second. Pure (no store): the updates
     on the hot item per second, and the CPU per 1,000 lines parsed and aggregated."""
-    from handler.rules import buckets
-    from handler.rules.aggregate import aggregate
-    from handler.rules.routes import RouteRules
+    from route_counter.handler.rules import buckets
+    from route_counter.handler.rules.aggregate import aggregate
+    from route_counter.handler.rules.routes import RouteRules
 
     updates = 0
     cpu = 0.0
@@ -95,7 +95,7 @@ def hot_route(rate: int = 10_000, seconds: int = 10, streams: int = 4) -> dict[s
 def own_log_bytes() -> int:
     """The bytes the metering function logs per delivery: the platform records and its metrics line as
     Lambda's JSON log format writes it."""
-    from handler.web import metrics
+    from route_counter.handler.web import metrics
 
     record = {"timestamp": "2026-11-24T05:30:00.123Z", "level": "INFO", "message": "metrics",
               "logger": "route_counter.meter", "requestId": "8f5e0c3a-6b1d-4e2f-9a7c-0d1e2f3a4b5c",

@@ -1,1 +1,1 @@
-"""The admin CLI: `python -m counts --help`."""
+"""The admin CLI from a checkout: `python -m counts` runs route_counter.cli (never installed)."""

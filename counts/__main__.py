@@ -1,7 +1,5 @@
-"""`python -m counts`: see cli.py."""
+"""`python -m counts` in a checkout: the admin CLI, installed as `python -m route_counter.cli`."""
 
-import sys
+from route_counter.cli.cli import main
 
-from counts.cli import main
-
-sys.exit(main())
+raise SystemExit(main())

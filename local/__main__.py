@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra import settings as stack
+from route_counter.infra import settings as stack
 from local.server import LOCAL_BUCKET, LocalConfig, configure_logging, running
 
 DEFAULT_TABLE = "route-counts-local"

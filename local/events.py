@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 from urllib.parse import parse_qsl
 
-from handler.web.events import match
+from route_counter.handler.web.events import match
 
 COUNTER, LISTING = "counter", "listing"
 LOCAL_ACCOUNT = "123456789012"

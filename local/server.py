@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, quote
 
-from counts.context import LOCAL_CONFIG_TARGET
-from infra.openapi import needs_credentials
+from route_counter.cli.context import LOCAL_CONFIG_TARGET
+from route_counter.infra.openapi import needs_credentials
 from local.events import COUNTER, LISTING, build_event
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -94,8 +94,8 @@ class Backend:
             for name, value in FAKE_CREDENTIALS.items():
                 os.environ.setdefault(name, value)
             os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = self.config.endpoint
-        from handler.rules import schema
-        from handler.store.dynamo import create_client
+        from route_counter.handler.rules import schema
+        from route_counter.handler.store.dynamo import create_client
 
         # Made before the handlers' endpoint is set: in embedded mode these talk to moto in process.
         self.store = create_client(retries=True)
@@ -117,7 +117,7 @@ class Backend:
                 self.store.create_table(**schema.meter_table_kwargs(meter_table))
         markers = self.config.environment.get("VISITOR_TABLE")
         if markers:  # --unique-visitors: the markers' table (on DynamoDB, TTL deletes them; here they live in memory)
-            from handler.rules.visitors import create_table_kwargs
+            from route_counter.handler.rules.visitors import create_table_kwargs
 
             try:
                 self.store.describe_table(TableName=markers)
@@ -134,12 +134,12 @@ class Backend:
         else:
             self.store_url = self.config.endpoint
         for name in (COUNTER, LISTING):
-            self.functions[name] = importlib.import_module(f"handler.{name}").handler
+            self.functions[name] = importlib.import_module(f"route_counter.handler.{name}").handler
 
     def _download_objects(self) -> dict[str, tuple[bytes, str]]:
         """The configured downloads' bytes and content types, by object key, read from their local files."""
-        from handler.rules.settings import Settings
-        from infra.downloads import content_type
+        from route_counter.handler.rules.settings import Settings
+        from route_counter.infra.downloads import content_type
 
         links = Settings.from_env(self.config.environment).links
         return {d.key: (Path(d.source).read_bytes(), content_type(d.source)) for d in links.downloads.values()}

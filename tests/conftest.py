@@ -15,7 +15,7 @@ os.environ.update(
     AWS_REGION="us-east-1",
 )
 # The handlers' environment exactly as the Pulumi program builds it, from Pulumi.yaml's defaults.
-from infra import settings as _stack  # noqa: E402
+from route_counter.infra import settings as _stack  # noqa: E402
 
 os.environ.update(_stack.parse({}).handler_environment("route-counts-test"))
 
@@ -25,10 +25,10 @@ import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings as hypothesis_settings  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from handler import counter  # noqa: E402
-from handler.rules import schema
-from handler.store.dynamo import create_client  # noqa: E402
-from handler.rules.settings import Settings  # noqa: E402
+from route_counter.handler import counter  # noqa: E402
+from route_counter.handler.rules import schema
+from route_counter.handler.store.dynamo import create_client  # noqa: E402
+from route_counter.handler.rules.settings import Settings  # noqa: E402
 from local.events import build_event  # noqa: E402
 from tests.faults import Faults  # noqa: E402
 
@@ -51,7 +51,7 @@ def examples(n: int) -> int:
 @pytest.fixture(autouse=True)
 def _fresh_containers():
     """Each test is a fresh Lambda container: no top=N answer memoised by an earlier test."""
-    from handler import listing
+    from route_counter.handler import listing
 
     listing._top_cache.clear()
     yield
@@ -86,7 +86,7 @@ class FakeClock:
 @pytest.fixture(autouse=True)
 def clock(monkeypatch) -> FakeClock:
     """Every test runs on a fake clock (handler.clock.CLOCK): the write path's retries and the wall clock."""
-    from handler import clock as handler_clock
+    from route_counter.handler import clock as handler_clock
 
     fake = FakeClock()
     monkeypatch.setattr(handler_clock, "CLOCK", handler_clock.Clock(fake.time, fake.monotonic, fake.sleep))
@@ -178,7 +178,7 @@ METER = "route-counts-test-meter"
 @pytest.fixture
 def metering(table):
     """A metering stack's settings (the shop API's log group, a template), its tables on moto."""
-    from handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES
+    from route_counter.handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES
 
     client = create_client(retries=True)
     client.create_table(**schema.meter_table_kwargs(METER))

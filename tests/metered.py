@@ -6,10 +6,10 @@ from __future__ import annotations
 import itertools
 import json
 
-from handler import meter
-from handler.rules.settings import Settings
-from handler.store.queries import View, get_route, usage_month
-from handler.web import logs
+from route_counter.handler import meter
+from route_counter.handler.rules.settings import Settings
+from route_counter.handler.store.queries import View, get_route, usage_month
+from route_counter.handler.web import logs
 from tests.conftest import METER, START, TABLE
 
 GROUP = "/aws/apigateway/shop-prod"

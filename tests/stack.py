@@ -41,7 +41,8 @@ class Registered:
 class Recorder(pulumi.runtime.Mocks):
     """Records every resource the program registers, and answers with plausible computed state."""
 
-    resources: dict[str, Registered] = field(default_factory=dict)
+    resources: dict[str, Registered] = field(default_factory=dict)  # by logical name
+    registered: list[Registered] = field(default_factory=list)  # all, even two of one name and other types
     function_generation: int = 1  # bump to simulate replaced functions (new invoke ARNs)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
@@ -59,13 +60,14 @@ class Recorder(pulumi.runtime.Mocks):
         if args.typ == "random:index/randomBytes:RandomBytes":
             state.update(base64=MOCK_SECRET_B64, hex=base64.b64decode(MOCK_SECRET_B64).hex())
         self.resources[args.name] = Registered(args.typ, args.name, dict(args.inputs), {"provider": args.provider})
+        self.registered.append(self.resources[args.name])
         return [resource_id, state]
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return aws_shapes.invoke(args.token) or {}
 
     def of_type(self, typ: str) -> list[Registered]:
-        return [r for r in self.resources.values() if r.type == typ]
+        return [r for r in self.registered if r.type == typ]
 
 
 def run_program(stack_name: str = "dev", recorder: Recorder | None = None, **overrides: Any) -> tuple[Recorder, dict[str, Any]]:

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from bench.items import Simulation, apply_update, item_size, number_size, simulate
-from handler.rules import buckets, schema, update
-from handler.rules.limits import parse_rate_limits
+from route_counter.handler.rules import buckets, schema, update
+from route_counter.handler.rules.limits import parse_rate_limits
 from tests.conftest import START, TABLE, examples
 
 H, D = buckets.HOUR, buckets.DAY

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from counts.cli import main, parser, run
+from route_counter.cli.cli import main, parser, run
 from tests.conftest import TABLE, stored
 from tests.localapi import ROOT, LocalApi
 
@@ -52,8 +52,8 @@ def test_reset_asks_first_and_needs_yes_without_a_terminal(seeded, capsys):
 
 def test_reset_keeps_hits_that_land_between_showing_and_resetting(seeded, hits, monkeypatch):
     """The reset subtracts what it showed, atomically: a hit arriving meanwhile is not lost."""
-    from counts import cli as cli_module
-    from handler.store import queries
+    from route_counter.cli import cli as cli_module
+    from route_counter.handler.store import queries
 
     shown = queries.get_route
 
@@ -126,7 +126,7 @@ def test_import_refuses_bad_files_in_one_line_before_any_write(seeded, tmp_path,
 
 
 def test_import_resends_unprocessed_items_with_backoff(seeded, tmp_path, monkeypatch):
-    from counts import cli as cli_module
+    from route_counter.cli import cli as cli_module
 
     calls, sleeps = [], []
     real = seeded.client.batch_write_item
@@ -153,7 +153,7 @@ def test_usage_errors_are_one_line_and_exit_2(argv, capsys):
 
 
 def test_route_rules_come_from_the_stack_or_flags(seeded, monkeypatch, capsys):
-    from counts import cli as cli_module
+    from route_counter.cli import cli as cli_module
 
     monkeypatch.setattr(cli_module, "stack_config", lambda stack_name: {"maxRouteBytes": "8", "countsPath": "stats"})
     assert main(["--table", TABLE, "get", "/abcdefghij"]) == 2
@@ -305,7 +305,7 @@ def test_a_store_failure_mid_import_says_which_records_were_written(seeded, tmp_
         return real(**kwargs)
 
     monkeypatch.setattr(seeded.client, "batch_write_item", fails_second_batch)
-    monkeypatch.setattr("counts.cli.make_client", lambda args: seeded.client)
+    monkeypatch.setattr("route_counter.cli.cli.make_client", lambda args: seeded.client)
     path = tmp_path / "thirty.json"
     path.write_text(json.dumps([{"route": f"/imp/{i}", "count": i + 1, "methods": {}} for i in range(30)]))
     assert main(["--table", TABLE, "import", str(path), "--yes"]) == 1  # an AWS error: 1
@@ -375,7 +375,7 @@ def test_the_local_admin_pass_through_refuses_other_machines_in_dynamodbs_shape(
 
 
 def test_set_makes_the_count_n_in_one_update_keeping_methods_history_and_first_seen(seeded, capsys, monkeypatch):
-    monkeypatch.setattr("counts.cli.make_client", lambda args: seeded.client)  # to see its requests
+    monkeypatch.setattr("route_counter.cli.cli.make_client", lambda args: seeded.client)  # to see its requests
     first_seen = stored(seeded.client, "/a")["firstSeen"]
     assert main(["--table", TABLE, "set", "/a", "1000"]) == 2  # no terminal: asks, so needs --yes
     assert "pass --yes" in capsys.readouterr().err and stored(seeded.client, "/a")["count"] == 3
@@ -406,7 +406,7 @@ def test_delete_removes_the_route_and_says_what_it_held(seeded, capsys):
     (["set", "/a", "1" + "0" * 130, "--yes"], "leaves no room for more hits"),
 ])
 def test_set_and_delete_refuse_what_no_hit_could_reach_and_write_nothing(seeded, capsys, monkeypatch, argv, message):
-    monkeypatch.setattr("counts.cli.make_client", lambda args: seeded.client)
+    monkeypatch.setattr("route_counter.cli.cli.make_client", lambda args: seeded.client)
     seeded.sent.clear()
     try:
         code = main(["--table", TABLE, *argv])
@@ -434,8 +434,8 @@ def test_windows_end_on_the_stack_s_day(writer, hits, clock, capsys):
     ({"routeTemplates": "/users/{id}"}, ["delete", "/users/7", "--yes"], "is counted as '/users/{id}'"),
 ])
 def test_set_and_delete_apply_the_stack_s_own_route_rules(seeded, capsys, monkeypatch, config, argv, message):
-    monkeypatch.setattr("counts.cli.make_client", lambda args: seeded.client)
-    monkeypatch.setattr("counts.cli.stack_config", lambda _: config)
+    monkeypatch.setattr("route_counter.cli.cli.make_client", lambda args: seeded.client)
+    monkeypatch.setattr("route_counter.cli.cli.stack_config", lambda _: config)
     seeded.sent.clear()
     assert main(["--table", TABLE, *argv]) == 2
     assert message in capsys.readouterr().err
@@ -443,14 +443,14 @@ def test_set_and_delete_apply_the_stack_s_own_route_rules(seeded, capsys, monkey
 
 
 def test_set_may_move_a_metered_route_whatever_allow_prefixes_says(seeded, monkeypatch):
-    monkeypatch.setattr("counts.cli.make_client", lambda args: seeded.client)
-    monkeypatch.setattr("counts.cli.stack_config", lambda _: {"allowPrefixes": "/visits", "meter": "shop=/aws/x"})
+    monkeypatch.setattr("route_counter.cli.cli.make_client", lambda args: seeded.client)
+    monkeypatch.setattr("route_counter.cli.cli.stack_config", lambda _: {"allowPrefixes": "/visits", "meter": "shop=/aws/x"})
     assert main(["--table", TABLE, "set", "/shop/users/{id}", "5", "--yes"]) == 0
     assert stored(seeded.client, "/shop/users/{id}")["count"] == 5
 
 
 def test_set_keeps_first_seen(seeded, clock, monkeypatch):
-    monkeypatch.setattr("counts.cli.make_client", lambda args: seeded.client)
+    monkeypatch.setattr("route_counter.cli.cli.make_client", lambda args: seeded.client)
     before = stored(seeded.client, "/a")["firstSeen"]
     clock.advance(86400)
     assert main(["--table", TABLE, "set", "/a", "42", "--yes"]) == 0

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from handler import counter
-from handler.rules import update
-from handler.rules.routes import parse_prefixes, parse_templates
-from handler.rules.settings import Settings
+from route_counter.handler import counter
+from route_counter.handler.rules import update
+from route_counter.handler.rules.routes import parse_prefixes, parse_templates
+from route_counter.handler.rules.settings import Settings
 from local.events import build_event
 from tests.conftest import TABLE, stored
 
@@ -249,7 +249,7 @@ def test_lambda_entry_point_uses_env_settings_and_one_client(table, monkeypatch)
 
 def test_client_falls_back_to_the_default_loader_when_the_shortcut_breaks(table, monkeypatch, caplog):
     """The runtime's botocore may change the undocumented data-loader hook: a cold start must survive that."""
-    from handler.store import dynamo
+    from route_counter.handler.store import dynamo
 
     def broken(self, type_name):
         raise AttributeError("botocore changed")

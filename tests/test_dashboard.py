@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from handler import listing
-from handler.web import dashboard
+from route_counter.handler import listing
+from route_counter.handler.web import dashboard
 from local.events import build_event
 
 HOSTILE = "/<script>alert(1)</script>"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.settings import schema
+from route_counter.infra.settings import schema
 from tests.localapi import ROOT
 
 README = (ROOT / "README.md").read_text()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from infra import component as rc
-from infra.settings import SettingsError, parse
+from route_counter.infra import component as rc
+from route_counter.infra.settings import SettingsError, parse
 from tests.aws_shapes import ACCOUNT
 from tests.stack import run_program
 from tests.test_infra import check
@@ -95,7 +95,7 @@ def test_a_certificate_of_the_stacks_region_is_accepted():
 def test_a_certificate_of_another_region_is_refused_by_the_provider_s_region():
     """No aws:region and no AWS_REGION: the region comes from the AWS profile, so the program asks the provider
     (aws.get_region) and checks the certificate against its answer at preview."""
-    from infra.domain import certificate_in
+    from route_counter.infra.domain import certificate_in
 
     assert certificate_in(CERT.format("us-east-1"), "us-east-1") == CERT.format("us-east-1")
     with pytest.raises(pulumi.RunError, match="certificate in eu-west-1, but a REGIONAL endpoint takes one from the "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from handler.web import events
+from route_counter.handler.web import events
 from local.events import COUNTER, LISTING, build_event, route_for
 
 SAMPLES = Path(__file__).parent / "events"

@@ -9,10 +9,10 @@ import os
 import pulumi
 import pytest
 
-from handler import counter, listing
-from handler.rules import schema, update
-from handler.rules.settings import COUNT_BOTS, ROUTE_EXPIRY_DAYS, Settings
-from infra.settings import SettingsError, parse
+from route_counter.handler import counter, listing
+from route_counter.handler.rules import schema, update
+from route_counter.handler.rules.settings import COUNT_BOTS, ROUTE_EXPIRY_DAYS, Settings
+from route_counter.infra.settings import SettingsError, parse
 from local.events import build_event
 from tests.conftest import START, TABLE
 from tests.stack import run_program

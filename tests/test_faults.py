@@ -7,9 +7,9 @@ import socket
 
 import pytest
 
-from handler import counter
-from handler.store import dynamo
-from handler.store import writer as writer_module
+from route_counter.handler import counter
+from route_counter.handler.store import dynamo
+from route_counter.handler.store import writer as writer_module
 from local.events import build_event
 from tests.conftest import stored
 from tests.faults import Faults

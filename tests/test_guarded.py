@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from handler import listing
-from handler.web import dashboard
-from handler.web.events import PROXY_PARAM, PROXY_PART
-from infra import openapi
+from route_counter.handler import listing
+from route_counter.handler.web import dashboard
+from route_counter.handler.web.events import PROXY_PARAM, PROXY_PART
+from route_counter.infra import openapi
 from local.events import build_event, route_for
 
 MODES = ("public", "apiKey", "iam")

@@ -8,11 +8,11 @@ import os
 import pulumi
 import pytest
 
-from handler import counter
-from handler.rules.addresses import ignored, parse_networks
-from handler.rules.settings import IGNORE_IPS, REDIRECTS, Settings
-from handler.web import metrics
-from infra.settings import SettingsError, parse
+from route_counter.handler import counter
+from route_counter.handler.rules.addresses import ignored, parse_networks
+from route_counter.handler.rules.settings import IGNORE_IPS, REDIRECTS, Settings
+from route_counter.handler.web import metrics
+from route_counter.infra.settings import SettingsError, parse
 from local.events import build_event
 from tests.conftest import stored
 from tests.localapi import LocalApi

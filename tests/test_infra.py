@@ -7,19 +7,20 @@ and returns the Output whose apply holds the assertions, so the checks really ru
 from __future__ import annotations
 
 import hashlib
-import importlib
-import inspect
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pulumi
 import pytest
 
-from handler.rules import schema, settings as env
-from infra import asset
-from infra import component as rc
-from infra import openapi, policies
-from infra.settings import SettingsError, defaults, parse
+from route_counter.handler.rules import schema, settings as env
+from route_counter.infra import asset
+from route_counter.infra import component as rc
+from route_counter.infra import metering, openapi, policies
+from route_counter.infra.settings import SettingsError, defaults, parse
 from tests.aws_shapes import ACCOUNT, REGION
 from tests.stack import AUTONAME_SUFFIX, ROOT, Recorder, everything, run_program
 
@@ -341,12 +342,26 @@ def test_code_asset_holds_only_the_handler_package():
     return check(run_program(), assertions)
 
 
-@pytest.mark.parametrize("handler_string", [rc.COUNTER_HANDLER, rc.LISTING_HANDLER])
-def test_handler_strings_resolve_to_callables_taking_event_and_context(handler_string):
-    module, _, attr = handler_string.rpartition(".")
-    fn = getattr(importlib.import_module(module), attr)
-    assert callable(fn) and list(inspect.signature(fn).parameters) == ["event", "context"]
-    assert all(importlib.util.find_spec(name.removesuffix(".py").replace("/", ".")) for name in asset.handler_files())
+def test_handler_strings_resolve_to_callables_taking_event_and_context(tmp_path):
+    """As Lambda resolves them: in the unzipped asset, where the package is `handler`, not route_counter's."""
+    for name, source in asset.asset_files().items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(source.read_bytes())
+    probe = ("import importlib, inspect, json, sys\n"
+             "found = {}\n"
+             "for string in sys.argv[1:]:\n"
+             "    module, _, attr = string.rpartition('.')\n"
+             "    fn = getattr(importlib.import_module(module), attr)\n"
+             "    found[string] = [callable(fn), list(inspect.signature(fn).parameters), fn.__module__]\n"
+             "print(json.dumps(found))")
+    strings = [rc.COUNTER_HANDLER, rc.LISTING_HANDLER, metering.METER_HANDLER]
+    done = subprocess.run([sys.executable, "-c", probe, *strings], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path)}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    for string in strings:
+        assert found[string][:2] == [True, ["event", "context"]], string
+        assert found[string][2] == string.rpartition(".")[0]  # the zip's module, not the library's
 
 
 def test_handler_package_imports_nothing_outside_the_lambda_runtime():
@@ -361,7 +376,9 @@ def test_handler_package_imports_nothing_outside_the_lambda_runtime():
                 modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 for module in modules:
                     top = module.split(".")[0]
-                    shipped = ("botocore", "handler", "__future__", "crawleruseragents")  # the runtime's, ours, the asset's
+                    shipped = ("botocore", "__future__", "crawleruseragents")  # the runtime's and the asset's
+                    if isinstance(node, ast.ImportFrom) and node.level:  # ours, relatively (test_layers)
+                        continue
                     assert top in sys.stdlib_module_names or top in shipped, (name, module)
 
 
@@ -392,7 +409,7 @@ def test_alarms_are_rates_with_a_minimum_volume():
 
 def test_one_deliberate_503_does_not_trip_an_alarm():
     """The expressions evaluated as CloudWatch would, on a quiet period with one 503 and a busy bad one."""
-    from infra.alarms import SPECS
+    from route_counter.infra.alarms import SPECS
 
     api = SPECS["api"]
 

@@ -1,5 +1,6 @@
-"""The house's shape (shared DESIGN.md): handler/ groups rules, web and store under thin entry points; each
-kind imports only what it may, and no module of ours imports itself back through another, lazily or not."""
+"""The house's shape (shared DESIGN.md): route_counter/handler/ groups rules, web and store under thin entry
+points; each kind imports only what it may (relatively, so the same files import as the zip's `handler/`
+and as `route_counter.handler`), and no module of ours imports itself back through another, lazily or not."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import pytest
 
 from tests.localapi import ROOT
 
-PACKAGES = ("handler", "infra", "local", "counts", "bench")
+PACKAGES = ("route_counter", "local", "counts", "bench")
+H = "route_counter.handler"
+HANDLER = ROOT / "route_counter" / "handler"
 # What each part of handler/ may import of ours (handler.clock is the one seam of time).
 MAY_IMPORT = {
-    "handler.rules": ("handler.rules",),
-    "handler.web": ("handler.rules", "handler.web"),
-    "handler.store": ("handler.rules", "handler.store", "handler.clock"),
-    "handler.clock": (),
+    f"{H}.rules": (f"{H}.rules",),
+    f"{H}.web": (f"{H}.rules", f"{H}.web"),
+    f"{H}.store": (f"{H}.rules", f"{H}.store", f"{H}.clock"),
+    f"{H}.clock": (),
 }
 
 
@@ -26,13 +29,19 @@ def module_name(path: Path) -> str:
 
 
 def our_imports(path: Path, modules: set[str]) -> set[str]:
-    """Every module of ours this file imports, at the top or inside a function (lazy imports count)."""
+    """Every module of ours this file imports, at the top or inside a function (lazy imports count),
+    relative imports resolved."""
     found: set[str] = set()
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[:len(package.split(".")) - (node.level - 1)]
+                base = ".".join([*parent, *([base] if base else [])])
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
         else:
             continue
         found.update(name for name in names if name in modules)
@@ -67,10 +76,10 @@ def find_circle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def test_handler_is_grouped_by_kind_with_the_entry_points_on_top():
-    top = sorted(p.name for p in (ROOT / "handler").glob("*.py"))
+    top = sorted(p.name for p in HANDLER.glob("*.py"))
     assert top == ["__init__.py", "clock.py", "counter.py", "listing.py", "meter.py"]
     for kind in ("rules", "web", "store"):
-        doc = ast.get_docstring(ast.parse((ROOT / "handler" / kind / "__init__.py").read_text())) or ""
+        doc = ast.get_docstring(ast.parse((HANDLER / kind / "__init__.py").read_text())) or ""
         assert "import" in doc.lower(), f"handler/{kind}/__init__.py says what it may import"
 
 
@@ -78,12 +87,22 @@ def test_each_kind_imports_only_what_it_may(graph):
     for module, targets in graph.items():
         for kind, allowed in MAY_IMPORT.items():
             if module == kind or module.startswith(kind + "."):
-                wrong = {t for t in targets if t.startswith("handler") and not t.startswith(allowed)} if allowed else \
-                    {t for t in targets if t.startswith("handler")}
+                wrong = {t for t in targets if t.startswith(H) and not t.startswith(allowed)} if allowed else \
+                    {t for t in targets if t.startswith(H)}
                 assert not wrong, f"{module} imports {sorted(wrong)}"
     for module, targets in graph.items():  # nothing below points back up
-        if module.startswith("handler"):
-            assert not {t for t in targets if not t.startswith("handler")}, module
+        if module.startswith(H):
+            assert not {t for t in targets if not t.startswith(H)}, module
+
+
+def test_the_lambda_code_imports_itself_only_relatively():
+    """Inside the zip the package is `handler`, in the library `route_counter.handler`: an absolute import
+    of either name would break the other."""
+    for path in HANDLER.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+            assert not [n for n in names if n.split(".")[0] in ("handler", "route_counter")], path
 
 
 def test_no_import_circles_anywhere(graph):
@@ -92,7 +111,7 @@ def test_no_import_circles_anywhere(graph):
 
 def test_the_circle_check_is_not_vacuous(graph):
     """Planted once: the seam's vocabulary importing a writer would close lean -> outcomes -> lean."""
-    assert "handler.store.outcomes" in graph["handler.store.lean"]
-    planted = {**graph, "handler.store.outcomes": graph["handler.store.outcomes"] | {"handler.store.lean"}}
+    assert f"{H}.store.outcomes" in graph[f"{H}.store.lean"]
+    planted = {**graph, f"{H}.store.outcomes": graph[f"{H}.store.outcomes"] | {f"{H}.store.lean"}}
     circle = find_circle(planted)
-    assert circle is not None and set(circle) == {"handler.store.lean", "handler.store.outcomes"}
+    assert circle is not None and set(circle) == {f"{H}.store.lean", f"{H}.store.outcomes"}

@@ -14,11 +14,11 @@ import sys
 
 import pytest
 
-from handler import counter
-from handler.rules import schema
-from handler.rules.settings import WRITERS
-from handler.store import dynamo, lean
-from handler.store import writer as writer_module
+from route_counter.handler import counter
+from route_counter.handler.rules import schema
+from route_counter.handler.rules.settings import WRITERS
+from route_counter.handler.store import dynamo, lean
+from route_counter.handler.store import writer as writer_module
 from local.events import build_event
 from tests.localapi import ROOT, wait_for
 from tests.stores import FaultProxy, MotoServer, free_port
@@ -273,11 +273,11 @@ def test_a_lean_cold_start_imports_no_botocore():
     """What Lambda runs on a cold start with the default writer: the handler module, then its writer."""
     code = (
         "import os, sys\n"
-        "from infra import settings\n"
+        "from route_counter.infra import settings\n"
         "os.environ.update(settings.parse({}).handler_environment('t'))\n"
         "os.environ.update(AWS_REGION='us-east-1', AWS_ACCESS_KEY_ID='a', AWS_SECRET_ACCESS_KEY='b')\n"
         "sys.modules.pop('yaml', None)\n"
-        "from handler import counter\n"
+        "from route_counter.handler import counter\n"
         "counter._dynamodb()\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('botocore', 'boto3', 'urllib3')))\n"
     )
@@ -290,7 +290,7 @@ def test_a_lean_cold_start_imports_no_botocore():
 def test_an_ignored_address_reads_the_count_and_writes_nothing_with_either_writer(kind, store, proxy, table, settings,
                                                                                    monkeypatch):
     """ignoreIps: the writer's GetItem, signed like its UpdateItem, shows the count as it stands."""
-    from handler.rules.addresses import parse_networks
+    from route_counter.handler.rules.addresses import parse_networks
 
     client = make_writer(kind, proxy.url, monkeypatch)
     assert hit(settings, table, client) == (200, {"route": "/w", "count": 1})

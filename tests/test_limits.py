@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-from handler import counter
-from handler.rules.limits import Limit, parse_rate_limits
-from handler.rules.settings import COUNT_BOTS, RATE_LIMITS, Settings
-from infra import settings as stack
+from route_counter.handler import counter
+from route_counter.handler.rules.limits import Limit, parse_rate_limits
+from route_counter.handler.rules.settings import COUNT_BOTS, RATE_LIMITS, Settings
+from route_counter.infra import settings as stack
 from local.events import build_event
 from tests.conftest import START, stored
 

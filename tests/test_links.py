@@ -10,11 +10,11 @@ from urllib.parse import parse_qs, urlsplit
 import pulumi
 import pytest
 
-from handler import counter
-from handler.store import downloads
-from handler.rules.links import parse_links
-from handler.rules.settings import Settings
-from infra.settings import SettingsError, parse
+from route_counter.handler import counter
+from route_counter.handler.store import downloads
+from route_counter.handler.rules.links import parse_links
+from route_counter.handler.rules.settings import Settings
+from route_counter.infra.settings import SettingsError, parse
 from local.events import build_event
 from tests.conftest import stored
 from tests.localapi import ROOT, LocalApi
@@ -186,7 +186,7 @@ def test_local_api_download_yields_the_exact_bytes_through_a_counted_302():
 
 
 def test_the_listing_and_dashboard_mark_links(writer, reader, linked, table):
-    from handler import listing
+    from route_counter.handler import listing
 
     call(writer, linked, "GET", "/resume.pdf")
     call(writer, linked, "GET", "/go/github")
@@ -205,8 +205,8 @@ def test_the_listing_and_dashboard_mark_links(writer, reader, linked, table):
                                  "https://a.example/\x01", "https://a.example/\x7f", "https://a.example/<b>",
                                  "https://a.example/a\\b", "https://a.example/\u00a0x"])
 def test_a_redirect_target_a_browser_would_mangle_or_that_breaks_out_of_a_header_is_refused(url):
-    from handler.rules.links import parse_redirects
-    from handler.rules.routes import RouteRules
+    from route_counter.handler.rules.links import parse_redirects
+    from route_counter.handler.rules.routes import RouteRules
 
     with pytest.raises(ValueError, match="must be an https:// URL"):
         parse_redirects(f"/go={url}", RouteRules(1024, (), (), ()))

@@ -9,8 +9,8 @@ from urllib.parse import quote
 
 import pytest
 
-from handler import listing
-from handler.store import queries
+from route_counter.handler import listing
+from route_counter.handler.store import queries
 from local.events import build_event
 
 EVENTS = Path(__file__).parent / "events"
@@ -205,7 +205,7 @@ def test_top_cache_is_bounded(reader, settings, table):
 
 def test_dashboard_opens_on_the_most_hit_routes_of_the_whole_table(writer, reader, settings):
     """Past one Scan page the busiest route must still be first (not the first page sorted within itself)."""
-    from handler import counter
+    from route_counter.handler import counter
     from tests.conftest import TABLE
 
     for i in range(150):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from handler import counter, listing
-from infra import settings as stack
+from route_counter.handler import counter, listing
+from route_counter.infra import settings as stack
 from local.events import build_event
 from local.server import Backend, LocalConfig
 from tests.conftest import TABLE, stored

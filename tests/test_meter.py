@@ -13,13 +13,13 @@ import pulumi
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from handler import meter
-from handler.rules import accesslog, aggregate, buckets, schema
-from handler.rules.routes import RouteRules, parse_templates
-from handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
-from handler.store import meter as store
-from handler.store.dynamo import create_client
-from handler.web import logs
+from route_counter.handler import meter
+from route_counter.handler.rules import accesslog, aggregate, buckets, schema
+from route_counter.handler.rules.routes import RouteRules, parse_templates
+from route_counter.handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
+from route_counter.handler.store import meter as store
+from route_counter.handler.store.dynamo import create_client
+from route_counter.handler.web import logs
 from tests.conftest import CI, METER, START, TABLE
 from tests.metered import GROUP, HOUR, deliver, http_line, rest_line, totals, usage
 from tests.faults import Faults
@@ -297,7 +297,7 @@ def test_without_metering_nothing_of_it_exists():
     ({"meter": "counts=/x", "countsPath": "counts"}, "is the listing's path"),
 ])
 def test_bad_metering_config_is_refused_with_the_key_named(config, message):
-    from infra.settings import SettingsError, parse
+    from route_counter.infra.settings import SettingsError, parse
 
     with pytest.raises(SettingsError, match=message) as raised:
         parse(config)
@@ -307,7 +307,7 @@ def test_bad_metering_config_is_refused_with_the_key_named(config, message):
 # -- reading what was metered: the listing, the CLI ----------------------------------------------------------------
 
 def test_the_listing_answers_a_month_of_usage_and_refuses_a_bad_month(metering, reader):
-    from handler import listing
+    from route_counter.handler import listing
     from local.events import build_event
 
     client = create_client(retries=True)
@@ -335,7 +335,7 @@ def test_the_listing_answers_a_month_of_usage_and_refuses_a_bad_month(metering, 
 def cli(*argv: str) -> tuple[int, str]:
     import io
 
-    from counts.cli import parser, run
+    from route_counter.cli.cli import parser, run
 
     out = io.StringIO()
     code = run(parser().parse_args(["--table", TABLE, *argv, "--meter-table", METER]), out, io.StringIO())
@@ -369,7 +369,7 @@ def test_ingest_meters_a_file_once_and_usage_prints_what_an_invoice_needs(meteri
     (("usage", "--month", "2026-13"), "month must be a month like 2026-11"),
 ])
 def test_cli_metering_mistakes_are_one_line_and_exit_2(metering, argv, message, capsys):
-    from counts.cli import main
+    from route_counter.cli.cli import main
 
     assert main(["--table", TABLE, *argv, "--meter-table", METER]) == 2
     err = capsys.readouterr().err
@@ -388,10 +388,10 @@ def test_meter_replay_drains_the_dead_letter_queue_exactly_once(metering, monkey
         meter.handle(delivery, metering, lambda: FailAfter(client, 0))
     for body in ({"requestContext": {"condition": "RetriesExhausted"}, "requestPayload": delivery}, {"junk": 1}):
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
-    monkeypatch.setattr("counts.cli.stack_config", lambda _: {"meter": f"shop={GROUP}"})
+    monkeypatch.setattr("route_counter.cli.cli.stack_config", lambda _: {"meter": f"shop={GROUP}"})
     import io
 
-    from counts.cli import parser, run
+    from route_counter.cli.cli import parser, run
 
     out = io.StringIO()
     argv = ["--table", TABLE, "--stack", "dev", "meter-replay", "--queue-url", url, "--meter-table", METER]
@@ -410,8 +410,9 @@ def test_the_counter_s_cold_start_imports_nothing_of_metering_or_zones():
 
     from tests.stack import ROOT
 
-    code = ("import sys, handler.counter, handler.listing; "
-            "print(sorted(m for m in ('handler.rules.aggregate', 'handler.store.meter', 'zoneinfo', 'tzdata') "
+    code = ("import sys, route_counter.handler.counter, route_counter.handler.listing; "
+            "print(sorted(m for m in ('route_counter.handler.rules.aggregate', 'route_counter.handler.store.meter', "
+            "'zoneinfo', 'tzdata') "
             "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=dict(os.environ))
     assert result.returncode == 0, result.stderr

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import os
 
-from handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
-from handler.rules import schema
-from handler.store.dynamo import create_client
+from route_counter.handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
+from route_counter.handler.rules import schema
+from route_counter.handler.store.dynamo import create_client
 from tests.conftest import METER, START
 from tests.metered import GROUP, deliver, rest_line, totals
 
@@ -22,7 +22,7 @@ def test_allow_prefixes_applies_to_catch_all_lines_only(table):
                                               ("in", rest_line("/visits/a")), ("out", rest_line("/other"))])
     assert (done["Metered"], done["Refused"]) == (2, 1)
     assert sorted(totals(client)) == ["/shop/users/{id}", "/shop/visits/a"]
-    from handler import listing
+    from route_counter.handler import listing
     from local.events import build_event
 
     shown = Settings.from_env({**os.environ, "ALLOW_PREFIXES": "/visits"})
@@ -72,7 +72,7 @@ def test_meter_replay_works_against_make_dev_and_a_local_sqs(tmp_path):
     import botocore.session
     from moto.server import ThreadedMotoServer
 
-    from handler.web import logs
+    from route_counter.handler.web import logs
     from tests.localapi import LocalApi
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
@@ -99,7 +99,7 @@ def test_meter_replay_works_against_make_dev_and_a_local_sqs(tmp_path):
 def test_the_sample_file_in_the_docs_meters_every_line(metering, tmp_path):
     import io
 
-    from counts.cli import parser, run
+    from route_counter.cli.cli import parser, run
     from tests.conftest import TABLE
     from tests.localapi import ROOT
 
@@ -113,7 +113,7 @@ def test_the_sample_file_in_the_docs_meters_every_line(metering, tmp_path):
 
 
 def test_the_docs_example_lines_are_metering_lines():
-    from handler.rules import accesslog
+    from route_counter.handler.rules import accesslog
     from tests.localapi import ROOT
 
     text = (ROOT / "docs" / "metering.md").read_text()
@@ -122,7 +122,7 @@ def test_the_docs_example_lines_are_metering_lines():
 
 
 def test_ingest_names_the_lines_it_could_not_meter_and_why_never_their_content(metering, tmp_path, capsys):
-    from counts.cli import main
+    from route_counter.cli.cli import main
     from tests.conftest import TABLE
 
     secret = "hunter2-password"
@@ -139,7 +139,7 @@ def test_ingest_names_the_lines_it_could_not_meter_and_why_never_their_content(m
 
 
 def test_a_file_with_nothing_meterable_exits_2(metering, tmp_path, capsys):
-    from counts.cli import main
+    from route_counter.cli.cli import main
     from tests.conftest import TABLE
 
     path = tmp_path / "wrong.log"
@@ -173,7 +173,7 @@ def _export(path, events):
 
 
 def test_each_event_counts_once_across_files_copies_and_runs(metering, tmp_path):
-    from counts.cli import main
+    from route_counter.cli.cli import main
     from tests.conftest import TABLE
 
     events = [(f"3698{n:052d}", rest_line("/a", "/a", t=START - n)) for n in range(1, 5)]
@@ -189,7 +189,7 @@ def test_each_event_counts_once_across_files_copies_and_runs(metering, tmp_path)
 def test_correcting_until_later_adds_only_the_lines_between(metering, tmp_path):
     import io
 
-    from counts.cli import parser, run
+    from route_counter.cli.cli import parser, run
     from tests.conftest import TABLE
 
     path = tmp_path / "access.log"
@@ -207,7 +207,7 @@ def test_correcting_until_later_adds_only_the_lines_between(metering, tmp_path):
 
 
 def test_lines_without_a_request_id_are_told_apart_by_content_and_the_output_says_so(metering, tmp_path, capsys):
-    from counts.cli import main
+    from route_counter.cli.cli import main
     from tests.conftest import TABLE
 
     bare = [json.dumps({**json.loads(rest_line("/a", "/a", t=START - n)), "requestId": "-"}) for n in range(3)]
@@ -221,7 +221,7 @@ def test_lines_without_a_request_id_are_told_apart_by_content_and_the_output_say
 
 
 def test_usage_of_a_month_with_nothing_prints_a_header_and_says_so(metering, capsys):
-    from counts.cli import main
+    from route_counter.cli.cli import main
     from tests.conftest import TABLE
 
     assert main(["--table", TABLE, "usage", "--month", "2026-10", "--meter-table", METER]) == 0

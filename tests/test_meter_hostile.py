@@ -8,10 +8,10 @@ import os
 
 import pytest
 
-from handler.rules import accesslog, aggregate, buckets, schema
-from handler.rules.routes import RouteRules
-from handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
-from handler.store.dynamo import create_client
+from route_counter.handler.rules import accesslog, aggregate, buckets, schema
+from route_counter.handler.rules.routes import RouteRules
+from route_counter.handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
+from route_counter.handler.store.dynamo import create_client
 from tests.conftest import START, TABLE
 from tests.conftest import METER
 from tests.metered import GROUP, deliver, rest_line, totals, usage
@@ -157,7 +157,7 @@ def test_the_formats_log_the_base_path_matched():
 def _cli(*argv: str) -> tuple[int, str]:
     import io
 
-    from counts.cli import parser, run
+    from route_counter.cli.cli import parser, run
 
     out = io.StringIO()
     return run(parser().parse_args(["--table", TABLE, *argv]), out, io.StringIO()), out.getvalue()
@@ -182,12 +182,12 @@ def queue(metering):
 
 
 def test_meter_replay_without_the_stack_s_config_stops_and_leaves_the_queue(queue, monkeypatch, capsys):
-    from counts.cli import main
-    from handler.web import logs
+    from route_counter.cli.cli import main
+    from route_counter.handler.web import logs
 
     sqs, url = queue
     _dead_letter(sqs, url, logs.encode(GROUP, "s1", [("e1", rest_line("/a", "/a"), 0)]))
-    monkeypatch.setattr("counts.cli.stack_config", lambda _: {})  # no pulumi, or `pulumi config` failed
+    monkeypatch.setattr("route_counter.cli.cli.stack_config", lambda _: {})  # no pulumi, or `pulumi config` failed
     assert main(["--table", TABLE, "--stack", "dev", "meter-replay", "--queue-url", url, "--meter-table", METER]) == 2
     err = capsys.readouterr().err
     assert "cannot read which log groups are metered" in err and len(err.strip().splitlines()) == 1
@@ -195,14 +195,14 @@ def test_meter_replay_without_the_stack_s_config_stops_and_leaves_the_queue(queu
 
 
 def test_meter_replay_leaves_what_it_cannot_apply_and_replays_the_rest(queue, monkeypatch, capsys):
-    from handler.web import logs
+    from route_counter.handler.web import logs
 
     sqs, url = queue
     foreign = logs.encode("/aws/apigateway/other", "s1", [("e1", rest_line("/a", "/a"), 0)])
     good = logs.encode(GROUP, "s2", [("e2", rest_line("/b", "/b"), 0)])
     for delivery in (foreign, good):
         _dead_letter(sqs, url, delivery)
-    monkeypatch.setattr("counts.cli.stack_config", lambda _: {"meter": f"shop={GROUP}"})
+    monkeypatch.setattr("route_counter.cli.cli.stack_config", lambda _: {"meter": f"shop={GROUP}"})
     code, text = _cli("--stack", "dev", "meter-replay", "--queue-url", url, "--meter-table", METER)
     assert (code, text.strip()) == (1, "replayed 1 deliveries; left 1 in the queue (see above)")
     assert "unknown_log_group; left in the queue" in capsys.readouterr().err
@@ -225,8 +225,8 @@ def test_ingest_of_a_grown_file_counts_only_the_new_lines(metering, tmp_path):
 
 
 def test_ingest_stopped_mid_window_then_grown_re_applies_that_window_exactly(metering, tmp_path, monkeypatch):
-    from counts import ingest as commands
-    from handler.store.meter import ChunkFailed
+    from route_counter.cli import ingest as commands
+    from route_counter.handler.store.meter import ChunkFailed
 
     monkeypatch.setattr(commands, "INGEST_BATCH", 100)
     path = tmp_path / "access.log"
@@ -241,7 +241,7 @@ def test_ingest_stopped_mid_window_then_grown_re_applies_that_window_exactly(met
         return done
 
     monkeypatch.setattr(commands, "meter", stop_after_third_window)
-    from counts.cli import main
+    from route_counter.cli.cli import main
 
     assert main(["--table", TABLE, "ingest", str(path), "--source", "shop", "--meter-table", METER]) == 1
     monkeypatch.setattr(commands, "meter", real)

@@ -8,13 +8,13 @@ import os
 import pulumi
 import pytest
 
-from handler.rules import aggregate, buckets, schema
-from handler.rules.routes import RouteRules
-from handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
-from handler.store import meter as store
-from handler.store.dynamo import create_client
-from handler.web import badge
-from infra.settings import SettingsError, own_group_name, parse
+from route_counter.handler.rules import aggregate, buckets, schema
+from route_counter.handler.rules.routes import RouteRules
+from route_counter.handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
+from route_counter.handler.store import meter as store
+from route_counter.handler.store.dynamo import create_client
+from route_counter.handler.web import badge
+from route_counter.infra.settings import SettingsError, own_group_name, parse
 from tests.conftest import START, TABLE
 from tests.conftest import METER
 from tests.metered import GROUP, deliver, rest_line, totals
@@ -117,7 +117,7 @@ def test_only_the_flat_badge_is_rounded(style, rounded):
 def test_a_line_at_exactly_until_is_left_to_the_subscription(metering, tmp_path):
     import io
 
-    from counts.cli import parser, run
+    from route_counter.cli.cli import parser, run
 
     until = START + 60
     path = tmp_path / "access.log"
@@ -131,8 +131,8 @@ def test_a_line_at_exactly_until_is_left_to_the_subscription(metering, tmp_path)
 
 
 def test_ingest_exits_1_when_the_store_fails_and_2_for_bad_input(metering, tmp_path, monkeypatch, capsys):
-    from counts import ingest as commands
-    from counts.cli import main
+    from route_counter.cli import ingest as commands
+    from route_counter.cli.cli import main
 
     path = tmp_path / "access.log"
     path.write_text(rest_line("/a", "/a") + "\n")
@@ -150,8 +150,8 @@ def test_ingest_exits_1_when_the_store_fails_and_2_for_bad_input(metering, tmp_p
 
 def test_the_own_log_group_is_named_from_project_then_stack(metering):
     assert own_group_name("proj", "stk") == "/route-counter/proj-stk/access-logs"
-    from counts import metering as commands
-    from counts.context import Context
+    from route_counter.cli import metering as commands
+    from route_counter.cli.context import Context
 
     settings = parse({"meterLogGroup": True})
     ctx = Context(None, TABLE, RouteRules(), buckets.UTC, settings)

@@ -13,10 +13,10 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from handler import counter, listing
-from handler.rules.settings import COUNTER_VARIABLES, LISTING_VARIABLES, Settings
-from handler.rules.sources import EXAMPLE_ROUTES
-from infra.settings import SettingsError, parse
+from route_counter.handler import counter, listing
+from route_counter.handler.rules.settings import COUNTER_VARIABLES, LISTING_VARIABLES, Settings
+from route_counter.handler.rules.sources import EXAMPLE_ROUTES
+from route_counter.infra.settings import SettingsError, parse
 from local.events import build_event
 from tests.stack import ROOT, Recorder, run_program
 from tests.test_infra import check
@@ -93,7 +93,7 @@ class StandardGroups(Recorder):
 
 
 def test_an_infrequent_access_log_group_is_refused_at_preview():
-    from infra.metering import subscribable
+    from route_counter.infra.metering import subscribable
 
     assert subscribable(SHOP, "STANDARD") == SHOP
     with pytest.raises(pulumi.RunError, match="is of class INFREQUENT_ACCESS; CloudWatch Logs subscribes only STANDARD"):
@@ -188,8 +188,8 @@ def test_usage_per_api_key_is_never_served_on_a_public_listing(table, reader):
 def test_a_month_s_usage_says_when_it_is_final(metering, now, final):
     import datetime
 
-    from handler.store.dynamo import create_client
-    from handler.store.queries import usage_month
+    from route_counter.handler.store.dynamo import create_client
+    from route_counter.handler.store.queries import usage_month
     from tests.conftest import METER
 
     t = datetime.datetime.fromisoformat(now.replace("Z", "+00:00")).timestamp()
@@ -199,7 +199,7 @@ def test_a_month_s_usage_says_when_it_is_final(metering, now, final):
 
 
 def test_the_cli_says_a_month_is_not_final(metering, capsys):
-    from counts.cli import main
+    from route_counter.cli.cli import main
     from tests.conftest import TABLE
     from tests.conftest import METER
 

@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from handler import counter
-from handler.web import metrics
-from handler.rules.limits import parse_rate_limits
+from route_counter.handler import counter
+from route_counter.handler.web import metrics
+from route_counter.handler.rules.limits import parse_rate_limits
 from local.events import build_event
 from tests.conftest import START
 

@@ -10,9 +10,9 @@ import json
 import pulumi
 import pytest
 
-from handler.web import metrics as own
-from infra import component as rc
-from infra import dashboard
+from route_counter.handler.web import metrics as own
+from route_counter.infra import component as rc
+from route_counter.infra import dashboard
 from tests.aws_shapes import REGION
 from tests.stack import run_program
 from tests.test_infra import FUNCTION, RESTAPI, api_document, check
@@ -187,7 +187,7 @@ def test_iam_access_needs_signed_requests_and_creates_no_key():
 
 
 def test_dashboard_names_take_only_what_cloudwatch_accepts_and_differ_per_region():
-    from infra.observability import dashboard_name
+    from route_counter.infra.observability import dashboard_name
 
     assert dashboard_name("route-counter", "prod.eu", "eu-west-1") == "route-counter-prod-eu-eu-west-1"
     assert dashboard_name("route-counter", "dev", "us-east-1") != dashboard_name("route-counter", "dev", "us-west-2")
@@ -220,7 +220,7 @@ def test_wafs_429_carries_the_stages_cors_and_its_metrics_name_the_stack(origins
 
 
 def test_wafs_metric_names_keep_two_stacks_apart():
-    from infra.guards import waf_metric_name
+    from route_counter.infra.guards import waf_metric_name
 
     assert waf_metric_name("route-counter", "prod.eu", "waf") == "route-counter-prod-eu-waf"
     assert waf_metric_name("route-counter", "a", "waf") != waf_metric_name("route-counter", "b", "waf")
@@ -280,7 +280,7 @@ def test_no_traffic_alert_unless_asked():
 
 @pytest.mark.parametrize("key", ["trafficAlarm", "trafficAnomaly"])
 def test_a_traffic_alert_needs_someone_to_tell(key):
-    from infra.settings import SettingsError, parse
+    from route_counter.infra.settings import SettingsError, parse
 
     with pytest.raises(SettingsError, match=f"{key} needs alarmEmail"):
         parse({key: "100" if key == "trafficAlarm" else "true"})

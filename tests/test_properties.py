@@ -11,9 +11,9 @@ import base64
 
 from hypothesis import given, settings, strategies as st
 
-from handler import counter, listing
-from handler.web import badge
-from handler.rules.routes import DYNAMODB_KEY_LIMIT, INVISIBLE, RouteError, RouteRules, normalize, parse_templates, under_prefix
+from route_counter.handler import counter, listing
+from route_counter.handler.web import badge
+from route_counter.handler.rules.routes import DYNAMODB_KEY_LIMIT, INVISIBLE, RouteError, RouteRules, normalize, parse_templates, under_prefix
 from local.events import build_event
 from tests.conftest import examples
 CONTROL = "".join(map(chr, [*range(0x20), 0x7F, *range(0x80, 0xA0)]))

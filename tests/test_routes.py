@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from handler.rules.routes import RouteError, RouteRules, decode, normalize, parse_prefixes, parse_templates, under_prefix
-from handler.rules.settings import ConfigError, Settings
-from infra import settings as stack
+from route_counter.handler.rules.routes import RouteError, RouteRules, decode, normalize, parse_prefixes, parse_templates, under_prefix
+from route_counter.handler.rules.settings import ConfigError, Settings
+from route_counter.infra import settings as stack
 from local.events import build_event
-from handler.web import events
+from route_counter.handler.web import events
 
 
 @pytest.mark.parametrize(

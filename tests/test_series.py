@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from handler import counter, listing
-from handler.rules import buckets, schema
-from handler.rules.settings import COUNT_COUNTRIES, Settings
+from route_counter.handler import counter, listing
+from route_counter.handler.rules import buckets, schema
+from route_counter.handler.rules.settings import COUNT_COUNTRIES, Settings
 from local.events import build_event
 from tests.conftest import TABLE
 
@@ -132,7 +132,7 @@ def test_country_codes_are_exactly_iso_3166_1_alpha_2():
     checks it: every officially assigned code, and nothing else (Kosovo's user-assigned XK included)."""
     import iso3166
 
-    from handler.rules.countries import CODES
+    from route_counter.handler.rules.countries import CODES
 
     assert CODES == {c.alpha2 for c in iso3166.countries} - {"XK"}
     assert len(CODES) == 249

@@ -10,8 +10,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotocoreCredentials
 from hypothesis import given, settings, strategies as st
 
-from handler.rules import update
-from handler.store import lean, sigv4
+from route_counter.handler.rules import update
+from route_counter.handler.store import lean, sigv4
 from tests.conftest import examples
 
 KEY = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=40)

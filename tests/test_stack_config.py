@@ -7,7 +7,7 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from infra import settings as stack
+from route_counter.infra import settings as stack
 from tests import pulumi_cli
 from tests.stack import PROJECT, ROOT, everything, run_program
 

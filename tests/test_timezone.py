@@ -13,11 +13,11 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from handler import counter, listing
-from handler.rules import buckets, limits, update, visitors
-from handler.rules.settings import TIMEZONE, Settings
-from infra import asset
-from infra.settings import SettingsError, parse
+from route_counter.handler import counter, listing
+from route_counter.handler.rules import buckets, limits, update, visitors
+from route_counter.handler.rules.settings import TIMEZONE, Settings
+from route_counter.infra import asset
+from route_counter.infra.settings import SettingsError, parse
 from local.events import build_event
 from tests.conftest import START, TABLE
 from tests.stack import run_program

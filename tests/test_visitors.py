@@ -11,10 +11,10 @@ import os
 import pulumi
 import pytest
 
-from handler import counter
-from handler.rules import visitors
-from handler.rules.settings import COUNT_BOTS, VISITOR_SECRET, VISITOR_TABLE, Settings
-from infra import asset
+from route_counter.handler import counter
+from route_counter.handler.rules import visitors
+from route_counter.handler.rules.settings import COUNT_BOTS, VISITOR_SECRET, VISITOR_TABLE, Settings
+from route_counter.infra import asset
 from local.events import build_event
 from tests.conftest import START
 from tests.stack import MOCK_SECRET_B64, run_program
@@ -49,7 +49,7 @@ def hit(writer, settings, route="/post", ua=CHROME, ip=IP, query=""):
 
 
 def record(writer, route="/post"):
-    from handler.store import queries
+    from route_counter.handler.store import queries
 
     return queries.get_route(writer.client, "route-counts-test", route, queries.View(START + 0.0))
 
@@ -185,7 +185,7 @@ def test_over_the_local_api_visitors_and_bots_and_the_cli_shows_them():
 
 def test_a_new_visitors_hit_sweeps_the_visitor_bucket_that_just_expired(writer, settings_on):
     """Visitor buckets leave the item in the hit's own update, like hit buckets: no second request."""
-    from handler.rules import buckets, schema
+    from route_counter.handler.rules import buckets, schema
 
     expired = buckets.day_name(int(START // D) - buckets.DAYS_KEPT)  # the day that just left the 32 kept
     writer.client.put_item(TableName="route-counts-test", Item={

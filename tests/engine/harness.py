@@ -19,7 +19,7 @@ WRAPPER = HERE / "pulumi"
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # What a copy of the project needs to run: the program, its settings and the code asset's sources.
 PROJECT_FILES = ("__main__.py", "Pulumi.yaml", "Pulumi.dev.yaml", "requirements.txt", "requirements-lambda.txt",
-                 "infra", "handler")
+                 "route_counter")
 
 
 def find_cli() -> str:
@@ -143,3 +143,4 @@ def created_types(preview: dict[str, Any]) -> dict[str, int]:
             typ = step["urn"].split("::")[-2].split("$")[-1]
             counts[typ] = counts.get(typ, 0) + 1
     return counts
+

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import component as rc
+from route_counter.infra import component as rc
 from tests.engine import harness, provider
 from tests.engine.harness import Engine, changes, created_types
 
@@ -77,7 +77,7 @@ def test_after_up_nothing_changes_and_a_second_up_does_nothing(engine, project, 
 
 
 def test_a_changed_handler_updates_both_functions_and_nothing_else(engine, project, deployed, tmp_path):
-    counter = project / "handler" / "counter.py"
+    counter = project / "route_counter" / "handler" / "counter.py"
     original = counter.read_text()
     counter.write_text(original + "\n# a changed line\n")
     try:
@@ -107,7 +107,7 @@ def test_an_out_of_range_value_fails_the_preview_with_one_line_and_no_traceback(
 
 def readme_outputs() -> set[str]:
     text = README.read_text() + (harness.ROOT / "docs" / "deploy.md").read_text()
-    names = {value for key, value in vars(rc).items() if key.startswith("OUTPUT_")}
+    names = set(rc.OUTPUTS)
     return {name for name in names if f"`{name}`" in text or f"stack output {name}" in text}
 
 
@@ -236,8 +236,8 @@ pulumi.export("access_log_group", group.name)
 METERED_BY_REFERENCE = '''"""The ready-made program, metering the shop API whose log group another stack's output names."""
 import pulumi
 
-from infra import settings as stack
-from infra.component import RouteCounter
+from route_counter.infra import settings as stack
+from route_counter.infra.component import RouteCounter
 
 config = pulumi.Config()
 settings = stack.parse({key: config.get(key) for key in stack.schema()},

@@ -1,0 +1,1 @@
+"""The admin CLI: `python -m counts --help`."""

@@ -1,0 +1,204 @@
+"""`python -m counts ingest FILE --source NAME`: meter access-log lines from a file through the metering
+function's own path (handler/meter.py), each request once across files and runs.
+
+A request's identity is CloudWatch's event id (the JSON of `aws logs filter-log-events`), else the
+line's own ``requestId`` (API Gateway's, one per request), else, for a line without one, its content.
+The metering table keeps a marker per ingested identity (``seen#``), so overlapping exports, a renamed
+copy, a grown file and a corrected ``--until`` add only what is new. A window of lines is noted before it
+is metered (``ingest#NAME``) and its markers written after: a run stopped in between re-applies exactly
+that window first, whose chunks' markers then skip what was applied. One ingest per source at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections import Counter
+from typing import Any, NamedTuple, TextIO
+
+from route_counter.cli.context import CliError, Context, StoreFailed, resolve_meter_table
+from route_counter.cli.metering import iso_time, meter_settings
+from route_counter.handler import clock
+from route_counter.handler.meter import meter
+from route_counter.handler.rules import accesslog, schema
+from route_counter.handler.rules.sources import parse_sources
+from route_counter.handler.store.meter import ChunkFailed
+
+INGEST_BATCH = 5_000  # lines metered together; the window's note (its lines' keys) stays under 400 KB
+BATCH_GET, BATCH_WRITE = 100, 25  # keys per BatchGetItem, items per BatchWriteItem (DynamoDB's limits)
+SHOWN = 20  # lines named in the report before "... and N more"
+
+
+class Event(NamedTuple):
+    label: str  # how the report names it: "line 5", or "event 3698..." (never its content)
+    identity: str  # what makes it one request: "cw:EVENT_ID", "rq:REQUEST_ID" or "tx:" + a hash of the line
+    line: str
+
+
+def read_events(path: str) -> list[Event]:
+    """The requests of a file of JSON lines or of `aws logs filter-log-events` JSON, in file order."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise CliError(f"{path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise CliError(f"{path}: not UTF-8 text ({exc})") from None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("events"), list):  # filter-log-events
+        found = []
+        for n, event in enumerate(data["events"], 1):
+            if not isinstance(event, dict) or not isinstance(event.get("message"), str):
+                raise CliError(f"{path}: event {n} has no message")
+            event_id = event.get("eventId")
+            identity = f"cw:{event_id}" if isinstance(event_id, str) and event_id else _own_identity(event["message"])
+            found.append(Event(f"event {event_id}" if event_id else f"event {n}", identity, event["message"]))
+        return found
+    lines = [line for line in text.splitlines() if line.strip()]
+    return [Event(f"line {n}", _own_identity(line), line) for n, line in enumerate(lines, 1)]
+
+
+def _own_identity(line: str) -> str:
+    """A line's ``requestId`` where it has one, else its content."""
+    try:
+        fields = json.loads(line)
+    except (ValueError, RecursionError):
+        fields = None
+    request_id = fields.get("requestId") if isinstance(fields, dict) else None
+    if isinstance(request_id, str) and request_id not in ("", accesslog.NONE):
+        return f"rq:{request_id}"
+    return "tx:" + hashlib.sha256(line.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def marker_key(source: str, event: Event) -> str:
+    """The 128-bit key of a request's seen-marker, per metered API."""
+    return hashlib.sha256(f"{source}\0{event.identity}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+class Seen:
+    """The metering table's markers of what was ingested for one source, and the window under way."""
+
+    def __init__(self, client: Any, table: str, source: str) -> None:
+        self.client, self.table, self.source = client, table, source
+
+    def known(self, keys: list[str]) -> set[str]:
+        """Which of these keys were ingested before (consistent reads: one read unit per 100 keys' items)."""
+        found: set[str] = set()
+        for start in range(0, len(keys), BATCH_GET):
+            wanted = [schema.seen_key(self.source, key) for key in keys[start:start + BATCH_GET]]
+            while wanted:
+                answer = self.client.batch_get_item(RequestItems={self.table: {"Keys": wanted, "ConsistentRead": True}})
+                found.update(item[schema.METER_PK]["S"].rpartition("#")[2] for item in answer["Responses"].get(self.table, []))
+                wanted = answer.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+                if wanted:
+                    clock.sleep(0.1)  # throttled: DynamoDB hands back what it did not read
+        return found
+
+    def pending(self) -> list[str]:
+        """The keys of a window noted but never finished (a run stopped part-way), else []."""
+        item = self.client.get_item(TableName=self.table, Key=schema.intent_key(self.source), ConsistentRead=True)
+        keys = item.get("Item", {}).get("keys", {}).get("S", "")
+        return keys.split(",") if keys else []
+
+    def begin(self, keys: list[str]) -> None:
+        self.client.put_item(TableName=self.table, Item={**schema.intent_key(self.source), "keys": {"S": ",".join(keys)}})
+
+    def finish(self, keys: list[str]) -> None:
+        """Mark the window's requests ingested, then drop its note."""
+        for start in range(0, len(keys), BATCH_WRITE):
+            puts = [{"PutRequest": {"Item": schema.seen_key(self.source, key)}} for key in keys[start:start + BATCH_WRITE]]
+            while puts:
+                answer = self.client.batch_write_item(RequestItems={self.table: puts})
+                puts = answer.get("UnprocessedItems", {}).get(self.table, [])
+                if puts:
+                    clock.sleep(0.1)
+        self.client.delete_item(TableName=self.table, Key=schema.intent_key(self.source))
+
+
+class Report:
+    """The lines ingest could not meter, by label and reason, never their content (it may hold what the
+    API's callers sent)."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, str]] = []
+
+    def add(self, window: dict[str, Event], unparsed: list[str], refused: list[tuple[str, str]]) -> None:
+        self.found += [(window[key].label, "unparsed: " + accesslog.why(window[key].line)) for key in unparsed]
+        self.found += [(window[key].label, "refused: " + reason) for key, reason in refused]
+
+    def show(self, err: TextIO) -> None:
+        for label, reason in self.found[:SHOWN]:
+            print(f"{label}: {reason}", file=err)
+        if len(self.found) > SHOWN:
+            print(f"... and {len(self.found) - SHOWN:,} more", file=err)
+
+
+def ingest_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    try:
+        parse_sources(f"{args.source}=/ingest")
+    except ValueError:
+        raise CliError(f"--source must be 1-32 of a-z, 0-9 and - (the metered API's name), got {args.source!r}") from None
+    events = read_events(args.file)
+    later = 0
+    if args.until:  # lines at or after it are the subscription's; unparsed lines go through, to be reported
+        until = iso_time(args.until)
+        kept = [e for e in events if (parsed := accesslog.parse(e.line)) is None or parsed.t < until]
+        later, events = len(events) - len(kept), kept
+    meter_table = resolve_meter_table(args)
+    settings = meter_settings(ctx, meter_table)
+    seen = Seen(ctx.client, meter_table, args.source)
+    by_key: dict[str, Event] = {}
+    for event in events:  # the same request twice in one file is one request
+        by_key.setdefault(marker_key(args.source, event), event)
+    totals: Counter[str] = Counter()
+    report = Report()
+
+    def apply(keys: list[str]) -> None:
+        window = {key: by_key[key] for key in keys}
+        seen.begin(keys)
+        try:
+            done = meter(f"ingest\0{args.source}", args.source, [(k, e.line) for k, e in window.items()], settings,
+                         lambda: ctx.client)
+        except ChunkFailed as exc:
+            raise StoreFailed(f"stopped at {window[keys[0]].label} ({exc}); run the same command again: what was "
+                              "applied is skipped") from None
+        seen.finish(keys)
+        totals.update({k: v for k, v in done.items() if isinstance(v, int)})
+        report.add(window, done["unparsedIds"], done["refusedLines"])
+
+    interrupted = seen.pending()
+    if interrupted:
+        missing = [key for key in interrupted if key not in by_key]
+        if missing:
+            raise StoreFailed(f"an earlier ingest for {args.source} stopped part-way, and {len(missing):,} of the "
+                              f"{len(interrupted):,} lines it was metering are not in {args.file}: run it again with "
+                              "the file it was reading first")
+        apply(interrupted)
+    before = seen.known(list(by_key))
+    fresh = [key for key in by_key if key not in before and key not in interrupted]
+    for start in range(0, len(fresh), INGEST_BATCH):
+        apply(fresh[start:start + INGEST_BATCH])
+        if sys.stderr.isatty():  # progress on a terminal only: a log or a pipe gets the summary alone
+            print(f"\r{min(start + INGEST_BATCH, len(fresh)):,} of {len(fresh):,} new lines metered; "
+                  f"{totals['applied']:,} chunks applied", end="", file=sys.stderr, flush=True)
+    if sys.stderr.isatty() and fresh:
+        print(file=sys.stderr)
+    report.show(sys.stderr)
+    duplicates = len(events) - len(by_key)
+    by_content = sum(1 for e in by_key.values() if e.identity.startswith("tx:"))
+    print(f"ingested {totals['Metered']:,} requests on {args.source} ({totals['applied']:,} chunks applied); "
+          f"{totals['Unparsed']:,} lines unparsed, {totals['Refused']:,} refused"
+          + (f", {later:,} at or after --until" if later else "")
+          + (f"; {len(before):,} ingested before, skipped" if before else "")
+          + (f"; {duplicates:,} repeated in the file, counted once" if duplicates else ""), file=out)
+    if by_content:
+        print(f"note: {by_content:,} lines have no requestId: they are told apart by their content, so two "
+              "identical lines count once and an edited line counts again", file=sys.stderr)
+    if totals["lines"] and totals["lines"] == totals["Unparsed"] + totals["Refused"]:
+        raise CliError(f"nothing in {args.file} could be metered: every line was unparsed or refused (see above)")
+    return 0

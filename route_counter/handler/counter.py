@@ -1,0 +1,254 @@
+"""The counter Lambda: every path except the listing path counts one hit with ONE UpdateItem.
+
+It reads as a sentence: admit the request, resolve the route, follow a download or redirect if it is one,
+ask the rules what this hit changes (handler/rules/update.py; with uniqueVisitors, first mark the visitor:
+handler/rules/visitors.py), send the one update through the write path (handler/store/writer.py), answer: 200 with
+the count (or a counting badge with ``?format=svg``), or 429 when the route's rate limit is reached.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Callable
+
+from . import clock
+from .rules import addresses, schema, update, visitors
+from .rules.countries import country_attribute
+from .rules.buckets import Days
+from .rules.limits import Limit
+from .rules.routes import RouteError
+from .rules.settings import Settings
+from .store.downloads import presign
+from .store.outcomes import ConditionFailed, DynamoFailure
+from .store.writer import call_once_retry_safe
+from .web import events, metrics
+from .web.responses import Answered, admit, error_response, json_response, last_resort, method_not_allowed, response
+
+SETTINGS = Settings.from_env(os.environ)  # fail fast at init on a bad environment
+LOGGER = logging.getLogger("route_counter.counter")
+ALLOWED_METHODS = schema.KNOWN_METHODS
+LINK_METHODS = ("GET", "HEAD")
+COUNTRY_HEADER = "cloudfront-viewer-country"  # set by API Gateway's edge network (endpointType EDGE)
+# Let browser scripts read the rate-limit answers (CORS hides other response headers from them).
+EXPOSE = {"Access-Control-Expose-Headers": "RateLimit, RateLimit-Policy, Retry-After"}
+
+def create_writer(kind: str) -> Any:
+    """The writer seam's chooser, here where the seam is used (neither writer imports the other): the
+    counter's store client, ``lean`` (standard library, no botocore at cold start) or ``botocore``
+    (the runtime's botocore, one attempt per call). Both answer ``update_item(**request)``."""
+    if kind == "botocore":
+        from .store.dynamo import create_client
+
+        return create_client(retries=False)
+    from .store.lean import LeanDynamoDB
+
+    return LeanDynamoDB.from_env()
+
+
+_client = None
+
+
+def _dynamodb() -> Any:
+    """The writer (stack config ``writer``: lean or botocore), created once per container on first use (so
+    tests can patch first), and its connection kept alive across invocations."""
+    global _client
+    if _client is None:
+        _client = create_writer(SETTINGS.writer)
+    return _client
+
+
+class RateLimited(Exception):
+    """The route's window is full: the hit was not counted (its conditional update wrote nothing)."""
+
+    def __init__(self, limit: Limit, t: float, days: Days) -> None:
+        super().__init__(limit.pattern)
+        self.limit, self.t, self.days = limit, t, days
+
+
+def count_hit(client: Any, table: str, hit: update.Hit) -> update.Applied:
+    """Send the hit's one update; then, rarely, one cleanup of what a long idle gap left behind.
+    Raises DynamoFailure, or RateLimited when the route's window is full."""
+    request = update.hit_request(table, hit)
+    try:
+        result = call_once_retry_safe(lambda: client.update_item(**request))
+    except ConditionFailed:
+        assert hit.limit is not None  # only a rate-limited hit's update has a condition
+        raise RateLimited(hit.limit, hit.t, hit.days) from None
+    outcome = update.applied(hit, result["Attributes"])
+    if outcome.leftovers:
+        cleanup(client, table, hit.route, outcome.leftovers)
+    return outcome
+
+
+def cleanup(client: Any, table: str, route: str, names: list[str]) -> None:
+    """Remove expired buckets. The hit is already counted, so a failure here is logged, never answered:
+    the next hit on the route finds the same leftovers and tries again."""
+    request = update.cleanup_request(table, route, names)
+    try:
+        call_once_retry_safe(lambda: client.update_item(**request))
+    except ConditionFailed:
+        pass  # the item was deleted (a reset) meanwhile: nothing to clean
+    except DynamoFailure as failure:
+        LOGGER.warning("cleanup failed", extra={"route": route, "cause": failure.cause})
+
+
+def new_hit(request: events.Request, route: str, settings: Settings) -> update.Hit:
+    """What this hit is, by the rules: when, its rate limit, its viewer country (only where trusted),
+    whether a listed crawler sent it."""
+    country = country_attribute(request.header(COUNTRY_HEADER)) if settings.count_countries else None
+    bot = settings.count_bots and visitors.is_bot(request.header("user-agent"))
+    return update.Hit(route, request.method, clock.now(), settings.limits.match(route), country, bot,
+                      expiry_days=settings.expiry_days, days=settings.days)
+
+
+def mark_visitor(client: Any, settings: Settings, request: events.Request, hit: update.Hit) -> dict[str, Any] | None:
+    """uniqueVisitors: the hit's first request, a conditional PutItem of today's marker for this visitor
+    and route. Returns the marker when it is new (this is the visitor's first hit today), else None. A
+    failure only costs the visitor count, never the hit: logged, and the hit is counted as a repeat."""
+    item = visitors.marker(settings.visitor_secret, hit.t, request.source_ip, request.header("user-agent") or "",
+                           hit.route, hit.days)
+    put = visitors.put_marker_request(settings.visitor_table, item)
+    try:
+        call_once_retry_safe(lambda: client.put_item(**put))
+    except ConditionFailed:
+        return None  # seen today
+    except DynamoFailure as failure:
+        LOGGER.warning("visitor marker failed", extra={"requestId": request.request_id, "cause": failure.cause})
+        return None
+    return item
+
+
+def unmark_visitor(client: Any, settings: Settings, item: dict[str, Any]) -> None:
+    """The hit was not counted after all (429 or 5xx): its marker goes, so the visitor's next hit is new."""
+    delete = visitors.delete_marker_request(settings.visitor_table, item)
+    try:
+        call_once_retry_safe(lambda: client.delete_item(**delete))
+    except (ConditionFailed, DynamoFailure) as exc:
+        LOGGER.warning("visitor marker removal failed", extra={"cause": str(exc)})
+
+
+def counted(
+    status: int, request: events.Request, route: str, settings: Settings, client: Callable[[], Any],
+    cors: dict[str, str], headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Count the hit and answer ``status`` with ``{"route", "count"}``, or the 429 or 5xx it came to. A hit
+    from an ignored address (ignoreIps) is answered the same way with the current count, and writes nothing."""
+    if settings.ignored and addresses.ignored(request.source_ip, settings.ignored):
+        return not_counted(status, request, route, settings, client, cors, headers)
+    hit = new_hit(request, route, settings)
+    marker = None
+    if settings.visitor_table and not hit.bot:
+        marker = mark_visitor(client(), settings, request, hit)
+        hit = hit._replace(new_visitor=marker is not None)
+    try:
+        outcome = count_hit(client(), settings.table_name, hit)
+    except (DynamoFailure, RateLimited) as exc:
+        if marker is not None and not (isinstance(exc, DynamoFailure) and exc.code == "outcome_unknown"):
+            unmark_visitor(client(), settings, marker)
+        if isinstance(exc, RateLimited):
+            return rate_limited(exc, request, route, cors)
+        return failed(exc, request, route, cors)
+    headers = dict(headers or {})
+    if hit.limit and outcome.remaining is not None:
+        headers.update({**hit.limit.headers(outcome.remaining, hit.t, hit.days), **EXPOSE})
+    return answer(status, request, route, outcome.total, cors, headers)
+
+
+def not_counted(
+    status: int, request: events.Request, route: str, settings: Settings, client: Callable[[], Any],
+    cors: dict[str, str], headers: dict[str, str] | None,
+) -> dict[str, Any]:
+    """An ignored address: the answer a hit gets, showing the count as it stands (one GetItem), marked
+    ``X-Counted: false`` so its owner can see it was skipped (and the metrics line leaves it out)."""
+    from .store import queries  # only ignored hits read: kept out of every other cold start
+
+    request_args = queries.count_request(settings.table_name, route)
+    try:
+        item = call_once_retry_safe(lambda: client().get_item(**request_args)).get("Item", {})
+    except DynamoFailure as failure:  # a read: nothing to be unsure about, so never "outcome_unknown"
+        return failed(DynamoFailure(503, "storage_unavailable", "the counts store cannot be reached", failure.cause),
+                      request, route, cors)
+    total = int(item.get(schema.COUNT, {}).get("N", "0"))
+    return answer(status, request, route, total, cors, {**(headers or {}), metrics.NOT_COUNTED: "false"})
+
+
+def answer(status: int, request: events.Request, route: str, total: int, cors: dict[str, str],
+           headers: dict[str, str]) -> dict[str, Any]:
+    """``{"route", "count"}``, or a counting badge showing the count (``?format=svg``)."""
+    if status == 200 and request.query.get("format") == "svg":
+        from .web import badge  # only badges need it: kept out of every other cold start
+
+        # Unknown options fall back to the defaults: the hit is counted whatever the badge asks for.
+        options = badge.badge_options(request.query, strict=False)
+        svg, _ = badge.badge(badge.badge_label(request.query.get("label")), total, options)
+        headers = {**headers, "Cache-Control": badge.COUNTING_BADGE_CACHE, **badge.SVG_HEADERS}
+        return response(200, svg, cors, "image/svg+xml", headers)
+    return json_response(status, {"route": route, "count": total}, cors, headers)
+
+
+def rate_limited(limited: RateLimited, request: events.Request, route: str, cors: dict[str, str]) -> dict[str, Any]:
+    limit, reset = limited.limit, limited.limit.reset(limited.t, limited.days)
+    message = f"{route} allows {limit.quota} hits per {limit.window}; try again in {reset} s"
+    headers = {"Retry-After": str(reset), **limit.headers(0, limited.t, limited.days), **EXPOSE}
+    return error_response(429, "rate_limited", message, cors, request.request_id, headers)
+
+
+def handle(event: Any, context: Any, settings: Settings, client: Callable[[], Any]) -> dict[str, Any]:
+    """Core of the handler with its settings and client factory passed in."""
+    try:
+        request, cors = admit(event, context, settings.cors_origins, ALLOWED_METHODS, schema.COUNTED_METHODS)
+    except Answered as early:
+        return early.response
+    try:
+        route = settings.rules.resolve(request.raw_path())
+    except RouteError as exc:
+        return error_response(exc.status, exc.code, exc.message, cors, request.request_id)
+    except events.BadEvent as exc:
+        return error_response(400, "bad_event", str(exc), cors, request.request_id)
+    links = settings.links
+    if route in links.downloads or route in links.redirects:
+        return follow_link(request, route, settings, client, cors)
+    return counted(200, request, route, settings, client, cors)
+
+
+def failed(failure: DynamoFailure, request: events.Request, route: str, cors: dict[str, str]) -> dict[str, Any]:
+    LOGGER.error(
+        "count failed",
+        extra={"requestId": request.request_id, "route": route, "status": failure.status, "cause": failure.cause},
+    )
+    return error_response(failure.status, failure.code, failure.message, cors, request.request_id, failure.headers)
+
+
+def follow_link(
+    request: events.Request, route: str, settings: Settings, client: Callable[[], Any], cors: dict[str, str]
+) -> dict[str, Any]:
+    """A download or redirect route: GET counts one hit and answers 302 to its one configured target (a
+    presigned URL for a download, the URL itself for a redirect); HEAD answers the same without counting
+    (link checkers and previews use it); other methods get 405."""
+    if request.method not in LINK_METHODS:
+        return method_not_allowed(cors, (*LINK_METHODS, "OPTIONS"), request.method, request.request_id)
+    download = settings.links.downloads.get(route)
+    # Signing is local: done before the count, so a hit is never counted without its answer.
+    location = presign(settings.download_bucket, download) if download else settings.links.redirects[route]
+    headers = {"Location": location, "Cache-Control": "no-store"}
+    if request.method == "HEAD":
+        return json_response(302, {"route": route}, cors, headers)
+    return counted(302, request, route, settings, client, cors, headers)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Count one hit on the requested route.
+
+    Event: API Gateway REST API Lambda-proxy event (payload 1.0), from ``ANY /`` or ``ANY /{proxy+}``.
+    Response: 200 ``{"route": "/a/b", "count": 42}``; OPTIONS -> 204 preflight (not counted);
+    bad input -> 400/404/405/414 JSON error (nothing written); a full rate window -> 429 ``rate_limited``
+    with Retry-After and RateLimit fields (not counted); DynamoDB failure -> 5xx JSON error,
+    503 with Retry-After when the hit was throttled or its outcome is unknown.
+    """
+    try:
+        answer = handle(event, context, SETTINGS, _dynamodb)
+    except Exception:  # noqa: BLE001 - the last resort: a JSON 500 with the request id, never a 502
+        return last_resort(event, context, SETTINGS.cors_origins, LOGGER)
+    metrics.emit(answer, clock.now())  # one EMF log line: hits, rejections, rate limits, unknown outcomes
+    return answer

@@ -1,0 +1,85 @@
+"""route-counter as a library (docs/component.md): the built wheel in a fresh venv outside the repository,
+and examples/meter-my-api run by the real CLI and engine on it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench import library
+from tests.engine import harness
+from tests.engine.harness import Engine, changes
+
+pytestmark = pytest.mark.engine
+
+EXAMPLE = harness.ROOT / "examples" / "meter-my-api"
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The python of a fresh venv (outside the repository) with the built wheel installed."""
+    harness.find_cli()
+    folder = tmp_path_factory.mktemp("library")
+    wheel = library.build_wheel(folder / "dist")
+    return library.venv_with_wheel(folder / "venv", wheel)
+
+
+def test_the_wheel_installs_route_counter_alone_and_ships_the_same_code_asset(installed, tmp_path):
+    found = library.asset_digest(installed, tmp_path)
+    assert "site-packages/route_counter" in found["where"]
+    assert not [p for p in found["path"] if p.rstrip("/") == str(harness.ROOT)]  # no checkout on sys.path
+    checkout = library.asset_digest(library.VENV_PYTHON, harness.ROOT)
+    assert (found["digest"], found["files"]) == (checkout["digest"], checkout["files"])  # the same bytes
+    site = Path(found["where"]).parent
+    ours = [p.name for p in site.iterdir() if p.name.startswith("route_counter")]
+    assert sorted(ours) == ["route_counter", f"route_counter-{_version()}.dist-info"]
+    top = {p.name for p in site.iterdir()} - {"dependencies.pth", "__pycache__"}
+    assert top == set(ours)  # nothing else at the top of site-packages
+
+
+def _version() -> str:
+    text = (harness.ROOT / "pyproject.toml").read_text()
+    return text.split('\nversion = "', 1)[1].split('"', 1)[0]
+
+
+PROGRAM = '''"""A program of your own: one RouteCounter, imported from the installed package."""
+import pulumi
+from route_counter import RouteCounter, RouteCounterArgs
+
+counter = RouteCounter("hits", RouteCounterArgs(protect_data=False, counts_path="stats"))
+pulumi.export("url", counter.url)
+pulumi.export("counts_url", counter.counts_url)
+'''
+
+
+def test_a_program_importing_the_installed_package_previews(installed, tmp_path):
+    engine = Engine(tmp_path / "backend")
+    program = tmp_path / "my-program"
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text(f"name: my-program\nruntime:\n  name: python\n  options:\n"
+                                         f"    virtualenv: {installed.parent.parent}\n")
+    (program / "__main__.py").write_text(PROGRAM)
+    engine.new_stack(program, "dev")
+    preview = engine.preview_json(program, "dev")
+    created = {step["urn"].split("::")[-1] for step in preview["steps"] if step["op"] == "create"}
+    assert {"hits", "hits-table", "hits-counter", "hits-listing", "hits-api"} <= created
+
+
+def test_the_example_previews_ups_has_no_diff_and_destroys(installed, tmp_path):
+    engine = Engine(tmp_path / "backend")
+    example = tmp_path / "meter-my-api"
+    shutil.copytree(EXAMPLE, example, ignore=shutil.ignore_patterns("venv", "__pycache__"))
+    (example / "venv").symlink_to(installed.parent.parent, target_is_directory=True)
+    engine.new_stack(example, "dev")
+    engine.preview(example, "dev")
+    engine.up(example, "dev")
+    assert engine.preview(example, "dev", "--expect-no-changes").code == 0
+    assert changes(engine.preview_json(example, "dev")) == {}
+    outputs = engine.outputs(example, "dev")
+    assert outputs["url"].endswith("/prod") and outputs["meter_table"] and outputs["counts_table"]
+    assert "protected" in engine.destroy(example, "dev", ok=False).text  # usage is billing data
+    engine.run(example, "config", "set", "protectData", "false", "--stack", "dev")
+    engine.up(example, "dev")
+    engine.destroy(example, "dev")
+    assert engine.resources(example, "dev") == []
