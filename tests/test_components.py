@@ -83,7 +83,8 @@ def test_outputs_are_attributes_and_the_api_key_is_a_secret():
         assert recorder.of_type("aws:apigateway/apiKey:ApiKey")
 
     assert counter.counts_api_key is not None
-    return pulumi.Output.all(counter.url, counter.counts_url, counter.table_name).apply(check)
+    return pulumi.Output.all(counter.url, counter.counts_url, counter.table_name, everything(counter)).apply(
+        lambda values: check(values[:3]))
 
 
 @pulumi.runtime.test
@@ -173,7 +174,7 @@ def test_the_example_meters_its_own_api_by_route_and_key():
         assert function.inputs["environment"]["variables"]["ROUTE_TEMPLATES"] == "/orders/{id}"
         assert len((EXAMPLE / "__main__.py").read_text().splitlines()) <= 40
 
-    made = [program[name].urn for name in ("api", "deployment", "stage", "plan", "key")]
+    made = [program[name].urn for name in ("api", "deployment", "stage", "plan", "key", "subscribed")]
     return pulumi.Output.all(everything(program["meter"]), *made).apply(check)
 
 

@@ -27,7 +27,7 @@ stage = aws.apigateway.Stage("shop", rest_api=api.id, deployment=deployment.id, 
 plan = aws.apigateway.UsagePlan("shop", api_stages=[aws.apigateway.UsagePlanApiStageArgs(api_id=api.id,
                                                                                           stage=stage.stage_name)])
 key = aws.apigateway.ApiKey("shop-customer")
-aws.apigateway.UsagePlanKey("shop-customer", key_id=key.id, key_type="API_KEY", usage_plan_id=plan.id)
+subscribed = aws.apigateway.UsagePlanKey("shop-customer", key_id=key.id, key_type="API_KEY", usage_plan_id=plan.id)
 
 pulumi.export("url", stage.invoke_url)
 pulumi.export("meter_table", meter.meter_table_name)
