@@ -1,5 +1,5 @@
-"""`python -m counts` in a checkout: the admin CLI, installed as `python -m route_counter.cli`."""
+"""`python -m counts` in a checkout: the admin CLI, installed as `route-counter`."""
 
-from route_counter.cli.cli import main
+from route_counter.cli.entry import main
 
-raise SystemExit(main())
+raise SystemExit(main("python -m counts"))

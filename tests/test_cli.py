@@ -27,6 +27,24 @@ def cli(*argv: str, stdin: str = "") -> tuple[int, str]:
     return code, out.getvalue()
 
 
+# As if installed without the `cli` extra: boto3 and botocore cannot be imported.
+WITHOUT_BOTO = "import sys; sys.modules['boto3'] = sys.modules['botocore'] = None; from route_counter.cli.entry import main; "
+
+
+def test_without_boto3_the_cli_says_how_to_install_it_in_one_line():
+    result = subprocess.run([sys.executable, "-c", WITHOUT_BOTO + "sys.exit(main('route-counter', ['list']))"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == "error: the admin CLI needs boto3: pip install 'route-counter[cli]'\n"
+
+
+@pytest.mark.parametrize("module", ["counts", "route_counter.cli"])
+def test_usage_names_the_command_it_was_started_as(module):
+    result = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith(f"usage: python -m {module} ")
+
+
 def test_list_get_top(seeded):
     code, text = cli("list")
     assert code == 0

@@ -1,1 +1,1 @@
-"""The admin CLI: `python -m counts --help`."""
+"""The admin CLI: `python -m counts --help` in a checkout, `route-counter --help` once installed."""

@@ -1,7 +1,7 @@
-"""`python -m counts`: see cli.py."""
+"""`python -m route_counter.cli`: the admin CLI (see cli.py)."""
 
 import sys
 
-from route_counter.cli.cli import main
+from route_counter.cli.entry import main
 
-sys.exit(main())
+sys.exit(main("python -m route_counter.cli"))

@@ -494,9 +494,9 @@ def global_options() -> argparse.ArgumentParser:
     return g
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(prog: str = "python -m counts") -> argparse.ArgumentParser:
     common = global_options()
-    p = Parser(prog="python -m counts", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = Parser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                parents=[common])
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
@@ -545,8 +545,8 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m counts") -> int:
+    args = parser(prog).parse_args(argv)
     try:
         return run(args)
     except CliError as exc:

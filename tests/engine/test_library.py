@@ -4,6 +4,7 @@ and examples/meter-my-api run by the real CLI and engine on it."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,13 @@ def test_the_wheel_installs_route_counter_alone_and_ships_the_same_code_asset(in
     assert sorted(ours) == ["route_counter", f"route_counter-{_version()}.dist-info"]
     top = {p.name for p in site.iterdir()} - {"dependencies.pth", "__pycache__"}
     assert top == set(ours)  # nothing else at the top of site-packages
+
+
+def test_the_install_brings_the_admin_cli_as_a_command(installed, tmp_path):
+    command = installed.parent / "route-counter"  # [project.scripts], beside the venv's python
+    result = subprocess.run([str(command), "--help"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: route-counter ") and " ingest " in result.stdout
 
 
 def _version() -> str:
