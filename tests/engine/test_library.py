@@ -51,17 +51,21 @@ def _version() -> str:
     return text.split('\nversion = "', 1)[1].split('"', 1)[0]
 
 
-PROGRAM = '''"""A program of your own: one RouteCounter, imported from the installed package."""
+PROGRAM = '''"""A program of your own: two RouteCounters and an ApiMeter, imported from the installed package."""
 import pulumi
-from route_counter import RouteCounter, RouteCounterArgs
+from route_counter import ApiMeter, ApiMeterArgs, RouteCounter, RouteCounterArgs
 
-counter = RouteCounter("hits", RouteCounterArgs(protect_data=False, counts_path="stats"))
-pulumi.export("url", counter.url)
-pulumi.export("counts_url", counter.counts_url)
+site = RouteCounter("site", RouteCounterArgs(protect_data=False, meter_log_group=True, waf_rate_limit=1000))
+docs = RouteCounter("docs", RouteCounterArgs(protect_data=False, meter_log_group=True, counts_path="stats"))
+meter = ApiMeter("shop-meter", ApiMeterArgs(sources=["shop"], counts_table=site.table, protect_data=False))
+pulumi.export("site_url", site.url)
+pulumi.export("docs_counts_url", docs.counts_url)
+pulumi.export("meter_table", meter.meter_table_name)
 '''
 
 
-def test_a_program_importing_the_installed_package_previews(installed, tmp_path):
+def test_a_program_with_two_counters_and_a_meter_from_the_installed_package_ups_and_destroys(installed, tmp_path):
+    """The stand-in account refuses a physical name a second resource claims: an `up` shows none collide."""
     engine = Engine(tmp_path / "backend")
     program = tmp_path / "my-program"
     program.mkdir()
@@ -71,7 +75,13 @@ def test_a_program_importing_the_installed_package_previews(installed, tmp_path)
     engine.new_stack(program, "dev")
     preview = engine.preview_json(program, "dev")
     created = {step["urn"].split("::")[-1] for step in preview["steps"] if step["op"] == "create"}
-    assert {"hits", "hits-table", "hits-counter", "hits-listing", "hits-api"} <= created
+    assert {"site", "site-table", "docs", "docs-table", "shop-meter", "shop-meter-shop-access-logs"} <= created
+    engine.up(program, "dev")
+    assert engine.preview(program, "dev", "--expect-no-changes").code == 0
+    outputs = engine.outputs(program, "dev")
+    assert outputs["docs_counts_url"].endswith("/stats") and outputs["meter_table"]
+    engine.destroy(program, "dev")
+    assert engine.resources(program, "dev") == []
 
 
 def test_the_example_previews_ups_has_no_diff_and_destroys(installed, tmp_path):
