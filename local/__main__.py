@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         counts_api_key=args.counts_api_key,
         stack_config=raw,  # what `python -m counts --endpoint` reads, so it meters by this server's rules
     )
-    if args.dynamodb_endpoint and not _ENDPOINT.match(args.dynamodb_endpoint):
+    if args.dynamodb_endpoint and not _ENDPOINT.fullmatch(args.dynamodb_endpoint):
         print(f"error: --dynamodb-endpoint must be an http:// or https:// URL like http://localhost:8000, "
               f"got {args.dynamodb_endpoint!r}", file=sys.stderr)
         return 2

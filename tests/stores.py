@@ -16,6 +16,8 @@ from typing import Any
 from tests.localapi import wait_for
 
 THROTTLED = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate exceeded"})
+CONFLICT = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#TransactionConflictException",
+                       "message": "Transaction is ongoing for the item"})
 SERVER_ERROR = json.dumps({"__type": "com.amazon.coral.availability#InternalServerError", "message": "oops"})
 
 
@@ -87,6 +89,7 @@ class FaultProxy:
     """An HTTP/1.1 proxy that does to each request what its plan says (default: forward):
 
     - ``throttle``: answer ThrottlingException without forwarding (nothing applied)
+    - ``conflict``: answer TransactionConflictException without forwarding (nothing applied)
     - ``lose``: forward, let the store apply it, then drop the connection instead of answering
     - ``error``: forward, then answer 500 instead of the store's answer (applied, outcome unknown)
     - ``hang``: forward, then say nothing until the client gives up (a read timeout)
@@ -108,8 +111,8 @@ class FaultProxy:
                 while (request := read_request(self.rfile)) is not None:
                     action = proxy.plan.popleft() if proxy.plan else "forward"
                     proxy.seen[action] += 1
-                    if action == "throttle":
-                        self.wfile.write(response(400, THROTTLED))
+                    if action in ("throttle", "conflict"):
+                        self.wfile.write(response(400, THROTTLED if action == "throttle" else CONFLICT))
                         continue
                     # One upstream connection a request: moto's server closes its connections after answering.
                     with socket.create_connection(("127.0.0.1", upstream_port), timeout=10) as upstream:

@@ -88,3 +88,30 @@ def test_dynamodb_unreachable_is_a_quick_503(aws, settings, monkeypatch, clock):
     assert (status, body["error"], headers["Retry-After"]) == (503, "storage_unavailable", "1")
     # Refused before sending, so retried (with backoff between tries) until the budget ran out.
     assert len(clock.slept) == refused.sent["UpdateItem"] - 1 >= 2 and clock.now < writer_module.RETRY_BUDGET
+
+
+@pytest.mark.parametrize("code", ["TransactionConflictException", "ReplicatedWriteConflictException"])
+def test_write_conflicts_are_retried_then_a_503_never_a_500(writer, settings, code):
+    """Another request holding the item (a transaction on it; on a multi-Region strongly consistent global
+    table, a write from another Region) refuses the write without applying it: it is sent again within the
+    budget, and past the budget the answer is a 503 to retry, not "misconfigured"."""
+    writer.throttle("UpdateItem", 2, code)
+    status, body, _ = hit(writer, settings, "/conflict")
+    assert (status, body["count"]) == (200, 1) and stored(writer.client, "/conflict")["count"] == 1
+    writer.throttle("UpdateItem", 1000, code)
+    status, body, headers = hit(writer, settings, "/conflict")
+    assert (status, body["error"], headers["Retry-After"]) == (503, "write_conflict", "1")
+    assert stored(writer.client, "/conflict")["count"] == 1
+
+
+def test_a_clock_that_never_advances_still_ends_the_retries_with_a_503(writer, settings, monkeypatch):
+    """With time frozen (sleep returns at once, the monotonic clock stands still) the backoff neither
+    overflows nor loops for ever: the attempts are bounded too."""
+    from route_counter.handler import clock as handler_clock
+
+    slept: list[float] = []
+    monkeypatch.setattr(handler_clock, "CLOCK", handler_clock.Clock(lambda: 1.7e9, lambda: 0.0, slept.append))
+    writer.throttle("UpdateItem", 5000)
+    status, body, _ = hit(writer, settings, "/frozen")
+    assert (status, body["error"]) == (503, "throttled")
+    assert writer.throttled["UpdateItem"] == writer_module.MAX_ATTEMPTS and max(slept) <= writer_module.BACKOFF_CAP

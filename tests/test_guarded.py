@@ -95,3 +95,53 @@ def test_the_proxy_path_of_the_listing_still_serves_the_badge_and_page(hits, rea
     event, _ = build_event("GET", "/_counts/badge?route=/readme")
     assert event["resource"] == f"/_counts/{PROXY_PART}" and event["pathParameters"] == {PROXY_PARAM: "badge"}
     assert ">2<" in listing.handle(event, None, settings, reader)["body"]
+
+
+def cache_control(mode: str, path: str, settings, reader, headers=()) -> tuple[int, str]:
+    event, _ = build_event("GET", path, headers, guarded=mode != "public")
+    answer = listing.handle(event, None, settings._replace(counts_access=mode), reader)
+    return answer["statusCode"], answer["headers"]["Cache-Control"]
+
+
+@pytest.mark.parametrize("mode", ["apiKey", "iam"])
+@pytest.mark.parametrize("query,headers", [("?top=10", ()), ("?top=10&window=24h", ()), ("", (("Accept", "text/html"),)),
+                                           ("?format=html", ()), ("?route=/secret-route", ()), ("?limit=5", ())])
+def test_a_guarded_answer_is_never_cacheable_by_a_shared_cache(mode, query, headers, hits, reader, settings):
+    """A CDN or proxy in front must not hand a key holder's answer to a caller without the key: every
+    counted answer of a guarded listing (JSON and the page, top= included) is private or no-store."""
+    hits({SECRET: 2})
+    status, cache = cache_control(mode, "/_counts" + query, settings, reader, headers)
+    assert status == 200 and (cache.startswith("private") or cache == "no-store"), cache
+    assert "public" not in cache
+
+
+def test_only_the_public_listing_and_the_badge_are_cacheable_by_anyone(hits, reader, settings):
+    hits({SECRET: 2})
+    assert cache_control("public", "/_counts?top=10", settings, reader) == (200, "public, max-age=60")
+    for mode in MODES:
+        status, cache = cache_control(mode, f"/_counts/badge?route={SECRET}", settings, reader)
+        assert status == 200 and cache.startswith("public"), mode
+
+
+@pytest.mark.parametrize("resource", [f"/{PROXY_PART}", "/", "/other/{proxy+}", "/_countsx"])
+def test_the_listing_invoked_for_a_resource_not_its_own_answers_404(resource, hits, reader, settings):
+    """Fail closed: a wrongly wired integration never serves the list (nor a badge) through another resource."""
+    hits({SECRET: 2})
+    event, _ = build_event("GET", "/_counts?top=5")
+    event["resource"], event["pathParameters"] = resource, ({PROXY_PARAM: "_counts"} if "{" in resource else None)
+    answer = listing.handle(event, None, settings, reader)
+    assert (answer["statusCode"], json.loads(answer["body"])["error"]) == (404, "not_found")
+    assert SECRET not in answer["body"]
+
+
+@pytest.mark.parametrize("path,same_as", [("/_counts//", "/_counts"), ("/_counts///", "/_counts"),
+                                          (f"/_counts/badge/?route={SECRET}", f"/_counts/badge?route={SECRET}"),
+                                          (f"/_counts//badge//?route={SECRET}", f"/_counts/badge?route={SECRET}")])
+def test_trailing_and_doubled_slashes_under_the_listing_answer_as_the_plain_path(path, same_as, hits, reader, settings):
+    hits({SECRET: 4})
+    answers = []
+    for each in (path, same_as):
+        event, _ = build_event("GET", each)
+        answer = listing.handle(event, None, settings, reader)
+        answers.append((answer["statusCode"], answer["headers"]["Content-Type"], answer["body"]))
+    assert answers[0] == answers[1] and answers[0][0] == 200

@@ -122,6 +122,17 @@ def test_throttling_past_the_budget_is_a_503_and_nothing_counted(kind, store, pr
 
 
 @pytest.mark.parametrize("kind", WRITERS)
+def test_a_transaction_conflict_is_retried_then_a_503_to_retry(kind, store, proxy, table, settings, monkeypatch):
+    """TransactionConflictException: a transaction (the meter's, the CLI's) held the item; nothing applied."""
+    client = make_writer(kind, proxy.url, monkeypatch)
+    proxy.plan.extend(["conflict"] * 2)
+    assert hit(settings, table, client) == (200, {"route": "/w", "count": 1})
+    proxy.plan.extend(["conflict"] * 100)
+    status, body = hit(settings, table, client)
+    assert (status, body["error"]) == (503, "write_conflict") and proxy.forwarded == 1 and stored(store, table) == 1
+
+
+@pytest.mark.parametrize("kind", WRITERS)
 @pytest.mark.parametrize("fault", ["lose", "error"])
 def test_a_lost_or_failed_answer_is_unknown_and_never_resent(kind, fault, store, proxy, table, settings, monkeypatch):
     """The store applied the write; the answer never came (or came as a 5xx): 503 outcome_unknown, sent once."""

@@ -306,14 +306,15 @@ def test_bad_metering_config_is_refused_with_the_key_named(config, message):
 
 # -- reading what was metered: the listing, the CLI ----------------------------------------------------------------
 
-def test_the_listing_answers_a_month_of_usage_and_refuses_a_bad_month(metering, reader):
+@pytest.mark.parametrize("access", ["apiKey", "iam"])
+def test_the_listing_answers_a_month_of_usage_and_refuses_a_bad_month(access, metering, reader):
     from route_counter.handler import listing
     from local.events import build_event
 
     client = create_client(retries=True)
     deliver(metering, lambda: client, [(f"e{i}", rest_line(f"/o/{i}", "/o/{id}", key="k1" if i % 3 else "k2"))
                                        for i in range(9)] + [("x", rest_line("/p", "/p", key="k2"))])
-    settings = metering._replace(cors_origins=("*",), counts_access="apiKey")
+    settings = metering._replace(cors_origins=("*",), counts_access=access)
     event, _ = build_event("GET", "/_counts/usage?month=2026-11")
     answer = listing.handle(event, None, settings, reader)
     assert answer["statusCode"] == 200 and answer["headers"]["Cache-Control"] == "no-store"
@@ -322,7 +323,7 @@ def test_the_listing_answers_a_month_of_usage_and_refuses_a_bad_month(metering, 
         {"consumer": "k2", "count": 4, "routes": {"/shop/o/{id}": 3, "/shop/p": 1}}]
     event, _ = build_event("GET", "/_counts/usage")  # this month (the clock's): 2026-11
     assert json.loads(listing.handle(event, None, settings, reader)["body"])["month"] == "2026-11"
-    for bad in ("2026-13", "26-11", "2026-11-01"):
+    for bad in ("2026-13", "26-11", "2026-11-01", "2026-11%0A", "2026-11%0D%0A", "%0A2026-11"):
         event, _ = build_event("GET", f"/_counts/usage?month={bad}")
         answer = listing.handle(event, None, settings, reader)
         assert answer["statusCode"] == 400 and json.loads(answer["body"])["error"] == "bad_query"

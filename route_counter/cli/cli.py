@@ -77,7 +77,7 @@ def local_config(endpoint: str) -> dict[str, Any]:
     import urllib.error
     import urllib.request
 
-    if not _ENDPOINT.match(endpoint):
+    if not _ENDPOINT.fullmatch(endpoint):
         return {}  # make_client says what is wrong with it
     request = urllib.request.Request(endpoint, data=b"{}", method="POST",
                                      headers={"X-Amz-Target": LOCAL_CONFIG_TARGET,
@@ -118,9 +118,9 @@ def resolve_table(args: argparse.Namespace) -> str:
 
 
 def make_client(args: argparse.Namespace) -> Any:
-    if args.endpoint and not _ENDPOINT.match(args.endpoint):
+    if args.endpoint and not _ENDPOINT.fullmatch(args.endpoint):
         raise CliError(f"--endpoint must be an http:// or https:// URL like http://127.0.0.1:8080, got {args.endpoint!r}")
-    if args.region and not _REGION.match(args.region):
+    if args.region and not _REGION.fullmatch(args.region):
         raise CliError(f"--region must be an AWS region name like us-east-1, got {args.region!r}")
     if args.endpoint:
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = args.endpoint
@@ -252,7 +252,7 @@ def _record(rules: RouteRules, row: Any) -> dict[str, Any]:
         objects[name] = {str(k): _count(n) for k, n in value.items()}
     methods = objects["methods"]
     count = _count(row.get("count"))
-    if not set(methods) <= set(schema.COUNTED_METHODS):
+    if not set(methods) <= set(schema.RECORDED_METHODS):
         raise ValueError(f"unknown method in {sorted(methods)}")
     route = rules.canonical(row["route"], encoded=False)
     if any(route == r or route.startswith(r + "/") for r in rules.reserved):
@@ -313,7 +313,7 @@ def write_records(client: Any, table: str, records: list[dict[str, Any]],
             requests = unprocessed.get(table, [])
             if not requests:
                 break
-            sleep(random.random() * min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
+            sleep(random.random() * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempt, 6)))
         else:
             raise StoreFailed(f"DynamoDB kept refusing {len(requests)} records (throttled) after {BATCH_TRIES} tries; "
                               f"{_written(len(records), start, len(batch), len(requests))}")

@@ -29,9 +29,11 @@ ALLOWED_METHODS = (*READ_METHODS, "OPTIONS")
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 _DIGITS = re.compile(r"^[0-9]{1,4}$")  # ASCII digits only: str.isdigit() accepts '²', which int() refuses
 # top=N reads up to 50,000 items: its answer is kept this long per container and may be cached as long by
-# browsers and proxies, so a burst of dashboard views or scripted calls costs one scan a minute.
+# browsers and proxies, so a burst of dashboard views or scripted calls costs one scan a minute. A guarded
+# listing's answer is the key holder's alone: only the caller's own browser may keep it (a shared cache
+# in front would hand it to callers without the key).
 TOP_CACHE_SECONDS = 60
-TOP_CACHE_CONTROL = f"public, max-age={TOP_CACHE_SECONDS}"
+TOP_CACHE_CONTROL = {"public": f"public, max-age={TOP_CACHE_SECONDS}", "guarded": f"private, max-age={TOP_CACHE_SECONDS}"}
 _TOP_CACHE_SIZE = 64
 _top_cache: dict[tuple[str, str, int, View], tuple[float, dict[str, Any]]] = {}
 BADGE_CACHE = "public, max-age=300"  # badges are fetched by image proxies (GitHub's camo): let them cache
@@ -52,7 +54,7 @@ def _int_param(query: Mapping[str, str], name: str, low: int, high: int) -> int 
     raw = query.get(name)
     if raw is None:
         return None
-    if not _DIGITS.match(raw) or not low <= int(raw) <= high:
+    if not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
         raise BadQuery(f"{name} must be an integer from {low} to {high}")
     return int(raw)
 
@@ -160,7 +162,8 @@ def answer(
     if top is not None:
         found = cached_top(client, table, prefix, top, view, clock)
         window = {"window": view.window} if view.window else {}
-        return 200, {**found, "top": top, **window}, {"Cache-Control": TOP_CACHE_CONTROL}
+        cache = TOP_CACHE_CONTROL["public" if settings.counts_access == "public" else "guarded"]
+        return 200, {**found, "top": top, **window}, {"Cache-Control": cache}
     limit = _int_param(query, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
     after = decode_cursor(query["cursor"], prefix) if "cursor" in query else None
     return 200, list_page(client(), table, prefix, limit, after, view), {}

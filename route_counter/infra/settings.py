@@ -230,7 +230,7 @@ def _bool(key: str, value: Any) -> bool:
 
 def _match(key: str, value: Any, pattern: re.Pattern[str], what: str) -> str:
     text = str(value).strip()
-    if not pattern.match(text):
+    if not pattern.fullmatch(text):
         raise SettingsError(f"{key} must be {what}, got {value!r}")
     return text
 
@@ -246,7 +246,7 @@ def _tags(value: Any) -> tuple[tuple[str, str], ...]:
     pairs = []
     for entry in (e.strip() for e in str(value).split(",") if e.strip()):
         key, sep, tag = (part.strip() for part in entry.partition("="))
-        if not sep or not _TAG_KEY.match(key) or not _TAG_VALUE.match(tag):
+        if not sep or not _TAG_KEY.fullmatch(key) or not _TAG_VALUE.fullmatch(tag):
             raise SettingsError(f"tags must be comma-separated KEY=VALUE (keys 1-128 characters, not aws:...), got {entry!r}")
         if key in ("pulumi:project", "pulumi:stack"):
             raise SettingsError(f"tags: {key} is set by the program")
@@ -285,7 +285,7 @@ def _origins(value: Any) -> str:
     origins = [o.strip() for o in str(value).split(",") if o.strip()]
     if origins == ["*"]:
         return "*"
-    if not origins or not all(_ORIGIN.match(o) for o in origins):
+    if not origins or not all(_ORIGIN.fullmatch(o) for o in origins):
         raise SettingsError(f"corsOrigins must be * or comma-separated origins like https://example.com, got {value!r}")
     return ",".join(origins)
 

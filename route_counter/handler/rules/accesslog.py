@@ -70,7 +70,7 @@ def _value(line: dict[str, Any], name: str) -> str | None:
 
 def epoch_seconds(raw: str) -> float | None:
     """``$context.requestTimeEpoch`` as seconds, whether it was logged in seconds or milliseconds."""
-    if not _EPOCH.match(raw):
+    if not _EPOCH.fullmatch(raw):
         return None
     value = int(raw)
     return value / 1000.0 if value >= MILLIS_FROM else float(value)
@@ -124,7 +124,7 @@ def _read(message: str) -> LogLine:
     if not (method.isascii() and method.isalpha()) or len(method) > MAX_METHOD:
         raise _NotALine("httpMethod is not a method")
     api_key = _value(line, "apiKeyId")
-    if api_key is not None and not _KEY_ID.match(api_key):
+    if api_key is not None and not _KEY_ID.fullmatch(api_key):
         raise _NotALine("apiKeyId is not an API key id")
     base_path, stage = _value(line, "basePath"), _value(line, "stage")
     if base_path is not None:  # through a custom domain: its mapping's path stands first, never the stage

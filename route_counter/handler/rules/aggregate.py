@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from ..rules import accesslog, buckets
+from ..rules import accesslog, buckets, schema
 from ..rules.routes import RouteError, RouteRules
 
 # A request time outside [API Gateway's launch, now + a day] cannot be real: such a line is refused (a
@@ -28,7 +28,7 @@ class Increments:
     """What a set of requests adds to one route's item."""
 
     count: int = 0
-    methods: Counter[str] = field(default_factory=Counter)
+    methods: Counter[str] = field(default_factory=Counter)  # by schema.recorded_method: at most 8
     hours: Counter[int] = field(default_factory=Counter)  # hour index -> requests
     days: Counter[int] = field(default_factory=Counter)  # day index (the stack's days) -> requests
     statuses: Counter[str] = field(default_factory=Counter)  # "2xx" -> requests
@@ -37,7 +37,7 @@ class Increments:
 
     def add(self, line: accesslog.LogLine, days: buckets.Days) -> None:
         self.count += 1
-        self.methods[line.method] += 1
+        self.methods[schema.recorded_method(line.method)] += 1
         self.hours[int(line.t // buckets.HOUR)] += 1
         self.days[days.day(line.t)] += 1
         self.statuses[line.status_class] += 1

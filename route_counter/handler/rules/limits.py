@@ -107,7 +107,7 @@ def parse_rate_limits(text: str) -> RateLimits:
     exact: dict[str, Limit] = {}
     prefixes: dict[str, Limit] = {}
     for entry in split_list(text):
-        match = _ENTRY.match(entry.replace(" ", ""))
+        match = _ENTRY.fullmatch(entry.replace(" ", ""))
         if not match:
             raise ValueError(f"{entry!r} is not PATTERN=COUNT/WINDOW (e.g. /login=5/1m or /api/*=1000/1h)")
         window = match["window"]

@@ -65,7 +65,7 @@ def parse_downloads(spec: str | None, rules: RouteRules) -> dict[str, Download]:
     downloads: dict[str, Download] = {}
     for route, source in _pairs(spec, "LOCAL_FILE", rules):
         filename = source.replace("\\", "/").rsplit("/", 1)[-1]
-        if not _FILENAME.match(filename):
+        if not _FILENAME.fullmatch(filename):
             raise ValueError(f"file name {filename!r} may hold only letters, digits, spaces and . _ ( ) + -")
         downloads[route] = Download(route, source, f"{DOWNLOAD_PREFIX}{route}", filename)
     return downloads

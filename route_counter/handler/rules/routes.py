@@ -101,7 +101,7 @@ def parse_templates(spec: str | None) -> tuple[Template, ...]:
     for pattern in split_list(spec):
         if not pattern.startswith("/") or normalize(pattern) != pattern:
             raise ValueError(f"route template {pattern!r} must be a normalised path starting with '/'")
-        parts = tuple(None if _PARAM.match(s) else s for s in pattern.strip("/").split("/") if s)
+        parts = tuple(None if _PARAM.fullmatch(s) else s for s in pattern.strip("/").split("/") if s)
         if any(part is not None and ("{" in part or "}" in part) for part in parts):
             raise ValueError(f"route template {pattern!r}: a parameter must be a whole segment like {{id}}")
         if all(part is not None for part in parts):

@@ -107,11 +107,11 @@ class Settings(NamedTuple):
         if not table:
             raise ConfigError(f"{TABLE_NAME} is required: the DynamoDB table holding the counts")
         raw_max = env[MAX_ROUTE_BYTES].strip()
-        max_bytes = int(raw_max) if _DIGITS.match(raw_max) else 0
+        max_bytes = int(raw_max) if _DIGITS.fullmatch(raw_max) else 0
         if not 1 <= max_bytes <= DYNAMODB_KEY_LIMIT:
             raise ConfigError(f"{MAX_ROUTE_BYTES} must be an integer from 1 to {DYNAMODB_KEY_LIMIT}, got {raw_max!r}")
         counts_path = env[COUNTS_PATH].strip()
-        if not _PATH_PART.match(counts_path) or counts_path in (".", ".."):
+        if not _PATH_PART.fullmatch(counts_path) or counts_path in (".", ".."):
             raise ConfigError(f"{COUNTS_PATH} must be one path segment of letters, digits, '.', '_' or '-', got {counts_path!r}")
         try:
             prefixes = parse_prefixes(env[ALLOW_PREFIXES])
@@ -165,7 +165,7 @@ class Settings(NamedTuple):
         except ValueError as exc:
             raise ConfigError(f"{IGNORE_IPS}: {exc}") from None
         raw_days = env[ROUTE_EXPIRY_DAYS].strip()
-        if not _DIGITS.match(raw_days) or int(raw_days) > MAX_EXPIRY_DAYS:
+        if not _DIGITS.fullmatch(raw_days) or int(raw_days) > MAX_EXPIRY_DAYS:
             raise ConfigError(f"{ROUTE_EXPIRY_DAYS} must be an integer from 0 to {MAX_EXPIRY_DAYS}, got {raw_days!r}")
         try:
             days = check_zone(env[TIMEZONE].strip())

@@ -22,6 +22,7 @@ from ..store.outcomes import (
     NOT_APPLIED,
     READ_TIMEOUT,
     REJECTED,
+    RETRYABLE_CODES,
     THROTTLING_CODES,
     UNKNOWN,
     DynamoFailure,
@@ -79,8 +80,8 @@ def write_error(exc: Exception) -> WriteError | None:
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in THROTTLING_CODES:
-            return WriteError(NOT_APPLIED, code, "throttled")
+        if code in RETRYABLE_CODES:
+            return WriteError(NOT_APPLIED, code, "throttled" if code in THROTTLING_CODES else "conflict")
         # A 5xx from DynamoDB does not say whether the write was applied.
         return WriteError(UNKNOWN if status >= 500 else REJECTED, code, f"HTTP {status}")
     if isinstance(exc, NOT_SENT):
@@ -99,6 +100,8 @@ def classify(exc: Exception) -> DynamoFailure:
         cause = code or cause
         if code in THROTTLING_CODES:
             return DynamoFailure(503, "throttled", "too many requests right now; try again shortly", cause)
+        if code in RETRYABLE_CODES:
+            return DynamoFailure(503, "write_conflict", "the item is being written right now; try again shortly", cause)
         if status >= 500:
             return DynamoFailure(502, "storage_error", "the counts store failed to answer", cause)
         return DynamoFailure(500, "internal_error", "the listing is misconfigured", cause)

@@ -31,7 +31,7 @@ from typing import Any, Mapping, NamedTuple
 from urllib.parse import urlsplit
 
 from ..store import sigv4
-from ..store.outcomes import CONNECT_TIMEOUT, NOT_APPLIED, READ_TIMEOUT, REJECTED, THROTTLING_CODES, UNKNOWN, WriteError
+from ..store.outcomes import CONNECT_TIMEOUT, NOT_APPLIED, READ_TIMEOUT, REJECTED, RETRYABLE_CODES, UNKNOWN, WriteError
 
 SERVICE = "dynamodb"
 TARGET_PREFIX = "DynamoDB_20120810."
@@ -213,6 +213,6 @@ class LeanDynamoDB:
         code = str(data.get("__type", "")).rpartition("#")[2]
         if status >= 500:
             raise WriteError(UNKNOWN, code, f"HTTP {status}")
-        if code in THROTTLING_CODES:
+        if code in RETRYABLE_CODES:
             raise WriteError(NOT_APPLIED, code, f"HTTP {status}")
         raise WriteError(REJECTED, code, f"HTTP {status}")

@@ -9,6 +9,11 @@ from __future__ import annotations
 NOT_APPLIED, UNKNOWN, REJECTED = "not_applied", "unknown", "rejected"
 # DynamoDB error codes that mean it refused the request before applying it.
 THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
+# Refused because another request held the item: a transaction in flight on it, or, on a multi-Region
+# strongly consistent global table, a write from another Region. Not applied, so safe to send again (the
+# DynamoDB API reference lists both among UpdateItem's errors, each "retry the request").
+CONFLICT_CODES = frozenset({"TransactionConflictException", "ReplicatedWriteConflictException"})
+RETRYABLE_CODES = THROTTLING_CODES | CONFLICT_CODES
 
 CONNECT_TIMEOUT = 1.0  # seconds
 READ_TIMEOUT = 2.0  # seconds; a DynamoDB write answers in single-digit milliseconds

@@ -49,7 +49,7 @@ def _canonical_key(value: Any) -> bool:
 
 def decode_cursor(cursor: str, prefix: str) -> str:
     """The route to continue after; BadQuery for anything but a cursor this listing made for this filter."""
-    if not _CURSOR.match(cursor):
+    if not _CURSOR.fullmatch(cursor):
         raise BadQuery("cursor is not valid")
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8"))
@@ -157,7 +157,7 @@ _MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 
 
 def check_month(month: str) -> str:
-    if not _MONTH.match(month):
+    if not _MONTH.fullmatch(month):
         raise BadQuery("month must be a month like 2026-11")
     return month
 

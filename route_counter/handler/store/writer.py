@@ -23,6 +23,7 @@ from .. import clock as _clock
 from ..clock import Clock
 from ..store.outcomes import (
     CONDITION_FAILED,
+    CONFLICT_CODES,
     NOT_APPLIED,
     REJECTED,
     THROTTLING_CODES,
@@ -36,6 +37,9 @@ T = TypeVar("T")
 
 RETRY_BUDGET = 1.0  # seconds in which the writer may start another attempt
 BACKOFF_BASE, BACKOFF_CAP = 0.025, 0.25  # seconds; "full jitter" exponential backoff
+# Bounds that hold whatever the clock does: 2**8 puts the backoff past its cap already (so it never grows
+# into a float overflow), and a clock that does not advance still ends after MAX_ATTEMPTS sends.
+_MAX_DOUBLINGS, MAX_ATTEMPTS = 8, 32
 
 
 def failure(error: WriteError) -> DynamoFailure:
@@ -44,6 +48,8 @@ def failure(error: WriteError) -> DynamoFailure:
     if error.outcome == NOT_APPLIED:
         if error.code in THROTTLING_CODES:
             return DynamoFailure(503, "throttled", "too many requests right now; try again shortly", cause)
+        if error.code in CONFLICT_CODES:
+            return DynamoFailure(503, "write_conflict", "the route is being written by another request; try again shortly", cause)
         return DynamoFailure(503, "storage_unavailable", "the counts store cannot be reached", cause)
     if error.outcome == UNKNOWN:
         return DynamoFailure(503, "outcome_unknown", "the hit may or may not have been counted", cause)
@@ -89,8 +95,8 @@ def call_once_retry_safe(
             if error.outcome != NOT_APPLIED:
                 raise failure(error) from exc
             last = error
-        delay = jitter() * min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
+        delay = jitter() * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempt, _MAX_DOUBLINGS))
         attempt += 1
-        if clock.monotonic() + delay >= deadline:
+        if attempt >= MAX_ATTEMPTS or clock.monotonic() + delay >= deadline:
             raise failure(last)
         clock.sleep(delay)

@@ -57,7 +57,7 @@ def badge_options(query: Mapping[str, str], strict: bool) -> BadgeOptions:
     options: dict[str, Any] = {}
     raw = query.get("color")
     if raw is not None:
-        hex_color = _HEX.match(raw.strip())
+        hex_color = _HEX.fullmatch(raw.strip())
         name = raw.strip().lower()
         color = name if name in COLORS else (hex_color[1].lower() if hex_color else None)
         if color:

@@ -93,7 +93,7 @@ def preflight(cors: Mapping[str, str], methods: tuple[str, ...], request_headers
         "Access-Control-Allow-Methods": ", ".join(methods),
         # Echo the requested header names only when they are a plain token list.
         "Access-Control-Allow-Headers": request_headers
-        if request_headers and len(request_headers) <= 1024 and _HEADER_LIST.match(request_headers)
+        if request_headers and len(request_headers) <= 1024 and _HEADER_LIST.fullmatch(request_headers)
         else "Content-Type",
         "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
         "Allow": ", ".join(methods),
