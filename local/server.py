@@ -13,11 +13,13 @@ import base64
 import contextlib
 import datetime
 import decimal
+import hmac
 import importlib
 import ipaddress
 import json
 import logging
 import os
+import secrets
 import sys
 import threading
 import time
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, quote
 
-from route_counter.cli.context import LOCAL_CONFIG_TARGET
+from route_counter.cli.context import LOCAL_CONFIG_TARGET, LOCAL_TOKEN_HEADER, local_token_file
 from route_counter.infra.openapi import needs_credentials
 from local.events import COUNTER, LISTING, build_event
 
@@ -265,6 +267,11 @@ class LocalApp:
     def __init__(self, config: LocalConfig, backend: Backend) -> None:
         self.config = config
         self.backend = backend
+        self.token = secrets.token_urlsafe(32)  # DynamoDB calls must carry it (cli/context.py says why)
+
+    def _admitted(self, environ: dict[str, Any]) -> bool:
+        given = environ.get("HTTP_" + LOCAL_TOKEN_HEADER.upper().replace("-", "_"), "")
+        return hmac.compare_digest(given.encode("latin-1", "replace"), self.token.encode())
 
     def _key_needed(self, method: str, resource: str) -> bool:
         """Whether API Gateway would ask this request for the key: read from the API's own document."""
@@ -303,9 +310,20 @@ class LocalApp:
                 "__type": "com.amazonaws.dynamodb.v20120810#AccessDeniedException",
                 "message": "the local API answers DynamoDB calls only from this machine (loopback): run the CLI "
                            "here with --endpoint http://127.0.0.1:PORT"}).encode()
+        if sdk_call and not self._admitted(environ):
+            # From this machine's loopback, but without the token: a forwarder's traffic, or another user's.
+            return 400, [("Content-Type", "application/x-amz-json-1.0")], json.dumps({
+                "__type": "com.amazonaws.dynamodb.v20120810#AccessDeniedException",
+                "message": f"the local API answers DynamoDB calls only with the token in its {LOCAL_TOKEN_HEADER} "
+                           "file (python -m counts --endpoint sends it): run the CLI as the user who started it"}).encode()
         if sdk_call and target_header == LOCAL_CONFIG_TARGET:
             config = json.dumps({"config": self.config.stack_config or {}}, default=str).encode()
             return 200, [("Content-Type", "application/x-amz-json-1.0")], config
+        if method == "POST" and target_header and not sdk_call and "HTTP_ORIGIN" not in environ:
+            # Another AWS service's SDK call (an SQS client pointed here by mistake): no visitor's hit.
+            return 400, [("Content-Type", "application/x-amz-json-1.0")], json.dumps({
+                "__type": "com.amazon.coral.service#UnknownOperationException",
+                "message": "this is the route-counter local API: it answers DynamoDB calls and counted hits only"}).encode()
         if sdk_call:
             status, answer = self.backend.dynamodb_api(target_header, body)
             return status, [("Content-Type", "application/x-amz-json-1.0")], json.dumps(answer, default=_wire).encode()
@@ -383,8 +401,9 @@ def running(config: LocalConfig) -> Iterator[Any]:
     backend = Backend(config)
     backend.start()
     try:
+        app = LocalApp(config, backend)
         server = create_server(
-            LocalApp(config, backend),
+            app,
             host=config.host,
             port=config.port,
             threads=8,
@@ -400,9 +419,16 @@ def running(config: LocalConfig) -> Iterator[Any]:
     except BaseException:
         backend.stop()
         raise
+    token_file = local_token_file(int(server.effective_port))
     try:
+        token_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(app.token)
         yield server
     finally:
+        with contextlib.suppress(OSError):
+            token_file.unlink()
         server.close()
         backend.stop()
 

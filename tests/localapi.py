@@ -43,6 +43,12 @@ class LocalApi:
         self.host, self.port = host.strip("[]"), int(port)
         return self
 
+    def proof(self) -> dict[str, str]:
+        """The header that admits a DynamoDB call: the token the server wrote for its user (cli/context.py)."""
+        from route_counter.cli.context import LOCAL_TOKEN_HEADER, read_local_token
+
+        return {LOCAL_TOKEN_HEADER: read_local_token(self.port)}
+
     def read_banner(self) -> list[str]:
         """The rest of the start-up banner, up to its "Ctrl-C to stop." line."""
         assert self.proc is not None and self.proc.stdout is not None

@@ -259,7 +259,7 @@ def test_a_stored_route_with_a_direction_override_is_shown_escaped(browser):
 
     with LocalApi("--quiet") as api:
         item = {"route": {"S": "/invoice\u202efdp.exe"}, "count": {"N": "3"}, "count:GET": {"N": "3"}}
-        status, _, _ = api.request("POST", "/", {"X-Amz-Target": "DynamoDB_20120810.PutItem"},
+        status, _, _ = api.request("POST", "/", {**api.proof(), "X-Amz-Target": "DynamoDB_20120810.PutItem"},
                                    json.dumps({"TableName": "route-counts-local", "Item": item}).encode())
         assert status == 200
         browser.get(f"{api.base}/_counts")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -11,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from route_counter.cli.cli import main, parser, run
+from local.events import build_event
 from tests.conftest import TABLE, stored
 from tests.localapi import ROOT, LocalApi
 
@@ -131,6 +134,13 @@ def write(tmp_path, name, text):
         ("long.json", json.dumps([{"route": "/" + "x" * 1100, "count": 1}]), "longer than 1024 bytes"),
         ("shape.json", json.dumps({"routes": 5}), "expected"),
         ("broken.json", "{", "not a JSON or CSV export"),
+        ("nested.json", "[" * 100_000 + "]" * 100_000, "JSON nested too deep"),
+        ("formula.csv", 'route,count,firstSeen\n/a,1,"=HYPERLINK(""http://x"")"\n', "firstSeen must be a UTC time"),
+        ("seen.json", json.dumps([{"route": "/a", "count": 1, "lastSeen": "yesterday"}]), "lastSeen must be a UTC time"),
+        ("month-13.json", json.dumps([{"route": "/a", "count": 1, "lastSeen": "2026-13-01T00:00:00.000Z"}]),
+         "lastSeen must be a UTC time"),
+        ("newline.json", json.dumps([{"route": "/a", "count": 1, "lastSeen": "2026-11-01T00:00:00.000Z\n"}]),
+         "lastSeen must be a UTC time"),
         ("missing.json", None, "No such file"),
     ],
 )
@@ -215,16 +225,32 @@ def test_against_the_local_api(tmp_path):
 
 @pytest.mark.e2e
 def test_the_local_admin_pass_through_takes_only_dynamodb_operations():
+    from route_counter.cli.context import LOCAL_TOKEN_HEADER, local_token_file, read_local_token
+
     with LocalApi("--quiet") as api:
+        # From loopback but without the token (a TCP forwarder such as ngrok or `ssh -R` delivers anyone's
+        # request from 127.0.0.1): refused, never counted, and no table named.
+        for target in ("DynamoDB_20120810.ListTables", "RouteCounterLocal.StackConfig"):
+            for token in ({}, {LOCAL_TOKEN_HEADER: "guess"}):
+                status, _, body = api.request("POST", "/", {"X-Amz-Target": target, **token}, b"{}")
+                assert status == 400 and "AccessDenied" in json.loads(body)["__type"], (target, token)
+                assert b"route-counts-local" not in body
+        assert oct(local_token_file(api.port).stat().st_mode & 0o777) == "0o600"
+        proof = {LOCAL_TOKEN_HEADER: read_local_token(api.port)}
         for operation in ("close", "get_paginator", "_make_api_call", "NoSuchThing"):
-            status, _, body = api.request("POST", "/", {"X-Amz-Target": f"DynamoDB_20120810.{operation}"}, b"{}")
+            status, _, body = api.request("POST", "/", {"X-Amz-Target": f"DynamoDB_20120810.{operation}", **proof}, b"{}")
             assert status == 400 and "UnknownOperation" in json.loads(body)["__type"]
-        status, _, body = api.request("POST", "/", {"X-Amz-Target": "DynamoDB_20120810.ListTables"}, b"{}")
+        status, _, body = api.request("POST", "/", {"X-Amz-Target": "DynamoDB_20120810.ListTables", **proof}, b"{}")
         assert status == 200 and json.loads(body)["TableNames"] == ["route-counts-local", "route-counts-local-meter"]
+        # Another service's SDK call (an SQS client aimed here) is refused, not counted as a hit on /.
+        status, _, body = api.request("POST", "/", {"X-Amz-Target": "AmazonSQS.ReceiveMessage"}, b"{}")
+        assert status == 400 and "UnknownOperation" in json.loads(body)["__type"]
+        assert api.request("GET", "/_counts?route=/")[0] == 404
         # A web page (which always sends Origin) cannot reach it: the request is just a counted hit.
         status, _, body = api.request("POST", "/", {"X-Amz-Target": "DynamoDB_20120810.DeleteTable",
                                                     "Origin": "https://evil.example"}, b'{"TableName": "route-counts-local"}')
         assert status == 200 and body == {"route": "/", "count": 1}
+    assert not local_token_file(api.port).exists()  # gone with the server
 
 
 @pytest.fixture
@@ -287,6 +313,11 @@ def test_global_options_work_before_or_after_the_command(seeded, capfd):
 @pytest.mark.parametrize(("argv", "message"), [
     (["--endpoint", "notaurl", "list"], "--endpoint must be an http:// or https:// URL"),
     (["list", "--endpoint", "ftp://x"], "--endpoint must be an http:// or https:// URL"),
+    (["list", "--endpoint", "http://127.0.0.1:99999"], "--endpoint port must be from 1 to 65535"),
+    (["list", "--endpoint", "http://127.0.0.1:0"], "--endpoint port must be from 1 to 65535"),
+    (["list", "--endpoint", "http://dynamo.example.com:8000"], "plain http:// off this machine"),
+    (["list", "--endpoint", "http://10.0.0.5"], "plain http:// off this machine"),
+    (["list", "--endpoint", "http://127.0.0.1:8080\n"], "--endpoint must be an http:// or https:// URL"),
     (["--region", "bad region!", "list"], "--region must be an AWS region name like us-east-1"),
 ])
 def test_a_bad_endpoint_or_region_is_one_line_not_a_traceback(argv, message, capsys):
@@ -299,8 +330,8 @@ def test_a_bad_endpoint_or_region_is_one_line_not_a_traceback(argv, message, cap
     ({"count": 10**130}, "leaves no room for more hits"),
     ({"count": 1, "methods": {"GET": 10**39 + 1}}, "leaves no room for more hits"),
     ({"count": 10**40}, "leaves no room for more hits"),  # holds, but its next hit would need 41 digits
-    ({"count": 1, "firstSeen": "x" * 410_000}, "over DynamoDB's 409,600"),
-    ({"count": 1, "lastSeen": 12}, "must be text"),
+    ({"count": 1, "firstSeen": "x" * 410_000}, "firstSeen must be a UTC time"),
+    ({"count": 1, "lastSeen": 12}, "lastSeen must be a UTC time"),
 ])
 def test_import_checks_dynamodbs_own_limits_before_the_first_write(seeded, tmp_path, capsys, record, message):
     rows = [{"route": f"/ok/{i}", "count": i, "methods": {}} for i in range(29)] + [{"route": "/bad", **record}]
@@ -384,8 +415,10 @@ def test_the_local_admin_pass_through_refuses_other_machines_in_dynamodbs_shape(
             raise AssertionError("must not be counted")
 
     app = LocalApp(SimpleNamespace(admin=True, counts_api_key=None, counts_path="_counts", stage="v1"), NoBackend())
+    app.token = "known"
     environ = {"REQUEST_METHOD": "POST", "REQUEST_URI": "/", "SERVER_PROTOCOL": "HTTP/1.1",
                "REMOTE_ADDR": "192.0.2.10", "HTTP_X_AMZ_TARGET": "DynamoDB_20120810.DeleteTable",
+               "HTTP_X_ROUTE_COUNTER_TOKEN": "known",  # even with the token: never from afar
                "wsgi.input": io.BytesIO(b'{"TableName": "route-counts-local"}')}
     status, _, body = app._respond(environ, "POST")
     assert status == 400 and "AccessDeniedException" in json.loads(body)["__type"]
@@ -458,6 +491,53 @@ def test_set_and_delete_apply_the_stack_s_own_route_rules(seeded, capsys, monkey
     assert main(["--table", TABLE, *argv]) == 2
     assert message in capsys.readouterr().err
     assert not (seeded.sent["UpdateItem"] + seeded.sent["DeleteItem"])
+
+
+def test_the_metered_name_s_exemption_stops_at_the_slash(seeded, capsys, monkeypatch):
+    """``shop`` is metered: /shop/... may be set whatever allowPrefixes says, /shopping may not."""
+    monkeypatch.setattr("route_counter.cli.cli.make_client", lambda args: seeded.client)
+    monkeypatch.setattr("route_counter.cli.cli.stack_config", lambda _: {"allowPrefixes": "/api", "meter": "shop=/aws/x"})
+    seeded.sent.clear()
+    for route in ("/shopping", "/shop-x", "/shopx/y"):
+        assert main(["--table", TABLE, "set", route, "5", "--yes"]) == 2
+        assert "outside the allowed prefixes" in capsys.readouterr().err
+    assert not seeded.sent["UpdateItem"] and stored(seeded.client, "/shopping") is None
+
+
+def test_set_and_import_take_the_largest_count_they_promise_and_refuse_the_next(seeded, tmp_path, capsys, monkeypatch):
+    """A count that leaves no room would make every later hit fail with a number overflow: the largest one
+    allowed still takes a hit, and one more is refused."""
+    from route_counter.handler.rules import schema
+
+    monkeypatch.setattr("route_counter.cli.cli.make_client", lambda args: seeded.client)
+    most = schema.MAX_SET_COUNT
+    assert main(["--table", TABLE, "set", "/a", str(most), "--yes"]) == 0
+    with pytest.raises(SystemExit) as refused:  # argparse's own one-line usage error
+        main(["--table", TABLE, "set", "/a", str(most + 1), "--yes"])
+    assert refused.value.code == 2 and "leaves no room" in capsys.readouterr().err and stored(seeded.client, "/a")["count"] == most
+    path = tmp_path / "max.json"
+    path.write_text(json.dumps([{"route": "/b/c", "count": most, "methods": {"GET": most}}]))
+    assert main(["--table", TABLE, "import", str(path), "--yes"]) == 0
+    path.write_text(json.dumps([{"route": "/b/c", "count": most + 1}]))
+    assert main(["--table", TABLE, "import", str(path), "--yes"]) == 2 and "leaves no room" in capsys.readouterr().err
+    assert stored(seeded.client, "/b/c")["count"] == most
+    event, _ = build_event("GET", "/b/c")  # and the route still counts
+    from route_counter.handler import counter
+    from route_counter.handler.rules.settings import Settings
+
+    answer = counter.handle(event, None, Settings.from_env(os.environ), seeded)
+    assert answer["statusCode"] == 200 and json.loads(answer["body"])["count"] == most + 1
+
+
+def test_every_csv_cell_a_spreadsheet_would_run_is_neutralised(seeded, capsys):
+    """A record imported before timestamps were checked (or written by hand) never reaches a spreadsheet
+    as a formula: cells beginning with =, +, -, @ are exported with a leading apostrophe."""
+    seeded.client.update_item(TableName=TABLE, Key={"route": {"S": "/d"}}, UpdateExpression="SET firstSeen = :f, lastSeen = :l",
+                              ExpressionAttributeValues={":f": {"S": '=HYPERLINK("http://x","y")'}, ":l": {"S": "@SUM(A1)"}})
+    code, text = cli("export", "--format", "csv")
+    row = next(r for r in csv.DictReader(io.StringIO(text)) if r["route"] == "/d")
+    assert code == 0 and row["firstSeen"] == "'=HYPERLINK(\"http://x\",\"y\")" and row["lastSeen"] == "'@SUM(A1)"
+    assert all(not cell.startswith(("=", "+", "-", "@")) for r in csv.reader(io.StringIO(text)) for cell in r)
 
 
 def test_set_may_move_a_metered_route_whatever_allow_prefixes_says(seeded, monkeypatch):

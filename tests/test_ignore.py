@@ -118,3 +118,12 @@ def test_the_local_api_ignores_this_machine_when_told_to():
         status, headers, body = api.request("GET", "/mine")
         assert (status, body, headers["x-counted"]) == (200, {"route": "/mine", "count": 0}, "false")
         assert api.request("GET", "/_counts?route=/mine")[0] == 404  # never written
+
+
+@pytest.mark.parametrize(("address", "expected"), [
+    ("198.51.100.1", True), ("8.8.8.8", True), ("0.0.0.0", True), ("255.255.255.255", True),
+    ("::ffff:192.0.2.1", True), ("2001:db8::1", False), ("::1", False),
+])
+def test_the_mapped_form_of_every_ipv4_address_ignores_every_ipv4_hit(address, expected):
+    """``::ffff:0.0.0.0/96`` is how some firewalls write "all of IPv4": it maps to 0.0.0.0/0."""
+    assert ignored(address, parse_networks("::ffff:0.0.0.0/96")) is expected

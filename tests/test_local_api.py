@@ -308,7 +308,7 @@ def test_wrk_completes_with_no_errors():
 def test_a_malformed_admin_call_is_a_400_json_answer(body):
     with LocalApi("--quiet") as api:
         status, headers, answer = api.request(
-            "POST", "/", {"X-Amz-Target": "DynamoDB_20120810.GetItem", "Content-Type": "application/x-amz-json-1.0"}, body)
+            "POST", "/", {**api.proof(), "X-Amz-Target": "DynamoDB_20120810.GetItem", "Content-Type": "application/x-amz-json-1.0"}, body)
         assert status == 400 and json.loads(answer)["__type"].endswith("ValidationException"), answer
         assert api.request("GET", "/still-up")[0] == 200
 
@@ -400,12 +400,12 @@ def test_an_unreachable_dynamodb_endpoint_is_one_line_and_exit_2():
 
 def test_the_admin_pass_through_answers_datetimes_and_binary_values_as_dynamodb_does():
     with LocalApi("--quiet") as api:
-        status, _, body = api.request("POST", "/", {"X-Amz-Target": "DynamoDB_20120810.DescribeTable"},
+        status, _, body = api.request("POST", "/", {**api.proof(), "X-Amz-Target": "DynamoDB_20120810.DescribeTable"},
                                       b'{"TableName": "route-counts-local"}')
         assert status == 200 and isinstance(json.loads(body)["Table"]["CreationDateTime"], float)
         item = b'{"TableName": "route-counts-local", "Item": {"route": {"S": "/bin"}, "blob": {"B": "AAEC"}}}'
-        assert api.request("POST", "/", {"X-Amz-Target": "DynamoDB_20120810.PutItem"}, item)[0] == 200
-        status, _, body = api.request("POST", "/", {"X-Amz-Target": "DynamoDB_20120810.GetItem"},
+        assert api.request("POST", "/", {**api.proof(), "X-Amz-Target": "DynamoDB_20120810.PutItem"}, item)[0] == 200
+        status, _, body = api.request("POST", "/", {**api.proof(), "X-Amz-Target": "DynamoDB_20120810.GetItem"},
                                       b'{"TableName": "route-counts-local", "Key": {"route": {"S": "/bin"}}}')
         assert status == 200 and json.loads(body)["Item"]["blob"] == {"B": "AAEC"}
 
@@ -429,3 +429,15 @@ def test_usage_is_guarded_like_the_listing_and_the_badge_stays_open():
     with LocalApi("--quiet") as api:  # a public listing never serves usage per API key
         status, _, body = api.request("GET", "/_counts/usage?month=2026-11")
         assert status == 403 and body["error"] == "usage_not_public"
+
+
+def test_on_an_api_key_stack_the_listing_s_preflight_needs_no_key():
+    """A browser's CORS preflight never carries x-api-key: API Gateway (and our OpenAPI document) leave
+    OPTIONS open on /_counts and /_counts/{proxy+}, and the local server must too, or no page can send the key."""
+    preflight = {"Origin": "https://a.example", "Access-Control-Request-Method": "GET",
+                 "Access-Control-Request-Headers": "x-api-key"}
+    with LocalApi("--quiet", "--counts-api-key", "k" * 24) as api:
+        for path in ("/_counts", "/_counts/usage", "/_counts/anything/below"):
+            status, headers, _ = api.request("OPTIONS", path, preflight)
+            assert status == 204 and "access-control-allow-methods" in headers, path
+        assert api.request("GET", "/_counts")[0] == 403  # the read itself still wants the key

@@ -311,3 +311,57 @@ def test_the_largest_update_and_item_any_traffic_can_make_fit_dynamodb_by_constr
     item = {schema.KEY: {"S": route}, schema.FIRST_SEEN: {"S": schema.iso(now)}, schema.LAST_SEEN: {"S": schema.iso(now)},
             **{name: {"N": big} for name in numbers}}
     assert schema.item_size(item) < schema.MAX_ITEM_BYTES // 10
+
+
+def test_meter_replay_deletes_a_dead_lettered_control_message_as_handled(queue, monkeypatch, capsys):
+    """CloudWatch Logs' CONTROL_MESSAGE (sent when a subscription is made) holds no request: nothing to meter,
+    nothing to keep; it must not sit in the queue for ever as "left"."""
+    import base64
+    import gzip
+
+    sqs, url = queue
+    control = {"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "", "logStream": "",
+               "subscriptionFilters": [], "logEvents": [{"id": "", "timestamp": 1, "message": "CWL CONTROL MESSAGE"}]}
+    _dead_letter(sqs, url, {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(control).encode())).decode()}})
+    monkeypatch.setattr("route_counter.cli.cli.stack_config", lambda _: {"meter": f"shop={GROUP}"})
+    code, text = _cli("--stack", "dev", "meter-replay", "--queue-url", url, "--meter-table", METER)
+    assert (code, text.strip()) == (0, "replayed 0 deliveries") and _queued(sqs, url) == 0
+    assert not totals(create_client(retries=True))
+
+
+@pytest.mark.parametrize("url, message", [
+    ("https://abc123.execute-api.us-east-1.amazonaws.com/v1/", "must be an SQS queue's URL"),
+    ("http://127.0.0.1:8080/anything", "must be an SQS queue's URL"),
+    ("http://sqs.example.com/123456789012/dlq", "plain http:// off this machine"),
+    ("https://sqs.us-east-1.amazonaws.com/123456789012/dlq?x=1", "must be an SQS queue's URL"),
+    ("http://127.0.0.1:99999/123456789012/dlq", "is not a URL"),
+])
+def test_meter_replay_refuses_a_url_that_is_not_a_queue_before_sending_anything(url, message, metering, monkeypatch, capsys):
+    from route_counter.cli.cli import main
+
+    monkeypatch.setattr("route_counter.cli.cli.stack_config", lambda _: {"meter": f"shop={GROUP}"})
+    assert main(["--table", TABLE, "--stack", "dev", "meter-replay", "--queue-url", url, "--meter-table", METER]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.e2e
+def test_meter_replay_at_the_local_api_counts_nothing_and_says_it_is_no_queue(capsys):
+    from route_counter.cli.cli import main
+    from tests.localapi import LocalApi
+
+    with LocalApi("--quiet", "--meter", f"shop={GROUP}") as api:
+        url = f"{api.base}/123456789012/dlq"
+        assert main(["--endpoint", api.base, "meter-replay", "--queue-url", url]) == 2
+        assert "did not answer as an SQS queue" in capsys.readouterr().err
+        status, _, body = api.request("GET", "/_counts")
+        assert status == 200 and body["routes"] == []
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [
+    ("99999999999", 99999999999.0),  # the last 11-digit value: seconds (year 5138)
+    ("100000000000", 100000000.0),  # the first 12-digit value: milliseconds (1973)
+    ("1764547200000", 1764547200.0), ("1764547200", 1764547200.0), ("100000000", 100000000.0),
+])
+def test_request_times_are_seconds_below_twelve_digits_and_milliseconds_from_there(raw, seconds):
+    assert accesslog.epoch_seconds(raw) == seconds

@@ -22,7 +22,8 @@ from typing import Any, Callable, Iterator, NoReturn, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from route_counter.cli import ingest, metering
-from route_counter.cli.context import LOCAL_CONFIG_TARGET, LOCAL_TABLE, NOT_FOUND, CliError, Context, StoreFailed, stack_output
+from route_counter.cli.context import (LOCAL_CONFIG_TARGET, LOCAL_TABLE, LOCAL_TOKEN_HEADER, NOT_FOUND, CliError, Context,
+                                      StoreFailed, read_local_token, spreadsheet_safe, stack_output)
 from route_counter.handler import clock
 from route_counter.handler.rules import buckets, schema
 from route_counter.handler.rules import settings as env
@@ -40,7 +41,8 @@ BATCH_TRIES = 8  # attempts for items DynamoDB hands back unprocessed (throttlin
 BACKOFF_BASE, BACKOFF_CAP = 0.05, 2.0  # seconds
 
 
-_ENDPOINT = re.compile(r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?/?$")
+_ENDPOINT = re.compile(r"^(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?/?$")
+_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")  # us-east-1, us-gov-west-1, eu-central-2
 
 
@@ -71,16 +73,39 @@ def stack_config(stack_name: str | None) -> dict[str, Any]:
     }
 
 
+def check_endpoint(endpoint: str) -> tuple[bool, int]:
+    """--endpoint: (whether it is this machine's loopback, its port); CliError for anything else than an
+    http(s) URL with a port that exists, and for plain http:// off loopback (the requests carry the AWS
+    access key id and session token, in clear over http)."""
+    found = _ENDPOINT.fullmatch(endpoint)
+    if not found:
+        raise CliError(f"--endpoint must be an http:// or https:// URL like http://127.0.0.1:8080, got {endpoint!r}")
+    scheme, host, port_text = found.groups()
+    port = int(port_text) if port_text else (443 if scheme == "https" else 80)
+    if not 1 <= port <= 65535:
+        raise CliError(f"--endpoint port must be from 1 to 65535, got {port_text}")
+    loopback = host.lower() in _LOOPBACK_NAMES or host.startswith("127.")
+    if scheme == "http" and not loopback:
+        raise CliError(f"--endpoint {endpoint} is plain http:// off this machine: your AWS credentials would cross "
+                       "the network in clear; use https://, or http:// only to 127.0.0.1, localhost or [::1]")
+    return loopback, port
+
+
+def local_headers(endpoint: str) -> dict[str, str]:
+    """What a request to the local API at ``endpoint`` carries to prove its caller started it (its token)."""
+    loopback, port = check_endpoint(endpoint)
+    token = read_local_token(port) if loopback else ""
+    return {LOCAL_TOKEN_HEADER: token} if token else {}
+
+
 def local_config(endpoint: str) -> dict[str, Any]:
     """The stack config the local API at ``endpoint`` runs with (`make dev`'s flags); {} from any other
     DynamoDB-compatible store, which has none."""
     import urllib.error
     import urllib.request
 
-    if not _ENDPOINT.fullmatch(endpoint):
-        return {}  # make_client says what is wrong with it
     request = urllib.request.Request(endpoint, data=b"{}", method="POST",
-                                     headers={"X-Amz-Target": LOCAL_CONFIG_TARGET,
+                                     headers={"X-Amz-Target": LOCAL_CONFIG_TARGET, **local_headers(endpoint),
                                               "Content-Type": "application/x-amz-json-1.0"})
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:
@@ -118,8 +143,6 @@ def resolve_table(args: argparse.Namespace) -> str:
 
 
 def make_client(args: argparse.Namespace) -> Any:
-    if args.endpoint and not _ENDPOINT.fullmatch(args.endpoint):
-        raise CliError(f"--endpoint must be an http:// or https:// URL like http://127.0.0.1:8080, got {args.endpoint!r}")
     if args.region and not _REGION.fullmatch(args.region):
         raise CliError(f"--region must be an AWS region name like us-east-1, got {args.region!r}")
     if args.endpoint:
@@ -129,7 +152,15 @@ def make_client(args: argparse.Namespace) -> Any:
         os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     if args.region:
         os.environ["AWS_DEFAULT_REGION"] = args.region
-    return create_client(retries=True, read_timeout=ADMIN_READ_TIMEOUT)
+    client = create_client(retries=True, read_timeout=ADMIN_READ_TIMEOUT)
+    headers = local_headers(args.endpoint) if args.endpoint else {}
+    if headers:
+        def prove(request: Any, **_: Any) -> None:
+            for name, value in headers.items():
+                request.headers[name] = value
+
+        client.meta.events.register_first("before-sign.dynamodb", prove)
+    return client
 
 
 def all_records(client: Any, table: str, prefix: str, seen: queries.View) -> Iterator[dict[str, Any]]:
@@ -232,6 +263,8 @@ def _rows(path: str) -> list[tuple[str, Any]]:
         raise CliError(f"{path}: {exc.strerror}") from None
     except (ValueError, csv.Error) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise CliError(f"{path}: not a JSON or CSV export ({exc})") from None
+    except RecursionError:
+        raise CliError(f"{path}: not an export (JSON nested too deep)") from None
     rows = data.get("routes") if isinstance(data, dict) else data
     if not isinstance(rows, list):
         raise CliError(f'{path}: expected {{"routes": [...]}} or a list of records')
@@ -257,15 +290,29 @@ def _record(rules: RouteRules, row: Any) -> dict[str, Any]:
     route = rules.canonical(row["route"], encoded=False)
     if any(route == r or route.startswith(r + "/") for r in rules.reserved):
         raise ValueError(f"{route} is under the listing path, which is never counted")
-    seen = {name: row.get(name) for name in ("firstSeen", "lastSeen")}
-    if any(value is not None and not isinstance(value, str) for value in seen.values()):
-        raise ValueError("firstSeen and lastSeen must be text")
+    seen = {name: row.get(name) or None for name in ("firstSeen", "lastSeen")}
+    for name, value in seen.items():
+        if value is not None and not (isinstance(value, str) and _SEEN.fullmatch(value) and _real_time(value)):
+            raise ValueError(f"{name} must be a UTC time as the export writes it, like 2026-11-24T05:06:07.089Z")
     extra = {name: _count(row[name]) for name in (schema.VISITORS, schema.BOTS) if row.get(name) not in (None, "")}
     record = {"route": route, "count": count, **objects, **extra, **{k: v for k, v in seen.items() if v}}
     size = schema.item_size(schema.record_to_item(record))  # bucket times, country codes: ValueError
     if size > schema.MAX_ITEM_BYTES:
         raise ValueError(f"its item would be {size:,} bytes, over DynamoDB's {schema.MAX_ITEM_BYTES:,}")
     return record
+
+
+_SEEN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{3})?Z")  # schema.iso's form
+
+
+def _real_time(text: str) -> bool:
+    import datetime
+
+    try:
+        datetime.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return False
+    return True
 
 
 def _count(value: Any) -> int:
@@ -438,10 +485,12 @@ def export_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: T
         json.dump({"routes": records}, out, indent=2, ensure_ascii=False)
         print(file=out)
     else:
-        writer = csv.DictWriter(out, CSV_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({**r, **{k: json.dumps(r.get(k, {})) for k in JSON_FIELDS},
-                          **{k: r.get(k, 0) for k in (schema.VISITORS, schema.BOTS)}} for r in records)
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_FIELDS)
+        for r in records:
+            cells = {**r, **{k: json.dumps(r.get(k, {})) for k in JSON_FIELDS},
+                     **{k: r.get(k, 0) for k in (schema.VISITORS, schema.BOTS)}}
+            writer.writerow(spreadsheet_safe(cells.get(name, "") for name in CSV_FIELDS))
     return 0
 
 
@@ -465,6 +514,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, stdin: TextIO | Non
     for name in GLOBAL_OPTIONS:  # not given anywhere (SUPPRESS: see global_options)
         if not hasattr(args, name):
             setattr(args, name, None)
+    if args.endpoint:
+        check_endpoint(args.endpoint)  # before anything is sent to it
     table, settings = resolve_table(args), stack_settings(args)
     rules = env.Settings.from_env(settings.handler_environment(table), RULE_VARIABLES).rules  # the counter's own
     ctx = Context(make_client(args), table, rules, buckets.Days(settings.timezone), settings)

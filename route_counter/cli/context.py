@@ -4,9 +4,11 @@ context a command runs in (the store, the table, the stack's route rules and day
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import Any, Iterable, NamedTuple
 
 from route_counter.handler import clock
 from route_counter.handler.rules import buckets
@@ -20,6 +22,24 @@ LOCAL_METER_TABLE = LOCAL_TABLE + "-meter"  # what `make dev` creates for meteri
 # `--endpoint` asks the local API for the stack config it runs with (timezone, route rules, countsPath,
 # meter), so the CLI reads and meters by the same rules as the handlers there. Loopback only, like the rest.
 LOCAL_CONFIG_TARGET = "RouteCounterLocal.StackConfig"
+# Loopback alone does not prove the caller is this machine's user: a TCP forwarder (ngrok, `ssh -R`) makes
+# anyone's request arrive from 127.0.0.1. So the local API answers DynamoDB calls only with the token it
+# writes, readable by its own user alone, to local_token_file(port) while it runs; the CLI sends it.
+LOCAL_TOKEN_HEADER = "X-Route-Counter-Token"
+
+
+def local_token_file(port: int) -> Path:
+    """Where the local API listening on ``port`` keeps its admin token while it runs."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or str(Path.home() / ".cache")
+    return Path(base) / "route-counter" / f"local-api-{port}.token"
+
+
+def read_local_token(port: int) -> str:
+    """The running local API's token ("" when none is readable: the server then refuses the call)."""
+    try:
+        return local_token_file(port).read_text(encoding="ascii").strip()
+    except (OSError, ValueError):
+        return ""
 
 
 # Exit statuses (docs/admin-cli.md): 0 done, 1 AWS or the store failed, 2 a user error, 3 no such route.
@@ -82,3 +102,13 @@ class Context(NamedTuple):
     def view(self, window: str | None = None, series: bool = False) -> queries.View:
         """How records are read: as of now (the one wall clock the handlers use), in the stack's days."""
         return queries.View(clock.now(), window, series, self.days)
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(row: Iterable[Any]) -> list[Any]:
+    """A CSV row a spreadsheet shows as text: a cell that begins with =, +, -, @, a tab or a carriage return
+    would be read as a formula (CSV injection), so it gets a leading apostrophe. Numbers stay numbers."""
+    return [f"'{cell}" if isinstance(cell, str) and cell[:1] in FORMULA_STARTS else cell for cell in row]
+

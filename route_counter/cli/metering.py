@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 import time
 from typing import Any, TextIO
@@ -17,7 +18,8 @@ from route_counter.handler.rules.settings import METER_VARIABLES, Settings
 from route_counter.handler.store import queries
 from route_counter.handler.store.meter import ChunkFailed
 from route_counter.infra import settings as stack
-from route_counter.cli.context import PROJECT, CliError, Context, resolve_meter_table, stack_name, stack_output
+from route_counter.cli.context import (PROJECT, CliError, Context, resolve_meter_table, spreadsheet_safe, stack_name,
+                                      stack_output)
 
 
 
@@ -33,7 +35,8 @@ def usage_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: Te
     elif args.format == "csv":  # one row per consumer and route: what an invoice needs, and whether it may still grow
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(("month", "consumer", "route", "requests", "final"))
-        writer.writerows((month, c["consumer"], route, n, final) for c in found["consumers"] for route, n in c["routes"].items())
+        writer.writerows(spreadsheet_safe((month, c["consumer"], route, n, final))
+                         for c in found["consumers"] for route, n in c["routes"].items())
     else:
         print(f"{'requests':>12}  API key id", file=out)
         for c in found["consumers"]:
@@ -104,6 +107,9 @@ def meter_replay_command(ctx: Context, args: argparse.Namespace, out: TextIO, st
     return 1 if left else 0
 
 
+_QUEUE_PATH = re.compile(r"/[0-9]{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?")  # /ACCOUNT/NAME: SQS's queue URLs
+
+
 def sqs_client(queue_url: str) -> Any:
     """An SQS client for the queue: AWS's endpoint for an AWS queue URL (its region from the URL), else the
     URL's own host, so a local SQS-compatible server (moto's) works as AWS does."""
@@ -111,16 +117,35 @@ def sqs_client(queue_url: str) -> Any:
 
     import botocore.session
 
-    parts = urllib.parse.urlsplit(queue_url)
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or not host:
-        raise CliError(f"--queue-url must be a queue's http(s) URL, got {queue_url!r}")
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        parts = urllib.parse.urlsplit(queue_url)
+        host, _ = parts.hostname or "", parts.port  # .port raises for a port that cannot be
+    except ValueError:
+        raise CliError(f"--queue-url is not a URL: {queue_url!r}") from None
+    if parts.scheme not in ("http", "https") or not host or not _QUEUE_PATH.fullmatch(parts.path) \
+            or parts.query or parts.fragment:
+        raise CliError(f"--queue-url must be an SQS queue's URL, https://sqs.REGION.amazonaws.com/ACCOUNT/NAME "
+                       f"(the stack's meter_dead_letter_queue_url output), got {queue_url!r}")
     aws_host = host.startswith("sqs.") and host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
+    if parts.scheme == "http" and not (host in ("localhost", "::1") or host.startswith("127.")):
+        raise CliError(f"--queue-url {queue_url} is plain http:// off this machine: your AWS credentials would "
+                       "cross the network in clear; use https://")
     session = botocore.session.get_session()
     if aws_host:
-        return session.create_client("sqs", region_name=host.split(".")[1])
-    return session.create_client("sqs", endpoint_url=f"{parts.scheme}://{parts.netloc}",
-                                 region_name=session.get_config_variable("region") or "us-east-1")
+        sqs = session.create_client("sqs", region_name=host.split(".")[1])
+    else:
+        sqs = session.create_client("sqs", endpoint_url=f"{parts.scheme}://{parts.netloc}",
+                                    region_name=session.get_config_variable("region") or "us-east-1")
+    # Before taking anything from it: it must answer as a queue does (its ARN), or it is not one.
+    try:
+        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"]).get("Attributes", {}).get("QueueArn")
+    except (BotoCoreError, ClientError) as exc:
+        raise CliError(f"--queue-url {queue_url} did not answer as an SQS queue ({exc}); nothing was taken") from None
+    if not (isinstance(arn, str) and arn.startswith("arn:") and ":sqs:" in arn):
+        raise CliError(f"--queue-url {queue_url} did not answer as an SQS queue (no queue ARN); nothing was taken")
+    return sqs
 
 
 def _replay(body: str, settings: Settings, ctx: Context) -> str:
