@@ -63,7 +63,7 @@ def test_two_route_counters_in_one_program_share_no_name():
                  for k in ("dashboardName", "name") if isinstance(r.inputs.get(k), str)]
         assert len(fixed) == len(set(fixed)), sorted(n for n in fixed if fixed.count(n) > 1)
         boards = sorted(r.inputs["dashboardName"] for r in recorder.of_type("aws:cloudwatch/dashboard:Dashboard"))
-        assert boards == ["route-counter-dev-docs-us-east-1", "route-counter-dev-site-us-east-1"]
+        assert boards == ["route-counter-dev_docs-us-east-1", "route-counter-dev_site-us-east-1"]
 
     return pulumi.Output.all(everything(made["a"]), everything(made["b"])).apply(check)
 
@@ -105,7 +105,7 @@ def test_an_api_meter_alone_creates_a_group_per_name_and_gives_the_stage_its_set
         assert {"meter-shop-access-logs", "meter-billing-access-logs"} <= set(groups)
         filters = {r.name: r.inputs for r in recorder.of_type("aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter")}
         assert set(filters) == {"meter-meter-shop", "meter-meter-billing"}
-        assert filters["meter-meter-shop"]["name"] == "route-counter-dev-meter-meter-shop"
+        assert filters["meter-meter-shop"]["name"] == "route-counter-dev_meter-meter-shop"
         (function,) = [r for r in recorder.of_type("aws:lambda/function:Function")]
         env = function.inputs["environment"]["variables"]
         assert env["METER_SOURCES"] == "shop=meter-shop-access-logs-1a2b3c4,billing=meter-billing-access-logs-1a2b3c4"
@@ -155,6 +155,37 @@ def test_api_meter_names_are_checked_as_meter_names_are():
     for sources in (["Shop"], [], ["hello"]):
         with pytest.raises(pulumi.RunError, match="ApiMeter meter"):
             run(lambda given=sources: ApiMeter("meter", ApiMeterArgs(sources=given)))
+
+
+def test_a_bare_string_of_sources_is_refused_not_split_into_letters():
+    from route_counter import ApiMeter, ApiMeterArgs
+
+    with pytest.raises(pulumi.RunError, match=r"ApiMeter meter: sources must be a list .*write \['shop'\]"):
+        run(lambda: ApiMeter("meter", ApiMeterArgs(sources="shop")))
+
+
+@pytest.mark.parametrize("name", ["blog api", "blog_api", "-api", "api-", "x" * 41, "blög", "a/b"])
+def test_a_component_name_aws_would_refuse_in_a_physical_name_stops_in_one_line(name):
+    from route_counter import ApiMeter, ApiMeterArgs, RouteCounter
+
+    with pytest.raises(pulumi.RunError, match="a component's name goes into AWS names"):
+        run(lambda: RouteCounter(name, RouteCounterArgs(protect_data=False)))
+    with pytest.raises(pulumi.RunError, match="ApiMeter"):
+        run(lambda: ApiMeter(name, ApiMeterArgs(sources=["shop"])))
+
+
+def test_no_two_stack_and_component_pairs_share_a_fixed_name():
+    """Stack ``prod`` with component ``blog-api`` and stack ``prod-blog`` with component ``api`` once shared
+    their subscription filter, own log group, dashboard and WAF metric names."""
+    from route_counter.infra import guards, metering, observability
+    from route_counter.infra.component import scoped_stack
+    from route_counter.infra.settings import own_group_name
+
+    a, b = scoped_stack("prod", "blog-api"), scoped_stack("prod-blog", "api")
+    for make in (lambda s: metering.filter_name("p", s, "shop"), lambda s: own_group_name("p", s),
+                 lambda s: observability.dashboard_name("p", s, "us-east-1"), lambda s: guards.waf_metric_name("p", s, "waf")):
+        assert make(a) != make(b)
+    assert scoped_stack("prod", "route-counter") == "prod"  # the ready-made program's names never change
 
 
 @pulumi.runtime.test

@@ -4,7 +4,9 @@ infra/metering.py)."""
 
 from __future__ import annotations
 
+
 import inspect
+import re
 from typing import Any, Callable, Mapping
 
 import pulumi
@@ -78,9 +80,29 @@ def counts_table(name: str, args: StackSettings, opts: Callable[..., pulumi.Reso
 DEFAULT_NAME = "route-counter"  # the ready-made program's component: its fixed names hold project and stack alone
 
 
-def scoped_stack(stack_name: str, component: str) -> str:
-    """What fixed physical names hold besides the project: the stack, and any component name but the default."""
-    return stack_name if component == DEFAULT_NAME else f"{stack_name}-{component}"
+_COMPONENT_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}[A-Za-z0-9])?")
+# The tightest fixed name made from project, stack and component: a WAF metric name (128 characters,
+# guards.waf_metric_name) with its longest suffix.
+_WAF_ROOM = 128 - len("-rate-per-ip")
+
+
+def scoped_stack(stack_name: str, component: str, kind: str = "RouteCounter", project: str = "") -> str:
+    """What fixed physical names hold besides the project: the stack, and any component name but the default,
+    after an "_" that neither a component name nor the default can hold, so no two (stack, component) pairs
+    share names (stack ``prod`` with ``blog-api`` and stack ``prod-blog`` with ``api`` stay apart). A
+    component name AWS would refuse in one of those names, or that would make one too long, stops the
+    program in one line."""
+    if component == DEFAULT_NAME:
+        return stack_name
+    if not _COMPONENT_NAME.fullmatch(component):
+        raise pulumi.RunError(f"{kind} {component!r}: a component's name goes into AWS names (log groups, "
+                              "subscription filters, dashboards, WAF metrics): use 1 to 40 letters, digits and "
+                              "inner '-'")
+    scope = f"{stack_name}_{component}"
+    if len(f"{project}-{scope}") > _WAF_ROOM:
+        raise pulumi.RunError(f"{kind} {component!r}: project, stack and component names together make a WAF metric "
+                              f"name longer than AWS's 128 characters; use a shorter component name")
+    return scope
 
 
 
@@ -96,7 +118,7 @@ class RouteCounter(pulumi.ComponentResource):
         group name, given in code rather than by ``meter``: names known now, groups when deployed (another
         stack's outputs, say). A bad argument stops the program with one line naming it."""
         if not isinstance(args, StackSettings):
-            scope = (pulumi.get_project(), scoped_stack(pulumi.get_stack(), name))
+            scope = (pulumi.get_project(), scoped_stack(pulumi.get_stack(), name, project=pulumi.get_project()))
             try:
                 args = settings_of(args if args is not None else RouteCounterArgs(), project_stack=scope)
             except SettingsError as exc:
@@ -121,7 +143,8 @@ class RouteCounter(pulumi.ComponentResource):
                                if args.unique_visitors else None)
         # Fixed physical names (the dashboard, WAF metrics, the own log group, subscription filters) hold
         # project and stack, and a second component's own name: two RouteCounters in one stack never share one.
-        project, stack_name = pulumi.get_project(), scoped_stack(pulumi.get_stack(), name)
+        project = pulumi.get_project()
+        stack_name = scoped_stack(pulumi.get_stack(), name, project=project)
         self._scope = stack_name
         self.meter_table = metering.create_table(name, args.protect_data, self._opts()) if args.metering else None
         own_group, queue = metering.create_sources(name, args, project, stack_name, self._opts()) if args.metering \

@@ -70,7 +70,10 @@ class ApiMeter(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ApiMeterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("route-counter:index:ApiMeter", name, None, opts)
-        scope = (pulumi.get_project(), scoped_stack(pulumi.get_stack(), name))
+        scope = (pulumi.get_project(), scoped_stack(pulumi.get_stack(), name, "ApiMeter", pulumi.get_project()))
+        if isinstance(args.sources, (str, bytes)):  # a string is a sequence too: "shop" would meter s, h, o, p
+            raise pulumi.RunError(f"ApiMeter {name}: sources must be a list of names or a mapping of names to log "
+                                  f"groups, got the string {args.sources!r} (write [{args.sources!r}])")
         given = dict(args.sources) if isinstance(args.sources, Mapping) else {source: None for source in args.sources}
         if not given:
             raise pulumi.RunError(f"ApiMeter {name}: sources names no API to meter")
