@@ -132,21 +132,53 @@ def test_an_api_meter_writes_into_a_route_counter_s_table():
     made = {}
 
     def program():
-        made["rc"] = rc = RouteCounter("site", RouteCounterArgs(protect_data=False))
+        made["rc"] = rc = RouteCounter("site", RouteCounterArgs(protect_data=False), api_meter_sources=["shop"])
         made["m"] = ApiMeter("meter", ApiMeterArgs(sources={"shop": "/aws/apigateway/shop"}, counts_table=rc.table))
+        made["other"] = RouteCounter("docs", RouteCounterArgs(protect_data=False, meter_log_group=True))
 
     recorder = run(program)
 
     def check(values):
         table_name, counts_table_name = values
         assert table_name == counts_table_name
-        assert len(recorder.of_type("aws:dynamodb/table:Table")) == 2  # the counter's and the meter's markers
+        # The paired counter leaves /shop/... to the logs, as `meter` makes it (404 reserved_route); the
+        # other counter keeps its own metered name alone.
+        metered = {r.name: r.inputs["environment"]["variables"]["METERED"]
+                   for r in recorder.of_type("aws:lambda/function:Function") if r.name.endswith("-counter")}
+        assert metered == {"site-counter": "shop", "docs-counter": "api"}
+        tables = [r.name for r in recorder.of_type("aws:dynamodb/table:Table")]
+        assert sorted(tables) == ["docs-meter-table", "docs-table", "meter-meter-table", "site-table"]  # no counts table of the meter's
         (meter_fn,) = [r for r in recorder.of_type("aws:lambda/function:Function") if r.name == "meter-meter"]
         assert meter_fn.inputs["environment"]["variables"]["TABLE_NAME"] == table_name
-        assert not [r for r in recorder.of_type("aws:cloudwatch/logGroup:LogGroup") if "access-logs" in r.name]
+        assert not [r for r in recorder.of_type("aws:cloudwatch/logGroup:LogGroup") if r.name.startswith("meter-") and "access-logs" in r.name]
 
     return pulumi.Output.all(made["rc"].table_name, made["m"].counts_table_name, everything(made["m"]),
                              everything(made["rc"])).apply(lambda v: check(v[:2]))
+
+
+@pytest.mark.parametrize("left, sources, message", [
+    ((), ["shop"], r"ApiMeter meter: RouteCounter site would count public hits on /shop/\.\.\. into the metered "
+                   r"routes: make it with api_meter_sources=\['shop'\]"),
+    (["shop"], ["shop", "billing"], r"make it with api_meter_sources=\['billing', 'shop'\]"),
+    (["api"], ["api"], "RouteCounter site meters api itself"),
+])
+def test_an_api_meter_writes_only_into_a_route_counter_that_leaves_it_its_routes(left, sources, message):
+    from route_counter import ApiMeter, ApiMeterArgs, RouteCounter
+
+    def program():
+        rc = RouteCounter("site", RouteCounterArgs(protect_data=False, meter_log_group=True), api_meter_sources=left)
+        ApiMeter("meter", ApiMeterArgs(sources=sources, counts_table=rc.table))
+
+    with pytest.raises(pulumi.RunError, match=message):
+        run(program)
+
+
+def test_api_meter_sources_are_checked_as_meter_names_are():
+    from route_counter import RouteCounter
+
+    for bad, message in (("shop", "must be a list of names"), (["Shop"], "is not a metered API's name")):
+        with pytest.raises(pulumi.RunError, match=f"RouteCounter site: api_meter_sources.*{message}"):
+            run(lambda given=bad: RouteCounter("site", RouteCounterArgs(protect_data=False), api_meter_sources=given))
 
 
 def test_api_meter_names_are_checked_as_meter_names_are():

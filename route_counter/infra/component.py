@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
 from route_counter.handler.rules import schema, visitors
-from route_counter.handler.rules.settings import METER_SOURCES as ENV_METER_SOURCES
-from route_counter.infra import domain, downloads, functions, guards, metering, observability, openapi, policies
+from route_counter.handler.rules.settings import METER_SOURCES as ENV_METER_SOURCES, METERED as ENV_METERED
+from route_counter.handler.rules.sources import parse_names
+from route_counter.infra import domain, downloads, functions, guards, metering, observability, openapi, pairing, policies
 from route_counter.infra.asset import asset_files
 from route_counter.infra import settings as stack
 from route_counter.infra.args import RouteCounterArgs, settings_of
@@ -112,11 +113,14 @@ class RouteCounter(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RouteCounterArgs | StackSettings | None = None,
                  opts: pulumi.ResourceOptions | None = None,
-                 meter_log_groups: Mapping[str, pulumi.Input[str]] | None = None) -> None:
+                 meter_log_groups: Mapping[str, pulumi.Input[str]] | None = None,
+                 api_meter_sources: Sequence[str] = ()) -> None:
         """``args``: RouteCounterArgs (every field defaults to the config key's default), or settings parsed
         from a stack's config (the ready-made program). ``meter_log_groups``: more APIs to meter, name -> log
         group name, given in code rather than by ``meter``: names known now, groups when deployed (another
-        stack's outputs, say). A bad argument stops the program with one line naming it."""
+        stack's outputs, say). ``api_meter_sources``: the sources of an ApiMeter given this ``table``, whose
+        routes the counter leaves to it as it does its own metered ones. A bad argument stops the program
+        with one line naming it."""
         if not isinstance(args, StackSettings):
             scope = (pulumi.get_project(), scoped_stack(pulumi.get_stack(), name, project=pulumi.get_project()))
             try:
@@ -124,6 +128,14 @@ class RouteCounter(pulumi.ComponentResource):
             except SettingsError as exc:
                 raise pulumi.RunError(f"RouteCounter {name}: {exc}") from None
         in_code = dict(meter_log_groups or {})
+        if isinstance(api_meter_sources, (str, bytes)):
+            raise pulumi.RunError(f"RouteCounter {name}: api_meter_sources must be a list of names, got the string "
+                                  f"{api_meter_sources!r} (write [{api_meter_sources!r}])")
+        left_to_meters = list(api_meter_sources)
+        try:
+            parse_names(",".join(left_to_meters))
+        except ValueError as exc:
+            raise pulumi.RunError(f"RouteCounter {name}: api_meter_sources: {exc}") from None
         args = args.with_meter_in_code(in_code) if in_code else args
         self._tags = args.resource_tags(pulumi.get_project(), pulumi.get_stack())
         # Every resource that takes tags gets the stack's: one transformation, so none is forgotten.
@@ -156,10 +168,14 @@ class RouteCounter(pulumi.ComponentResource):
                  stack.own_group_name(project, stack_name) if args.meter_log_group else "")
         usage_read = [{"Sid": "Usage", "Effect": "Allow", "Action": list(metering.USAGE_READ_ACTIONS),
                        "Resource": self.meter_table.arn}] if self.meter_table else None
+        # The names an ApiMeter given this table meters are the counter's to leave alone too (infra/pairing.py).
+        counter_env = args.function_environment("counter", *names)
+        counter_env[ENV_METERED] = ",".join([*args.metered_names(), *left_to_meters])
+        pairing.register(self.table, name, args.metered_names(), left_to_meters)
         self.counter = self._function(
             "counter", COUNTER_HANDLER,
             (*policies.COUNTER_TABLE_ACTIONS, *(policies.IGNORED_HIT_ACTIONS if args.ignore_ips else ())), code,
-            args.function_environment("counter", *names), COUNTER_TIMEOUT,
+            counter_env, COUNTER_TIMEOUT,
             args.memory_size, args.reserved_concurrency, self.downloads.object_arns if self.downloads else None,
             log_level="INFO", visitor_table_arn=self.visitor_table.arn if self.visitor_table else None,
         )

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 
 from route_counter.handler.rules import accesslog
 from route_counter.handler.rules.settings import METER_SOURCES
-from route_counter.infra import functions, metering
+from route_counter.infra import functions, metering, pairing
 from route_counter.infra.args import RouteCounterArgs, settings_of
 from route_counter.infra.asset import asset_files
 from route_counter.infra.component import counts_table, scoped_stack
@@ -82,6 +82,9 @@ class ApiMeter(pulumi.ComponentResource):
             settings = settings_of(shared, project_stack=scope).with_meter_in_code(given)
         except SettingsError as exc:
             raise pulumi.RunError(f"ApiMeter {name}: {exc}") from None
+        refused = pairing.problem(args.counts_table, given) if args.counts_table is not None else None
+        if refused:  # a RouteCounter's table whose counter would count these routes too
+            raise pulumi.RunError(f"ApiMeter {name}: {refused}")
         self._name = name
         child = pulumi.ResourceOptions(parent=self)
 

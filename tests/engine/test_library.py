@@ -55,7 +55,8 @@ PROGRAM = '''"""A program of your own: two RouteCounters and an ApiMeter, import
 import pulumi
 from route_counter import ApiMeter, ApiMeterArgs, RouteCounter, RouteCounterArgs
 
-site = RouteCounter("site", RouteCounterArgs(protect_data=False, meter_log_group=True, waf_rate_limit=1000))
+site = RouteCounter("site", RouteCounterArgs(protect_data=False, meter_log_group=True, waf_rate_limit=1000),
+                    api_meter_sources=["shop"])
 docs = RouteCounter("docs", RouteCounterArgs(protect_data=False, meter_log_group=True, counts_path="stats"))
 meter = ApiMeter("shop-meter", ApiMeterArgs(sources=["shop"], counts_table=site.table, protect_data=False))
 pulumi.export("site_url", site.url)
