@@ -230,3 +230,95 @@ def test_usage_of_a_month_with_nothing_prints_a_header_and_says_so(metering, cap
     assert main(["--table", TABLE, "usage", "--month", "2026-10", "--format", "csv", "--meter-table", METER]) == 0
     captured = capsys.readouterr()
     assert captured.out == "month,consumer,route,requests,final\n" and "no requests with an API key" in captured.err
+
+
+def _ingest(path, *more: str) -> tuple[int, str]:
+    import io
+
+    from route_counter.cli.cli import parser, run
+    from route_counter.cli.context import CliError
+    from tests.conftest import TABLE
+
+    out = io.StringIO()
+    argv = ["--table", TABLE, "ingest", *([str(path)] if path else []), "--source", "shop", "--meter-table", METER, *more]
+    try:
+        return run(parser().parse_args(argv), out, io.StringIO()), out.getvalue()
+    except CliError as exc:
+        return exc.status, str(exc)
+
+
+def test_a_request_is_the_same_request_in_raw_lines_and_in_an_export(metering, tmp_path):
+    """The same 3 requests as raw lines and then as `aws logs filter-log-events` JSON count 3, not 6: a
+    request is its requestId in both (CloudWatch's event id only stands in for a line without one)."""
+    lines = [rest_line("/a", "/a", t=START - n) for n in range(3)]
+    raw = tmp_path / "raw.log"
+    raw.write_text("\n".join(lines) + "\n")
+    assert _ingest(raw)[0] == 0
+    _export(tmp_path / "export.json", [(f"3698{n:052d}", line) for n, line in enumerate(lines)])
+    code, text = _ingest(tmp_path / "export.json")
+    assert code == 0 and "3 ingested before, skipped" in text
+    assert totals(create_client(retries=True))["/shop/a"]["count"] == 3
+
+
+def test_ingest_into_a_month_already_final_says_so_and_by_how_much(metering, tmp_path, capsys):
+    october = 1792022400  # 2026-10-15T00:00:00Z: final since 2026-11-02T06:00Z, before the clock's 11-24
+    path = tmp_path / "late.log"
+    path.write_text("\n".join([rest_line("/a", "/a", t=october), rest_line("/a", "/a", t=october + 60, key="k1"),
+                               rest_line("/a", "/a", t=START)]) + "\n")
+    assert _ingest(path)[0] == 0
+    err = capsys.readouterr().err
+    assert "note: 2026-10 was already final; this ingest added 2 requests to it" in err and "2026-11" not in err
+
+
+def test_lines_not_metered_are_not_marked_so_a_rule_change_or_a_later_clock_takes_them(metering, tmp_path, clock):
+    ahead = rest_line("/a", "/a", t=START + 2 * 86400)  # more than a day ahead of the clock: refused, for now
+    path = tmp_path / "a.log"
+    path.write_text("\n".join([rest_line("/a", "/a"), ahead]) + "\n")
+    code, text = _ingest(path)
+    assert code == 0 and "ingested 1 requests" in text and "1 refused" in text
+    clock.advance(2 * 86400)  # the same line is a real request now
+    code, text = _ingest(path)
+    assert code == 0 and "ingested 1 requests" in text and "1 ingested before, skipped" in text
+    assert totals(create_client(retries=True))["/shop/a"]["count"] == 2
+
+
+def test_a_rerun_of_a_file_with_nothing_meterable_still_says_so(metering, tmp_path):
+    path = tmp_path / "wrong.log"
+    path.write_text('127.0.0.1 - - [24/Nov/2026:05:30:00 +0000] "GET / HTTP/1.1" 200 12\n')
+    assert _ingest(path)[0] == 2 and _ingest(path)[0] == 2
+
+
+def test_a_second_ingest_of_one_source_refuses_while_the_first_holds_the_lock(metering, tmp_path, clock):
+    """Two at once once counted 6,000 for 4,500: the lock is conditional, and lapses if its holder died."""
+    from route_counter.cli.ingest import LOCK_SECONDS, Seen
+
+    path = tmp_path / "a.log"
+    path.write_text(rest_line("/a", "/a") + "\n")
+    running = Seen(create_client(retries=True), METER, "shop")
+    running.lock("the-other-run")
+    code, text = _ingest(path)
+    assert code == 2 and "another ingest for shop is running" in text
+    assert "/shop/a" not in totals(create_client(retries=True))
+    clock.advance(LOCK_SECONDS + 1)  # the other run died: its lock lapsed
+    assert _ingest(path)[0] == 0 and totals(create_client(retries=True))["/shop/a"]["count"] == 1
+    running.lock("a-third-run")  # and the finished run let go of it
+    running.unlock("a-third-run")
+
+
+def test_a_window_left_part_way_is_resumed_or_given_up(metering, tmp_path):
+    from route_counter.cli.ingest import Seen, marker_key, read_events
+
+    first, other = tmp_path / "first.log", tmp_path / "other.log"
+    first.write_text("\n".join(rest_line("/a", "/a", t=START - n) for n in range(4)) + "\n")
+    other.write_text(rest_line("/b", "/b") + "\n")
+    keys = [marker_key("shop", e) for e in read_events(str(first))]
+    Seen(create_client(retries=True), METER, "shop").begin(keys)  # a run stopped between note and markers
+    code, text = _ingest(other)
+    assert code == 1 and "ingest --source shop --abandon" in text
+    code, text = _ingest(None, "--abandon")
+    assert code == 0 and "gave up the window of 4 lines" in text
+    assert _ingest(other)[0] == 0
+    code, text = _ingest(first)  # given up: marked, so never counted (twice or at all) from now on
+    assert code == 0 and "4 ingested before, skipped" in text
+    assert set(totals(create_client(retries=True))) == {"/shop/b"}
+    assert _ingest(None, "--abandon") == (0, "no ingest for shop was left part-way: nothing to give up\n")

@@ -585,8 +585,10 @@ def parser(prog: str = "python -m counts") -> argparse.ArgumentParser:
     usage.add_argument("--format", choices=("table", "csv", "json"), default="table")
     usage.add_argument("--meter-table", **meter_table)
     ingest = command("ingest", "meter access-log lines from a file (JSON lines, or `aws logs filter-log-events` JSON)")
-    ingest.add_argument("file")
+    ingest.add_argument("file", nargs="?", help="the access-log lines (leave out with --abandon)")
     ingest.add_argument("--source", required=True, help="the metered API's name: its routes count under /NAME")
+    ingest.add_argument("--abandon", action="store_true", help="give up the window a stopped ingest left (its "
+                                                               "lines are marked ingested: none counts twice)")
     ingest.add_argument("--until", help="only requests before this time (ISO-8601 with zone): when the "
                                         "subscription started, so nothing is counted twice")
     ingest.add_argument("--meter-table", **meter_table)

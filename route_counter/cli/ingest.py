@@ -1,12 +1,15 @@
 """`python -m counts ingest FILE --source NAME`: meter access-log lines from a file through the metering
 function's own path (handler/meter.py), each request once across files and runs.
 
-A request's identity is CloudWatch's event id (the JSON of `aws logs filter-log-events`), else the
-line's own ``requestId`` (API Gateway's, one per request), else, for a line without one, its content.
-The metering table keeps a marker per ingested identity (``seen#``), so overlapping exports, a renamed
-copy, a grown file and a corrected ``--until`` add only what is new. A window of lines is noted before it
-is metered (``ingest#NAME``) and its markers written after: a run stopped in between re-applies exactly
-that window first, whose chunks' markers then skip what was applied. One ingest per source at a time.
+A request's identity is the line's own ``requestId`` (API Gateway's, one per request), in whatever file
+it comes: raw JSON lines and `aws logs filter-log-events` JSON alike; else CloudWatch's event id; else,
+for a line without either, its content. The metering table keeps a marker per metered identity
+(``seen#``), so overlapping exports, a renamed copy, a grown file and a corrected ``--until`` add only
+what is new. Only what was metered is marked: a line unparsed or refused is read again next time (a rule
+changed since may take it). A window of lines is noted before it is metered (``ingest#NAME``) and its
+markers written after: a run stopped in between re-applies exactly that window first, whose chunks'
+markers then skip what was applied (``--abandon`` gives it up instead). One ingest per source at a time:
+a lock that lapses after LOCK_SECONDS without a window finishing.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import secrets
 import sys
 from collections import Counter
 from typing import Any, NamedTuple, TextIO
@@ -22,13 +26,14 @@ from route_counter.cli.context import CliError, Context, StoreFailed, resolve_me
 from route_counter.cli.metering import iso_time, meter_settings
 from route_counter.handler import clock
 from route_counter.handler.meter import meter
-from route_counter.handler.rules import accesslog, schema
+from route_counter.handler.rules import accesslog, aggregate, schema
 from route_counter.handler.rules.sources import parse_sources
 from route_counter.handler.store.meter import ChunkFailed
 
 INGEST_BATCH = 5_000  # lines metered together; the window's note (its lines' keys) stays under 400 KB
 BATCH_GET, BATCH_WRITE = 100, 25  # keys per BatchGetItem, items per BatchWriteItem (DynamoDB's limits)
 SHOWN = 20  # lines named in the report before "... and N more"
+LOCK_SECONDS = 900  # an ingest's lock lapses this long after its last window began (a run killed mid-way)
 
 
 class Event(NamedTuple):
@@ -56,7 +61,9 @@ def read_events(path: str) -> list[Event]:
             if not isinstance(event, dict) or not isinstance(event.get("message"), str):
                 raise CliError(f"{path}: event {n} has no message")
             event_id = event.get("eventId")
-            identity = f"cw:{event_id}" if isinstance(event_id, str) and event_id else _own_identity(event["message"])
+            identity = _own_identity(event["message"])
+            if identity.startswith("tx:") and isinstance(event_id, str) and event_id:
+                identity = f"cw:{event_id}"  # no requestId: CloudWatch's id still tells two equal lines apart
             found.append(Event(f"event {event_id}" if event_id else f"event {n}", identity, event["message"]))
         return found
     lines = [line for line in text.splitlines() if line.strip()]
@@ -105,11 +112,36 @@ class Seen:
         keys = item.get("Item", {}).get("keys", {}).get("S", "")
         return keys.split(",") if keys else []
 
+    def lock(self, owner: str) -> None:
+        """Take (or, for ``owner``, extend) the source's lock; CliError while another ingest holds it."""
+        now = clock.now()
+        try:
+            self.client.put_item(
+                TableName=self.table, Item={**schema.lock_key(self.source), "owner": {"S": owner},
+                                            "until": {"N": str(int(now) + LOCK_SECONDS)}},
+                ConditionExpression="attribute_not_exists(#pk) OR #owner = :me OR #until < :now",
+                ExpressionAttributeNames={"#pk": schema.METER_PK, "#owner": "owner", "#until": "until"},
+                ExpressionAttributeValues={":me": {"S": owner}, ":now": {"N": str(int(now))}})
+        except Exception as exc:  # botocore's ClientError; the code says which
+            if (getattr(exc, "response", {}) or {}).get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            raise CliError(f"another ingest for {self.source} is running (its lock lapses {LOCK_SECONDS // 60} "
+                           "minutes after its last window began): wait for it, or run this again then") from None
+
+    def unlock(self, owner: str) -> None:
+        try:
+            self.client.delete_item(TableName=self.table, Key=schema.lock_key(self.source),
+                                    ConditionExpression="#owner = :me", ExpressionAttributeNames={"#owner": "owner"},
+                                    ExpressionAttributeValues={":me": {"S": owner}})
+        except Exception as exc:  # someone took it over after it lapsed: theirs now
+            if (getattr(exc, "response", {}) or {}).get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
     def begin(self, keys: list[str]) -> None:
         self.client.put_item(TableName=self.table, Item={**schema.intent_key(self.source), "keys": {"S": ",".join(keys)}})
 
     def finish(self, keys: list[str]) -> None:
-        """Mark the window's requests ingested, then drop its note."""
+        """Mark these requests ingested (the window's metered ones), then drop the window's note."""
         for start in range(0, len(keys), BATCH_WRITE):
             puts = [{"PutRequest": {"Item": schema.seen_key(self.source, key)}} for key in keys[start:start + BATCH_WRITE]]
             while puts:
@@ -138,28 +170,66 @@ class Report:
             print(f"... and {len(self.found) - SHOWN:,} more", file=err)
 
 
+def final_months(window: dict[str, Event], keys: list[str], now: float) -> Counter[str]:
+    """Requests among ``keys`` (metered ones) in months whose usage was already final as of ``now``."""
+    found: Counter[str] = Counter()
+    for key in keys:
+        line = accesslog.parse(window[key].line)
+        if line is not None:
+            month = aggregate.month_of(line.t)
+            if now >= schema.usage_final_at(month):
+                found[month] += 1
+    return found
+
+
+def abandon(seen: Seen, source: str, out: TextIO) -> int:
+    """``ingest --abandon --source NAME``: give up the window a stopped run left. Its requests are marked
+    ingested, so none can count twice later; those of its chunks that were never applied stay uncounted."""
+    keys = seen.pending()
+    if not keys:
+        print(f"no ingest for {source} was left part-way: nothing to give up", file=out)
+        return 0
+    seen.finish(keys)
+    print(f"gave up the window of {len(keys):,} lines an ingest for {source} left part-way: they are marked "
+          "ingested, so none counts twice; any of them its stopped run had not applied stay uncounted", file=out)
+    return 0
+
+
 def ingest_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     try:
         parse_sources(f"{args.source}=/ingest")
     except ValueError:
         raise CliError(f"--source must be 1-32 of a-z, 0-9 and - (the metered API's name), got {args.source!r}") from None
+    if (args.file is None) != bool(args.abandon):
+        raise CliError("ingest takes a FILE to meter, or --abandon (no FILE) to give up a window a stopped run left")
+    meter_table = resolve_meter_table(args)
+    seen = Seen(ctx.client, meter_table, args.source)
+    owner = secrets.token_hex(8)
+    seen.lock(owner)
+    try:
+        return abandon(seen, args.source, out) if args.abandon else _ingest(ctx, args, seen, meter_table, owner, out)
+    finally:
+        seen.unlock(owner)
+
+
+def _ingest(ctx: Context, args: argparse.Namespace, seen: Seen, meter_table: str, owner: str, out: TextIO) -> int:
     events = read_events(args.file)
     later = 0
     if args.until:  # lines at or after it are the subscription's; unparsed lines go through, to be reported
         until = iso_time(args.until)
         kept = [e for e in events if (parsed := accesslog.parse(e.line)) is None or parsed.t < until]
         later, events = len(events) - len(kept), kept
-    meter_table = resolve_meter_table(args)
     settings = meter_settings(ctx, meter_table)
-    seen = Seen(ctx.client, meter_table, args.source)
     by_key: dict[str, Event] = {}
     for event in events:  # the same request twice in one file is one request
         by_key.setdefault(marker_key(args.source, event), event)
     totals: Counter[str] = Counter()
+    finals: Counter[str] = Counter()
     report = Report()
 
     def apply(keys: list[str]) -> None:
         window = {key: by_key[key] for key in keys}
+        seen.lock(owner)  # extended per window: a long backfill keeps it, a killed one lets it lapse
         seen.begin(keys)
         try:
             done = meter(f"ingest\0{args.source}", args.source, [(k, e.line) for k, e in window.items()], settings,
@@ -167,7 +237,10 @@ def ingest_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: T
         except ChunkFailed as exc:
             raise StoreFailed(f"stopped at {window[keys[0]].label} ({exc}); run the same command again: what was "
                               "applied is skipped") from None
-        seen.finish(keys)
+        not_metered = set(done["unparsedIds"]) | {key for key, _ in done["refusedLines"]}
+        metered = [key for key in keys if key not in not_metered]
+        seen.finish(metered)
+        finals.update(final_months(window, metered, clock.now()) if done["applied"] else {})
         totals.update({k: v for k, v in done.items() if isinstance(v, int)})
         report.add(window, done["unparsedIds"], done["refusedLines"])
 
@@ -177,7 +250,8 @@ def ingest_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: T
         if missing:
             raise StoreFailed(f"an earlier ingest for {args.source} stopped part-way, and {len(missing):,} of the "
                               f"{len(interrupted):,} lines it was metering are not in {args.file}: run it again with "
-                              "the file it was reading first")
+                              "the file it was reading first, or give that window up with `ingest --source "
+                              f"{args.source} --abandon` (docs/metering.md)")
         apply(interrupted)
     before = seen.known(list(by_key))
     fresh = [key for key in by_key if key not in before and key not in interrupted]
@@ -196,6 +270,9 @@ def ingest_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: T
           + (f", {later:,} at or after --until" if later else "")
           + (f"; {len(before):,} ingested before, skipped" if before else "")
           + (f"; {duplicates:,} repeated in the file, counted once" if duplicates else ""), file=out)
+    for month, n in sorted(finals.items()):
+        print(f"note: {month} was already final; this ingest added {n:,} requests to it (its usage and any "
+              "invoice cut from it change by that much)", file=sys.stderr)
     if by_content:
         print(f"note: {by_content:,} lines have no requestId: they are told apart by their content, so two "
               "identical lines count once and an edited line counts again", file=sys.stderr)

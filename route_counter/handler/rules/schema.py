@@ -116,6 +116,11 @@ def intent_key(source: str) -> dict[str, dict[str, str]]:
     return {METER_PK: {"S": INGEST_PREFIX + source}, METER_SK: {"S": "intent"}}
 
 
+def lock_key(source: str) -> dict[str, dict[str, str]]:
+    """The lock one ingest for ``source`` holds while it runs (``owner``, and ``until`` when it lapses)."""
+    return {METER_PK: {"S": INGEST_PREFIX + source}, METER_SK: {"S": "lock"}}
+
+
 def meter_table_kwargs(table_name: str) -> dict[str, Any]:
     """CreateTable arguments for the local metering table, matching what the Pulumi program deploys."""
     return {"TableName": table_name, "BillingMode": "PAY_PER_REQUEST",
