@@ -232,3 +232,26 @@ def test_apis_metered_in_code_are_checked_as_the_meter_key_is():
         with pytest.raises(SettingsError, match="meter_log_groups"):
             base.with_meter_in_code(bad)
     assert not parse({}).metering and parse({}).with_meter_in_code(["x"]).metering
+
+
+@dataclasses.dataclass
+class MissingGroups(Recorder):
+    """aws.cloudwatch.get_log_group as the provider answers it for a group that does not exist."""
+
+    def call(self, args):
+        if args.token == "aws:cloudwatch/getLogGroup:getLogGroup":  # the invoke fails, as the provider's does
+            return {}, [("name", f"reading CloudWatch Logs Log Group ({args.args['name']}): couldn't find resource")]
+        return super().call(args)
+
+
+def test_a_metered_group_that_does_not_exist_stops_the_preview_in_one_line():
+    """Not the engine's 40-line traceback: the source, the group and what to do, as one RunError."""
+
+    @pulumi.runtime.test
+    def program():
+        run_program(recorder=MissingGroups(), meter=f"shop={SHOP}")
+
+    with pytest.raises(pulumi.RunError) as stopped:
+        program()
+    message = str(stopped.value)
+    assert message.startswith(f"meter: the log group {SHOP} metered as shop does not exist") and "\n" not in message

@@ -72,13 +72,25 @@ def filter_name(project: str, stack: str, source: str) -> str:
     return f"{project}-{stack}-meter-{source}"
 
 
-def check_log_group(group: pulumi.Input[str], parent: pulumi.Resource) -> pulumi.Output[str]:
-    """A metered log group, looked up at preview: a missing group fails the lookup there, and one of the
-    Infrequent Access class (which takes no subscription filter) is refused with the reason. Its name when
-    fine. (At most 2 filters per group, and the group must be in the stack's account and region: see
-    docs/deploy.md.)"""
-    found = aws.cloudwatch.get_log_group_output(name=group, opts=pulumi.InvokeOutputOptions(parent=parent))
-    return pulumi.Output.all(group, found.log_group_class).apply(lambda known: subscribable(*known))
+GET_LOG_GROUP = "aws:cloudwatch/getLogGroup:getLogGroup"
+
+
+def check_log_group(group: pulumi.Input[str], parent: pulumi.Resource, source: str) -> pulumi.Output[str]:
+    """A metered log group, looked up at preview: a missing one stops the preview in one line naming the
+    source and the group, and one of the Infrequent Access class (which takes no subscription filter) is
+    refused with the reason. Its name when fine. (At most 2 filters per group, and the group must be in
+    the stack's account and region: see docs/deploy.md.)"""
+
+    async def look_up(name: str) -> str:
+        try:  # the provider's own lookup, awaited here so that its failure can be said in one line
+            found = await pulumi.runtime.invoke_async(GET_LOG_GROUP, {"name": name}, pulumi.InvokeOptions(parent=parent))
+        except Exception:  # noqa: BLE001 - the provider's error is a traceback of the engine's; ours names the key
+            raise pulumi.RunError(f"meter: the log group {name} metered as {source} does not exist in this stack's "
+                                  "account and region (or cannot be read with its credentials): check the name, "
+                                  "or create the group first") from None
+        return subscribable(name, (found or {}).get("logGroupClass"))
+
+    return pulumi.Output.from_input(group).apply(lambda name: pulumi.Output.from_input(look_up(name)))
 
 
 def subscribable(group: str, found_class: str | None) -> str:
@@ -151,7 +163,7 @@ def wire(name: str, args: StackSettings, function: aws.lambda_.Function, own: aw
         permission = aws.lambda_.Permission(
             f"{name}-meter-{source}-invoke", action="lambda:InvokeFunction", function=function.name,
             principal="logs.amazonaws.com", source_arn=arn, source_account=account, opts=opts())
-        checked = group if own is not None and source == OWN_SOURCE else check_log_group(group, function)
+        checked = group if own is not None and source == OWN_SOURCE else check_log_group(group, function, source)
         subscription = aws.cloudwatch.LogSubscriptionFilter(
             f"{name}-meter-{source}", log_group=checked, filter_pattern="", destination_arn=function.arn,
             name=filter_name(project, stack, source), opts=opts(depends_on=[permission]))
