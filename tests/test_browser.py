@@ -264,7 +264,21 @@ def test_a_stored_route_with_a_direction_override_is_shown_escaped(browser):
         assert status == 200
         browser.get(f"{api.base}/_counts")
         WebDriverWait(browser, 10).until(lambda d: len(rows(d)) == 1)
-        assert rows(browser)[0][0] == "/invoice\\u{202E}fdp.exe"
+        assert rows(browser)[0][0] == "/invoice\\u{202E}fdp.exe [/invoice%E2%80%AEfdp.exe]"
+
+
+def test_a_route_in_confusable_letters_is_shown_with_its_percent_encoded_form(browser):
+    """/ѕhop/x (a Cyrillic ѕ) looks like the metered /shop/x: any route with a non-ASCII character is shown
+    with the bytes that tell them apart."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with LocalApi("--quiet") as api:
+        for route in ("/%D1%95hop/x", "/shop/x", "/caf%C3%A9"):  # as a client sends them
+            assert api.request("GET", route)[0] == 200
+        browser.get(f"{api.base}/_counts")
+        WebDriverWait(browser, 10).until(lambda d: len(rows(d)) == 3)
+        shown = sorted(row[0] for row in rows(browser))
+        assert shown == ["/caf\u00e9 [/caf%C3%A9]", "/shop/x", "/\u0455hop/x [/%D1%95hop/x]"]
 
 
 def page_state(driver) -> dict:

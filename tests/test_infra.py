@@ -501,7 +501,8 @@ def test_stack_outputs():
         ("alarmEmail", "not-an-email", "alarmEmail must be an email address"),
         ("rateLimits", "/login=5/2m", "rateLimits: '/login=5/2m': the window must be one of 1s, 1m, 1h, 1d"),
         ("endpointType", "PRIVATE", "endpointType must be REGIONAL or EDGE"),
-        ("wafRateLimit", "9", "wafRateLimit must be 0 (no WAF) or from 10 (WAF's least)"),
+        ("wafRateLimit", "9", "wafRateLimit must be 0 (no WAF) or from 100"),
+        ("wafRateLimit", "99", "pulumi-aws 7 refuses less than 100"),
         ("monthlyBudget", "10", "monthlyBudget needs alarmEmail"),
         ("apiGatewayLogsRole", "1", "apiGatewayLogsRole must be true or false"),
     ],
@@ -513,7 +514,7 @@ def test_config_validation_names_the_key_and_range(key, value, message):
 
 
 def test_the_bounds_themselves_are_accepted():
-    assert parse({"wafRateLimit": "10"}).waf_rate_limit == 10  # AWS WAF's least rate-based limit
+    assert parse({"wafRateLimit": "100"}).waf_rate_limit == 100  # pulumi-aws's least rate-based limit
     assert parse({"monthlyBudget": "10", "alarmEmail": "ops@example.com"}).monthly_budget == 10
 
 

@@ -322,3 +322,13 @@ def test_a_window_left_part_way_is_resumed_or_given_up(metering, tmp_path):
     assert code == 0 and "4 ingested before, skipped" in text
     assert set(totals(create_client(retries=True))) == {"/shop/b"}
     assert _ingest(None, "--abandon") == (0, "no ingest for shop was left part-way: nothing to give up\n")
+
+
+def test_since_and_until_take_only_the_gap_no_subscription_delivered(metering, tmp_path):
+    """A replaced subscription filter is deleted before its replacement exists (pulumi-aws deletes it first):
+    the lines of that gap are ingested from an export, bounded on both sides."""
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(rest_line("/a", "/a", t=START + 60 * m) for m in range(10)) + "\n")  # 05:30 ... 05:39
+    code, text = _ingest(path, "--since", "2026-11-24T05:33:00Z", "--until", "2026-11-24T05:35:00Z")
+    assert code == 0 and text.startswith("ingested 2 requests") and "8 outside --since/--until" in text
+    assert _ingest(path, "--since", "yesterday")[1].startswith("--since must be an ISO-8601 time")

@@ -9,8 +9,12 @@ import pulumi_aws as aws
 from route_counter import ApiMeter, ApiMeterArgs
 
 # Usage is billing data: protected unless `pulumi config set protectData false` (then `pulumi up`, `pulumi destroy`).
-protect = pulumi.Config().get_bool("protectData", True)
-meter = ApiMeter("meter", ApiMeterArgs(sources=["shop"], route_templates="/orders/{id}", protect_data=protect))
+# A REST API's access log needs the account's API Gateway CloudWatch role: made here (one per account and
+# region; `pulumi config set apiGatewayLogsRole false` where another stack has it already).
+config = pulumi.Config()
+protect = config.get_bool("protectData", True)
+meter = ApiMeter("meter", ApiMeterArgs(sources=["shop"], route_templates="/orders/{id}", protect_data=protect,
+                                       api_gateway_logs_role=config.get_bool("apiGatewayLogsRole", True)))
 
 mock = {"type": "mock", "requestTemplates": {"application/json": '{"statusCode": 200}'},
         "responses": {"default": {"statusCode": "200"}}}

@@ -591,6 +591,8 @@ def parser(prog: str = "python -m counts") -> argparse.ArgumentParser:
                                                                "lines are marked ingested: none counts twice)")
     ingest.add_argument("--until", help="only requests before this time (ISO-8601 with zone): when the "
                                         "subscription started, so nothing is counted twice")
+    ingest.add_argument("--since", help="only requests at or after this time (ISO-8601 with zone): with --until, "
+                                        "a gap no subscription delivered (docs/metering.md)")
     ingest.add_argument("--meter-table", **meter_table)
     replay = command("meter-replay", "meter the deliveries waiting in the dead-letter queue, exactly once")
     replay.add_argument("--queue-url", help="default: the stack's meter_dead_letter_queue_url output")

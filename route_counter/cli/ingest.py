@@ -215,9 +215,11 @@ def ingest_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: T
 def _ingest(ctx: Context, args: argparse.Namespace, seen: Seen, meter_table: str, owner: str, out: TextIO) -> int:
     events = read_events(args.file)
     later = 0
-    if args.until:  # lines at or after it are the subscription's; unparsed lines go through, to be reported
-        until = iso_time(args.until)
-        kept = [e for e in events if (parsed := accesslog.parse(e.line)) is None or parsed.t < until]
+    if args.until or args.since:  # lines outside [since, until) are the subscription's; unparsed ones go
+        # through, to be reported
+        since = iso_time(args.since, "--since") if args.since else float("-inf")
+        until = iso_time(args.until) if args.until else float("inf")
+        kept = [e for e in events if (parsed := accesslog.parse(e.line)) is None or since <= parsed.t < until]
         later, events = len(events) - len(kept), kept
     settings = meter_settings(ctx, meter_table)
     by_key: dict[str, Event] = {}
@@ -267,7 +269,8 @@ def _ingest(ctx: Context, args: argparse.Namespace, seen: Seen, meter_table: str
     by_content = sum(1 for e in by_key.values() if e.identity.startswith("tx:"))
     print(f"ingested {totals['Metered']:,} requests on {args.source} ({totals['applied']:,} chunks applied); "
           f"{totals['Unparsed']:,} lines unparsed, {totals['Refused']:,} refused"
-          + (f", {later:,} at or after --until" if later else "")
+          + (f", {later:,} outside --since/--until" if later and args.since else "")
+          + (f", {later:,} at or after --until" if later and not args.since else "")
           + (f"; {len(before):,} ingested before, skipped" if before else "")
           + (f"; {duplicates:,} repeated in the file, counted once" if duplicates else ""), file=out)
     for month, n in sorted(finals.items()):

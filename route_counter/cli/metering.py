@@ -58,16 +58,16 @@ def meter_settings(ctx: Context, meter_table: str, project_stack: tuple[str, str
     return Settings.from_env(environment, METER_VARIABLES)
 
 
-def iso_time(text: str) -> float:
-    """--until: an ISO-8601 time (2026-11-30T12:00:00Z) as epoch seconds."""
+def iso_time(text: str, option: str = "--until") -> float:
+    """--until or --since: an ISO-8601 time (2026-11-30T12:00:00Z) as epoch seconds."""
     import datetime
 
     try:
         parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise CliError(f"--until must be an ISO-8601 time like 2026-11-30T12:00:00Z, got {text!r}") from None
+        raise CliError(f"{option} must be an ISO-8601 time like 2026-11-30T12:00:00Z, got {text!r}") from None
     if parsed.tzinfo is None:
-        raise CliError(f"--until needs a time zone (Z or +01:00), got {text!r}")
+        raise CliError(f"{option} needs a time zone (Z or +01:00), got {text!r}")
     return parsed.timestamp()
 
 

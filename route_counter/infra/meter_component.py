@@ -14,7 +14,7 @@ import pulumi_aws as aws
 
 from route_counter.handler.rules import accesslog
 from route_counter.handler.rules.settings import METER_SOURCES
-from route_counter.infra import functions, metering, pairing
+from route_counter.infra import functions, metering, observability, pairing
 from route_counter.infra.args import RouteCounterArgs, settings_of
 from route_counter.infra.asset import asset_files
 from route_counter.infra.component import counts_table, scoped_stack
@@ -31,8 +31,10 @@ class ApiMeterArgs:
     meters groups you already have.
     counts_table: write the counts into this table (a RouteCounter's ``table``) instead of one of its own.
     route_templates, allow_prefixes, timezone, route_expiry_days, log_retention_days, memory_size,
-    architecture, tracing, protect_data, alarm_email: as the ready-made program's config keys of those
-    names (docs/component.md), with the same defaults and the same validation.
+    architecture, tracing, protect_data, alarm_email, api_gateway_logs_role: as the ready-made program's
+    config keys of those names (docs/component.md), with the same defaults and the same validation.
+    api_gateway_logs_role makes the account's API Gateway CloudWatch role, without which AWS refuses a
+    REST API stage's access log on a new account; ``access_log_settings`` then waits for it.
     """
 
     sources: Sequence[str] | Mapping[str, pulumi.Input[str]]
@@ -47,11 +49,12 @@ class ApiMeterArgs:
     tracing: bool = field(default_factory=lambda: RouteCounterArgs().tracing)
     protect_data: bool = field(default_factory=lambda: RouteCounterArgs().protect_data)
     alarm_email: str = field(default_factory=lambda: RouteCounterArgs().alarm_email)
+    api_gateway_logs_role: bool = field(default_factory=lambda: RouteCounterArgs().api_gateway_logs_role)
 
 
 # The ApiMeterArgs fields that are RouteCounterArgs fields too: validated by the same parse.
 _SHARED = ("route_templates", "allow_prefixes", "timezone", "route_expiry_days", "log_retention_days", "memory_size",
-           "architecture", "tracing", "protect_data", "alarm_email")
+           "architecture", "tracing", "protect_data", "alarm_email", "api_gateway_logs_role")
 
 
 # ApiMeter's outputs, what each is (docs/component.md is generated from this).
@@ -65,7 +68,7 @@ OUTPUT_DOCS = {
 
 class ApiMeter(pulumi.ComponentResource):
     """Meters the access logs of APIs you run. Attributes: ``log_groups`` (name -> log group name),
-    ``function``, ``meter_table``, ``counts_table``, ``dead_letter_queue``, ``alarm_topic``; outputs
+    ``function``, ``meter_table``, ``counts_table``, ``dead_letter_queue``, ``alarm_topic``, ``logs_role``; outputs
     ``meter_table_name``, ``counts_table_name``, ``dead_letter_queue_url`` and ``log_group_names``."""
 
     def __init__(self, name: str, args: ApiMeterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -96,6 +99,7 @@ class ApiMeter(pulumi.ComponentResource):
                    for source, group in given.items() if group is None}
         self.log_groups: dict[str, pulumi.Input[str]] = {
             source: created[source].name if group is None else group for source, group in given.items()}
+        self.logs_role = observability.apigateway_logs_role(name, self, opts_()) if args.api_gateway_logs_role else None
         self.counts_table = args.counts_table or counts_table(name, settings, opts_)
         self.meter_table = metering.create_table(name, settings.protect_data, opts_())
         _, self.dead_letter_queue = metering.create_sources(name, settings, *scope, opts_())
@@ -133,6 +137,8 @@ class ApiMeter(pulumi.ComponentResource):
             raise ValueError(f"kind must be one of {', '.join(accesslog.FORMATS)}, got {kind!r}")
         arn = self._created[source].arn if source in self._created else aws.cloudwatch.get_log_group_output(
             name=self.log_groups[source], opts=pulumi.InvokeOutputOptions(parent=self)).arn
+        if self.logs_role is not None:  # the stage's access log only once the account has its role
+            arn = pulumi.Output.all(arn, self.logs_role.account.id).apply(lambda known: known[0])
         if kind == "rest":
             return aws.apigateway.StageAccessLogSettingsArgs(destination_arn=arn, format=accesslog.FORMATS["rest"])
         return aws.apigatewayv2.StageAccessLogSettingsArgs(destination_arn=arn, format=accesslog.FORMATS["http"])

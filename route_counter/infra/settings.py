@@ -34,6 +34,7 @@ def own_group_name(project: str, stack: str) -> str:
 PROJECT_FILE = project_file("Pulumi.yaml")
 
 ARCHITECTURES = ("arm64", "x86_64")
+WAF_LEAST = 100  # wafRateLimit's least: pulumi-aws 7 validates 100..2e9 (WAF's API takes 10; pulumi/pulumi-aws#5841)
 # The retention values CloudWatch Logs accepts.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 _STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -370,8 +371,10 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE, region: str | None 
         own_name_taken = False  # the handlers' parser below names the problem
     if own_name_taken:
         raise SettingsError(f"meter: {OWN_SOURCE} is the name of the stack's own log group (meterLogGroup): pick another")
-    if settings.waf_rate_limit is not None and settings.waf_rate_limit < 10:
-        raise SettingsError(f"wafRateLimit must be 0 (no WAF) or from 10 (WAF's least) to 2000000000, got {settings.waf_rate_limit}")
+    if settings.waf_rate_limit is not None and settings.waf_rate_limit < WAF_LEAST:
+        raise SettingsError(f"wafRateLimit must be 0 (no WAF) or from {WAF_LEAST} to 2000000000, got "
+                            f"{settings.waf_rate_limit} (WAF itself takes 10, but pulumi-aws 7 refuses less than "
+                            "100: pulumi/pulumi-aws#5841)")
     if settings.monthly_budget and not settings.alarm_email:
         raise SettingsError("monthlyBudget needs alarmEmail: the budget's alerts go to that address")
     _check_domain(settings, region)

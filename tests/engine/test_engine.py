@@ -269,3 +269,36 @@ def test_metering_log_groups_another_stack_exports_previews(engine, tmp_path):
     assert inputs["route-counter-meter"]["environment"]["variables"]["METER_SOURCES"] == f"shop={group}"
     assert inputs["route-counter-counter"]["environment"]["variables"]["METERED"] == "shop"
     assert inputs["route-counter-meter-shop-invoke"]["sourceArn"].endswith(f":log-group:{group}:*")
+
+
+def test_what_real_aws_does_on_replaced_filters_missing_groups_expiry_off_and_access_logs(project, tmp_path):
+    """A metered group moved: pulumi-aws replaces its subscription filter delete-first (the gap docs/metering.md
+    describes); a group that does not exist stops the preview in one line; turning expiry off shows no
+    diff on the table (TTL stays on); access logs without the account's logging role are refused."""
+    engine = Engine(tmp_path / "backend")  # an account of its own: no API Gateway logging role yet
+    cloud = Path(engine.env["STANDIN_CLOUD"])
+    for group in ("/aws/apigateway/shop-a", "/aws/apigateway/shop-b"):
+        provider.seed_log_group(cloud, group)
+    engine.new_stack(project, "moved", protectData="false", meter="shop=/aws/apigateway/shop-a", routeExpiryDays="30")
+    engine.up(project, "moved")
+    engine.run(project, "config", "set", "meter", "shop=/aws/apigateway/shop-b", "--stack", "moved")
+    engine.run(project, "config", "rm", "routeExpiryDays", "--stack", "moved")
+    preview = engine.preview_json(project, "moved")
+    assert changes(preview)["route-counter-meter-shop"] == "replace"
+    assert "route-counter-table" not in changes(preview)  # ttl left out keeps TTL on: no diff
+    moved = [line.split("route-counter-meter-shop ", 1)[1] for line in engine.up(project, "moved").out.splitlines()
+             if "LogSubscriptionFilter route-counter-meter-shop " in line]
+    steps = [next(s for s in ("deleted original", "created replacement") if line.startswith(s)) for line in moved
+             if line.startswith(("deleted original", "created replacement"))]
+    assert steps == ["deleted original", "created replacement"], moved  # delete first: the gap
+    engine.run(project, "config", "set", "meter", "shop=/aws/apigateway/nowhere", "--stack", "moved")
+    missing = engine.preview(project, "moved", ok=False)
+    assert missing.code != 0 and "meter: the log group /aws/apigateway/nowhere metered as shop does not exist" in missing.text
+    assert "Traceback" not in missing.text and "File \"" not in missing.text
+    engine.run(project, "config", "rm", "meter", "--stack", "moved")
+    engine.run(project, "config", "set", "accessLogs", "true", "--stack", "moved")
+    refused = engine.up(project, "moved", ok=False)
+    assert "CloudWatch Logs role ARN must be set in account settings" in refused.text
+    engine.run(project, "config", "set", "apiGatewayLogsRole", "true", "--stack", "moved")
+    engine.up(project, "moved")
+    engine.destroy(project, "moved")

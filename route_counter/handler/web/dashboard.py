@@ -39,6 +39,8 @@ $('window').value=win;
 const fmt=n=>n.toLocaleString('en-US');
 const td=(tr,t,c)=>{const e=document.createElement('td');e.textContent=t;if(c)e.className=c;tr.append(e);return e};
 const esc=t=>t.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu,c=>'\\u{'+c.codePointAt(0).toString(16).toUpperCase()+'}');
+const pct=c=>{try{return encodeURIComponent(c)}catch(e){return '\\u{'+c.codePointAt(0).toString(16).toUpperCase()+'}'}};
+const shownRoute=t=>/[^\x00-\x7f]/.test(t)?esc(t)+' ['+t.replace(/[^\x00-\x7f]/gu,pct)+']':esc(t);
 const el=(t,a)=>{const e=document.createElementNS(NS,t);for(const k in a)e.setAttribute(k,a[k]);return e};
 const keys=(n,step,len)=>Array.from({length:n},(_,i)=>new Date(asOf-(n-1-i)*step).toISOString().slice(0,len));
 const ymd=t=>{const p={};for(const x of new Intl.DateTimeFormat('en-US',{timeZone:tz,year:'numeric',month:'2-digit',
@@ -70,7 +72,7 @@ const metered=rows.some(r=>r.statuses);for(const f of['visitors','bots'])$('th-'
 $('th-statuses').hidden=!metered;
 const v=r=>key==='methods'?Object.keys(r.methods).join():key==='count'?hits(r):r[key]??'';
 const shown=rows.filter(r=>r.route.toLowerCase().includes(q)).sort((a,b)=>(v(a)<v(b)?-1:v(a)>v(b)?1:0)*dir);
-$('rows').replaceChildren(...shown.map(r=>{const tr=document.createElement('tr'),c=td(tr,esc(r.route),'route');
+$('rows').replaceChildren(...shown.map(r=>{const tr=document.createElement('tr'),c=td(tr,shownRoute(r.route),'route');
 for(const tag of[r.link,r.statuses&&'metered'])if(tag){const m=document.createElement('span');m.className='link';
 m.textContent=tag;c.append(' ',m)}
 const n=td(tr,fmt(hits(r)),'n'),b=document.createElement('span');b.className='bar';
