@@ -367,6 +367,11 @@ def main(argv: list[str] | None = None) -> int:
     busy, sparse = items["busy"], items["sparse"]
     rows.append(("write units per hit, busiest route after 120 days (20,000 hits, 36-byte route): item size",
                  f"{busy.max_write_units} WCU: {busy.max_bytes:,} B", "", "", "<= 2 WCU (2 KB)"))
+    from bench.items import steady_sizes
+
+    for label, size in steady_sizes().items():
+        rows.append((f"  item after a year at 1,000 hits/s, {label}: write units per hit", f"{size:,} B: "
+                     f"{-(-size // 1024)} WCU", "", "", "1 WCU under 1 KB"))
     rows.append(("  second (cleanup) requests per 1,000 hits, busiest route / a route hit 60 times in 120 days",
                  f"{1000 * busy.cleanups / busy.hits:.1f} / {1000 * sparse.cleanups / sparse.hits:.0f}", "", "",
                  "<= 1 (busiest)"))

@@ -110,3 +110,38 @@ def simulate(route: str, times: Iterable[float], limit: Limit | None = None, met
             size = item_size(item)
     assert item is not None and item[schema.COUNT]["N"] == str(hits)
     return Simulation(item, hits, max_bytes, max_units, cleanups)
+
+
+def steady_item(rate: float, days: int = 365, *, visitors: float = 0.0, countries: int = 0, methods: int = 1,
+                route: str = "/blog/2026/11/how-we-count-every-hit") -> int:
+    """The size of a route's item after ``days`` at ``rate`` hits a second over ``methods`` methods, by DynamoDB's rules:
+    the kept hour and day buckets full, the totals at their size then, and with ``visitors`` (distinct
+    visitors a day) the visitor total and days, with ``countries`` that many country counts. A write
+    costs one unit per KB of the larger item, so this says when a busy route's hit costs a second unit."""
+    from route_counter.handler.rules import buckets, countries as country_codes
+
+    t, total = 1_800_000_000.0, int(rate * days * buckets.DAY)
+    hour, day = buckets.current(t)
+    hours = [buckets.hour_name(int(t // buckets.HOUR) - i) for i in range(buckets.HOURS_KEPT)]
+    day_index = buckets.UTC.day(t)
+    day_names = [buckets.day_name(day_index - i) for i in range(buckets.DAYS_KEPT)]
+    numbers = {schema.COUNT: total}
+    numbers.update({schema.method_attribute(m): total // methods for m in schema.COUNTED_METHODS[:methods]})
+    numbers.update({name: int(rate * buckets.HOUR) for name in hours})
+    numbers.update({name: int(rate * buckets.DAY) for name in day_names})
+    if visitors:
+        numbers[schema.VISITORS] = int(visitors * days)
+        numbers.update({buckets.visitors_of(name): int(visitors) for name in day_names})
+    for code in sorted(country_codes.CODES)[:countries]:
+        numbers[country_codes.COUNTRY_PREFIX + code] = total // max(countries, 1)
+    item = {schema.KEY: {"S": route}, schema.FIRST_SEEN: {"S": schema.iso(t)}, schema.LAST_SEEN: {"S": schema.iso(t)},
+            **{name: {"N": str(n)} for name, n in numbers.items()}}
+    return item_size(item)
+
+
+def steady_sizes() -> dict[str, int]:
+    """A busy route's item (a year at 1,000 hits/s on a 36-byte route) as options add to it: when a hit
+    starts to cost a second write unit (docs/data-model.md quotes these)."""
+    return {"GET only": steady_item(1000), "6 methods": steady_item(1000, methods=6),
+            "6 methods, uniqueVisitors (100,000 a day)": steady_item(1000, methods=6, visitors=100_000),
+            "GET only, 200 countries": steady_item(1000, countries=200)}

@@ -62,3 +62,13 @@ def test_the_code_asset_figures_in_the_docs_are_make_bench_s():
     text = (ROOT / "docs" / "performance.md").read_text()
     assert f"| {asset['bytes'] / 1024:.1f} KB, {asset['files']} files |" in text
     assert f"The code asset is {round(asset['bytes'] / 1024)} KB," in text
+
+
+def test_the_busy_item_sizes_in_the_docs_are_make_bench_s():
+    """docs/data-model.md says when a hit costs a second write unit with the sizes `make bench` computes."""
+    from bench.items import steady_sizes
+
+    text = (ROOT / "docs" / "data-model.md").read_text()
+    for label, size in steady_sizes().items():
+        assert f"**{size:,} B**" in text, label
+    assert "does not spread a hot route" in text
