@@ -72,25 +72,27 @@ def filter_name(project: str, stack: str, source: str) -> str:
     return f"{project}-{stack}-meter-{source}"
 
 
-GET_LOG_GROUP = "aws:cloudwatch/getLogGroup:getLogGroup"
-
-
 def check_log_group(group: pulumi.Input[str], parent: pulumi.Resource, source: str) -> pulumi.Output[str]:
     """A metered log group, looked up at preview: a missing one stops the preview in one line naming the
     source and the group, and one of the Infrequent Access class (which takes no subscription filter) is
-    refused with the reason. Its name when fine. (At most 2 filters per group, and the group must be in
-    the stack's account and region: see docs/deploy.md.)"""
+    refused with the reason. Its name when fine, carrying the group's dependencies (a group the program
+    makes is looked up once it exists; in a preview that creates it, not at all). (At most 2 filters per
+    group, and the group must be in the stack's account and region: see docs/deploy.md.)"""
+    found = aws.cloudwatch.get_log_group_output(name=group, opts=pulumi.InvokeOutputOptions(parent=parent))
 
-    async def look_up(name: str) -> str:
-        try:  # the provider's own lookup, awaited here so that its failure can be said in one line
-            found = await pulumi.runtime.invoke_async(GET_LOG_GROUP, {"name": name}, pulumi.InvokeOptions(parent=parent))
-        except Exception:  # noqa: BLE001 - the provider's error is a traceback of the engine's; ours names the key
+    async def looked_up() -> str | None:
+        try:  # awaited here, so that the provider's failure (the engine's traceback) can be said in one line
+            found_class = await found.log_group_class.future()
+        except Exception:  # noqa: BLE001 - any failure of the lookup: the group cannot be subscribed
+            name = await pulumi.Output.from_input(group).future()
             raise pulumi.RunError(f"meter: the log group {name} metered as {source} does not exist in this stack's "
                                   "account and region (or cannot be read with its credentials): check the name, "
                                   "or create the group first") from None
-        return subscribable(name, (found or {}).get("logGroupClass"))
+        name = await pulumi.Output.from_input(group).future()
+        return subscribable(name, found_class) if name is not None else None
 
-    return pulumi.Output.from_input(group).apply(lambda name: pulumi.Output.from_input(look_up(name)))
+    # Output.all keeps the group's own dependencies and unknown-ness; the lookup only checks it.
+    return pulumi.Output.all(group, pulumi.Output.from_input(looked_up())).apply(lambda known: known[0])
 
 
 def subscribable(group: str, found_class: str | None) -> str:

@@ -29,10 +29,12 @@ never taken for an old one.
 
 from __future__ import annotations
 
-import datetime
 import time
 from functools import lru_cache
-from typing import Iterable, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Iterable, Mapping, NamedTuple
+
+if TYPE_CHECKING:
+    import datetime
 
 HOUR, DAY = 3600, 86400
 HOURLY, DAILY, VISITOR_DAILY = "h", "d", "v"  # "v": distinct visitors per day (uniqueVisitors)
@@ -44,7 +46,7 @@ HOURS_SWEPT, DAYS_SWEPT = 6, 4
 # window -> (bucket kind, how many buckets back from the current one, the current one included)
 WINDOWS = {"1h": (HOURLY, 1), "24h": (HOURLY, 24), "7d": (DAILY, 7), "30d": (DAILY, 30)}
 UTC_NAME = "UTC"
-_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+_EPOCH_ORDINAL = 719163  # datetime.date(1970, 1, 1).toordinal(): datetime loads only for a non-UTC zone
 
 
 @lru_cache(maxsize=8)
@@ -69,6 +71,8 @@ class Days(NamedTuple):
         """The number of the zone's calendar day at time t."""
         if self.zone == UTC_NAME:
             return int(t // DAY)
+        import datetime
+
         return datetime.datetime.fromtimestamp(t, zone(self.zone)).toordinal() - _EPOCH_ORDINAL
 
     def start(self, day: int) -> float:
@@ -76,6 +80,8 @@ class Days(NamedTuple):
         (zoneinfo reads a skipped wall time with the offset before the change: the moment of the change)."""
         if self.zone == UTC_NAME:
             return float(day * DAY)
+        import datetime
+
         midnight = datetime.datetime.combine(datetime.date.fromordinal(day + _EPOCH_ORDINAL), datetime.time(),
                                              zone(self.zone))
         return midnight.timestamp()

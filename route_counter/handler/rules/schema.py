@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
-import hashlib
 import time
 from typing import Any, Mapping
 
@@ -75,6 +73,8 @@ def usage_key(month: str, consumer: str, route: str) -> dict[str, dict[str, str]
     """The usage item of one API key on one route in one month: ``usage#2026-11#3`` / ``KEY#/route``, the
     route hashed in the sort key when it would not fit (the item keeps it whole in ``route``)."""
     sort = f"{consumer}#{route}"
+    import hashlib  # the meter's alone: kept out of the counter's cold start
+
     digest = hashlib.sha256(sort.encode("utf-8")).hexdigest()
     if len(sort.encode("utf-8")) > SORT_KEY_LIMIT:
         sort = f"{consumer}#{HASHED}{digest}"
@@ -92,6 +92,8 @@ def usage_final_at(month: str) -> float:
     """When a month's ("2026-11") usage becomes final, in epoch seconds."""
     year, number = int(month[:4]), int(month[5:7])
     following = (year + number // 12, number % 12 + 1)
+    import calendar
+
     return calendar.timegm((*following, 1, 0, 0, 0)) + USAGE_FINAL_AFTER
 
 
@@ -182,6 +184,8 @@ def bucket_attribute(key: str) -> str:
     parsed = time.strptime(key, HOUR_KEY if hourly else DAY_KEY)
     if time.strftime(HOUR_KEY if hourly else DAY_KEY, parsed) != key:  # strptime takes "2026-1-5" too
         raise ValueError(f"{key!r} is not a bucket time like 2026-11-24T05 or 2026-11-24")
+    import calendar
+
     seconds = calendar.timegm(parsed)
     return buckets.hour_name(seconds // buckets.HOUR) if hourly else buckets.day_name(seconds // buckets.DAY)
 

@@ -7,7 +7,6 @@ Pulumi program and the local API alike, so every variable is always present: non
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import TYPE_CHECKING, Mapping, NamedTuple
 
@@ -153,11 +152,14 @@ class Settings(NamedTuple):
             if flag not in ("true", "false"):
                 raise ConfigError(f"{name} must be true or false, got {env[name]!r}")
             flags[name] = flag == "true"
-        visitor_table = env[VISITOR_TABLE].strip()
-        try:
-            secret = base64.b64decode(env[VISITOR_SECRET].strip(), validate=True)
-        except ValueError:
-            raise ConfigError(f"{VISITOR_SECRET} must be base64") from None
+        visitor_table, secret = env[VISITOR_TABLE].strip(), b""
+        if env[VISITOR_SECRET].strip():  # only a stack counting visitors has one: base64 is imported for it alone
+            import base64
+
+            try:
+                secret = base64.b64decode(env[VISITOR_SECRET].strip(), validate=True)
+            except ValueError:
+                raise ConfigError(f"{VISITOR_SECRET} must be base64") from None
         if visitor_table and len(secret) < 16 and VISITOR_SECRET in variables:
             raise ConfigError(f"{VISITOR_SECRET} must hold at least 16 bytes with {VISITOR_TABLE}")
         try:

@@ -14,8 +14,6 @@ empty or missing User-Agent is not a bot by itself.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -27,6 +25,9 @@ MARKER_DAYS = 2  # a marker expires at the end of the day after its own: within 
 
 
 def day_salt(secret: bytes, day: int) -> bytes:
+    import hashlib  # only a stack counting visitors pays for these imports at cold start
+    import hmac
+
     return hmac.new(secret, b"route-counter visitor salt %d" % day, hashlib.sha256).digest()
 
 
@@ -35,6 +36,9 @@ def marker(secret: bytes, t: float, source_ip: str, user_agent: str, route: str,
     """The marker item of this visitor on this route today: its hash and expiry, nothing else."""
     day = days.day(t)
     message = "\0".join((source_ip, user_agent, route)).encode("utf-8", "surrogatepass")
+    import hashlib
+    import hmac
+
     digest = hmac.new(day_salt(secret, day), message, hashlib.sha256).hexdigest()[:32]
     return {MARKER_KEY: {"S": f"{buckets.day_name(day)[1:]}:{digest}"},
             MARKER_EXPIRES: {"N": str(int(days.start(day + MARKER_DAYS)))}}

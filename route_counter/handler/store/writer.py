@@ -16,7 +16,6 @@ answer. No botocore here: on the lean path a cold start never imports it.
 
 from __future__ import annotations
 
-import random
 from typing import Callable, TypeVar
 
 from .. import clock as _clock
@@ -73,7 +72,7 @@ def call_once_retry_safe(
     *,
     budget: float = RETRY_BUDGET,
     clock: Clock | None = None,
-    jitter: Callable[[], float] = random.random,
+    jitter: Callable[[], float] | None = None,
 ) -> T:
     """Run a non-idempotent write, re-sending it only when it certainly did not apply.
 
@@ -95,6 +94,10 @@ def call_once_retry_safe(
             if error.outcome != NOT_APPLIED:
                 raise failure(error) from exc
             last = error
+        if jitter is None:  # random is imported on the first retry only: most cold starts never retry
+            import random
+
+            jitter = random.random
         delay = jitter() * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempt, _MAX_DOUBLINGS))
         attempt += 1
         if attempt >= MAX_ATTEMPTS or clock.monotonic() + delay >= deadline:
