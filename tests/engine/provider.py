@@ -12,11 +12,14 @@ What they do:
   the resource's life;
 - answer with IDs and ARNs in each service's own format (tests/aws_shapes.py, shared with the mocks);
 - report a diff exactly when an input changed, and a replacement when a property that forces one in
-  pulumi-aws changed (FORCE_NEW below, from the provider's resource schemas);
+  pulumi-aws changed (FORCE_NEW below, from the provider's resource schemas; every other property the
+  program sets is listed in UPDATABLE), delete-first where pulumi-aws replaces so
+  (DELETE_BEFORE_REPLACE), and no diff for an Optional+Computed input left out (KEPT_WHEN_OMITTED);
 - keep a small fake account on disk (STANDIN_CLOUD): a physical name taken by any stack is refused to
   another, a log subscription filter beyond AWS's two per group is refused, and a DynamoDB table with
-  deletion protection cannot be deleted. `aws.cloudwatch.get_log_group` reads the log groups there (the
-  engine tests add an API's existing groups with `seed_log_group`).
+  deletion protection cannot be deleted, and a stage's access log is refused while the account has no
+  API Gateway CloudWatch role. `aws.cloudwatch.get_log_group` reads the log groups there (the engine
+  tests add an API's existing groups with `seed_log_group`).
 """
 
 from __future__ import annotations
@@ -90,6 +93,51 @@ FORCE_NEW = {
     "aws:route53/record:Record": {"zoneId", "name", "type"},
     "random:index/randomBytes:RandomBytes": {"length", "keepers"},
 }
+
+# The properties the program sets that change in place (not ForceNew in terraform-provider-aws's schemas,
+# which pulumi-aws bridges): with FORCE_NEW, a decision for every property the program sets, so a new one
+# cannot slip in as a silent in-place update (tests/test_standins.py checks every one has a decision).
+UPDATABLE = {
+    "aws:apigateway/account:Account": {"cloudwatchRoleArn"},
+    "aws:apigateway/apiKey:ApiKey": {"description", "enabled", "name"},
+    "aws:apigateway/basePathMapping:BasePathMapping": {"restApi", "stageName", "basePath"},
+    "aws:apigateway/deployment:Deployment": {"description"},
+    "aws:apigateway/domainName:DomainName": {"certificateArn", "endpointConfiguration", "securityPolicy",
+                                              "regionalCertificateArn"},
+    "aws:apigateway/methodSettings:MethodSettings": {"settings"},
+    "aws:apigateway/restApi:RestApi": {"body", "description", "endpointConfiguration", "putRestApiMode", "name",
+                                       "policy"},
+    "aws:apigateway/stage:Stage": {"accessLogSettings", "deployment", "xrayTracingEnabled", "variables"},
+    "aws:apigateway/usagePlan:UsagePlan": {"apiStages", "description", "name", "throttleSettings", "quotaSettings"},
+    "aws:budgets/budget:Budget": {"budgetType", "costFilters", "limitAmount", "limitUnit", "notifications", "timeUnit"},
+    "aws:cloudwatch/dashboard:Dashboard": {"dashboardBody"},
+    "aws:cloudwatch/logGroup:LogGroup": {"retentionInDays"},
+    "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter": {"filterPattern"},
+    "aws:cloudwatch/metricAlarm:MetricAlarm": {
+        "alarmActions", "alarmDescription", "comparisonOperator", "datapointsToAlarm", "dimensions",
+        "evaluationPeriods", "metricName", "metricQueries", "namespace", "okActions", "period", "statistic",
+        "threshold", "thresholdMetricId", "treatMissingData"},
+    "aws:dynamodb/table:Table": {"attributes", "billingMode", "deletionProtectionEnabled", "pointInTimeRecovery",
+                                 "serverSideEncryption", "ttl"},
+    "aws:iam/role:Role": {"assumeRolePolicy", "description"},
+    "aws:iam/rolePolicy:RolePolicy": {"policy"},
+    "aws:lambda/function:Function": {"architectures", "code", "environment", "handler", "loggingConfig", "memorySize",
+                                     "reservedConcurrentExecutions", "role", "runtime", "timeout", "tracingConfig"},
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": {
+        "destinationConfig", "maximumEventAgeInSeconds", "maximumRetryAttempts"},
+    "aws:s3/bucket:Bucket": {"forceDestroy"},
+    "aws:s3/bucketObjectv2:BucketObjectv2": {"contentType", "source"},
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": {"rule"},
+    "aws:s3/bucketPolicy:BucketPolicy": {"policy"},
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": {"blockPublicAcls", "blockPublicPolicy",
+                                                               "ignorePublicAcls", "restrictPublicBuckets"},
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": {"rules"},
+    "aws:s3/bucketVersioning:BucketVersioning": {"versioningConfiguration"},
+    "aws:sqs/queue:Queue": {"messageRetentionSeconds", "sqsManagedSseEnabled"},
+    "aws:wafv2/webAcl:WebAcl": {"customResponseBodies", "defaultAction", "description", "rules", "visibilityConfig"},
+    "aws:route53/record:Record": {"aliases", "allowOverwrite", "records", "ttl"},
+}
+ALWAYS_UPDATABLE = {"tags", "tagsAll"}
 
 # Replaced delete-first: pulumi-aws's resource_overrides.go sets DeleteBeforeReplace on these (a log
 # group's filter of one name can exist once; an attachment of one role and policy once). Between the

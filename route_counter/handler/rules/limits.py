@@ -24,7 +24,9 @@ WINDOW_PREFIX = "w:"
 WINDOWS_SWEPT = 5  # a 1s/1m hit removes the counters of the 5 windows before its own
 MAX_COUNT = 1_000_000_000
 POLICY = "route"  # the policy name in the RateLimit-Policy and RateLimit fields
-_ENTRY = re.compile(r"^(?P<pattern>/[^=]*)=(?P<count>[0-9]{1,10})/(?P<window>[0-9]+[smhd])$")
+# Patterns used only when their setting is set are compiled on first use (re caches them): a cold start
+# without rate limits never pays for this one.
+_ENTRY = r"(?P<pattern>/[^=]*)=(?P<count>[0-9]{1,10})/(?P<window>[0-9]+[smhd])"
 
 
 class Limit(NamedTuple):
@@ -107,7 +109,7 @@ def parse_rate_limits(text: str) -> RateLimits:
     exact: dict[str, Limit] = {}
     prefixes: dict[str, Limit] = {}
     for entry in split_list(text):
-        match = _ENTRY.fullmatch(entry.replace(" ", ""))
+        match = re.fullmatch(_ENTRY, entry.replace(" ", ""))
         if not match:
             raise ValueError(f"{entry!r} is not PATTERN=COUNT/WINDOW (e.g. /login=5/1m or /api/*=1000/1h)")
         window = match["window"]

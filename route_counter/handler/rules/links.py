@@ -18,8 +18,8 @@ from ..rules.routes import RouteError, RouteRules, split_list
 
 DOWNLOAD_PREFIX = "downloads"  # object keys: downloads/<route without its leading slash>
 # A filename safe inside `attachment; filename="..."` without escaping, and in a URL query.
-_FILENAME = re.compile(r"^[A-Za-z0-9._ ()+-]{1,200}$")
-_URL_BAD = re.compile(r"[\s\x00-\x1f\x7f<>\"\\^`{|}]")
+_FILENAME = r"[A-Za-z0-9._ ()+-]{1,200}"  # compiled on first use (re caches it): only with downloads
+_URL_BAD = r"[\s\x00-\x1f\x7f<>\"\\^`{|}]"  # only with redirects
 
 
 class Download(NamedTuple):
@@ -65,7 +65,7 @@ def parse_downloads(spec: str | None, rules: RouteRules) -> dict[str, Download]:
     downloads: dict[str, Download] = {}
     for route, source in _pairs(spec, "LOCAL_FILE", rules):
         filename = source.replace("\\", "/").rsplit("/", 1)[-1]
-        if not _FILENAME.fullmatch(filename):
+        if not re.fullmatch(_FILENAME, filename):
             raise ValueError(f"file name {filename!r} may hold only letters, digits, spaces and . _ ( ) + -")
         downloads[route] = Download(route, source, f"{DOWNLOAD_PREFIX}{route}", filename)
     return downloads
@@ -75,7 +75,7 @@ def parse_redirects(spec: str | None, rules: RouteRules) -> dict[str, str]:
     redirects: dict[str, str] = {}
     for route, url in _pairs(spec, "URL", rules):
         parts = urlsplit(url)
-        if parts.scheme != "https" or not parts.hostname or _URL_BAD.search(url):
+        if parts.scheme != "https" or not parts.hostname or re.search(_URL_BAD, url):
             raise ValueError(f"target {url!r} of {route} must be an https:// URL")
         redirects[route] = url
     return redirects

@@ -20,7 +20,7 @@ _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # paragraph separators Zl, Zp) would let one route's name pass for another's on the dashboard and in the CLI.
 INVISIBLE = frozenset(("Cf", "Zl", "Zp"))
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_PARAM = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
+_PARAM = r"\{[A-Za-z_][A-Za-z0-9_]*\}"  # compiled on first use (re caches it): only with routeTemplates
 
 
 class RouteError(ValueError):
@@ -101,7 +101,7 @@ def parse_templates(spec: str | None) -> tuple[Template, ...]:
     for pattern in split_list(spec):
         if not pattern.startswith("/") or normalize(pattern) != pattern:
             raise ValueError(f"route template {pattern!r} must be a normalised path starting with '/'")
-        parts = tuple(None if _PARAM.fullmatch(s) else s for s in pattern.strip("/").split("/") if s)
+        parts = tuple(None if re.fullmatch(_PARAM, s) else s for s in pattern.strip("/").split("/") if s)
         if any(part is not None and ("{" in part or "}" in part) for part in parts):
             raise ValueError(f"route template {pattern!r}: a parameter must be a whole segment like {{id}}")
         if all(part is not None for part in parts):

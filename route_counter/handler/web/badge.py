@@ -37,7 +37,7 @@ COLORS = {
     "lightgray": "#9f9f9f", "success": "#4c1", "important": "#fe7d37", "critical": "#e05d44",
     "informational": "#007ec6", "inactive": "#9f9f9f",
 }
-_HEX = re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_HEX = r"#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})"  # compiled on first use (re caches it): a badge with a hex color
 
 
 class BadgeOptions(NamedTuple):
@@ -57,7 +57,7 @@ def badge_options(query: Mapping[str, str], strict: bool) -> BadgeOptions:
     options: dict[str, Any] = {}
     raw = query.get("color")
     if raw is not None:
-        hex_color = _HEX.fullmatch(raw.strip())
+        hex_color = re.fullmatch(_HEX, raw.strip())
         name = raw.strip().lower()
         color = name if name in COLORS else (hex_color[1].lower() if hex_color else None)
         if color:
