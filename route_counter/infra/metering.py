@@ -92,7 +92,8 @@ def check_log_group(group: pulumi.Input[str], parent: pulumi.Resource, source: s
         return subscribable(name, found_class) if name is not None else None
 
     # Output.all keeps the group's own dependencies and unknown-ness; the lookup only checks it.
-    return pulumi.Output.all(group, pulumi.Output.from_input(looked_up())).apply(lambda known: known[0])
+    lookup: pulumi.Output[str | None] = pulumi.Output.from_input(looked_up())
+    return pulumi.Output.all(group, lookup).apply(lambda known: str(known[0]))
 
 
 def subscribable(group: str, found_class: str | None) -> str:
