@@ -44,7 +44,7 @@ def _requests(routes: int, n: int = 1000) -> tuple[Counter[str], int, int]:
 
     with mock_aws():
         from route_counter.handler import meter
-        from route_counter.handler.rules import schema
+        from route_counter.handler.rules import meter_schema, schema
         from route_counter.handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
         from route_counter.handler.store.dynamo import create_client
         from route_counter.handler.web import logs
@@ -52,7 +52,7 @@ def _requests(routes: int, n: int = 1000) -> tuple[Counter[str], int, int]:
         client = create_client(retries=True)
         table = os.environ.get("TABLE_NAME") or "route-counts-bench"
         client.create_table(**schema.create_table_kwargs(table))
-        client.create_table(**schema.meter_table_kwargs("bench-meter"))
+        client.create_table(**meter_schema.meter_table_kwargs("bench-meter"))
         settings = Settings.from_env({**os.environ, "TABLE_NAME": table, METER_TABLE: "bench-meter",
                                       METER_SOURCES: f"bench={GROUP}"}, METER_VARIABLES)
         sent: Counter[str] = Counter()

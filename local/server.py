@@ -96,7 +96,7 @@ class Backend:
             for name, value in FAKE_CREDENTIALS.items():
                 os.environ.setdefault(name, value)
             os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = self.config.endpoint
-        from route_counter.handler.rules import schema
+        from route_counter.handler.rules import meter_schema, schema
         from route_counter.handler.store.dynamo import create_client
 
         # Made before the handlers' endpoint is set: in embedded mode these talk to moto in process.
@@ -116,7 +116,7 @@ class Backend:
             try:
                 self.store.describe_table(TableName=meter_table)
             except self.store.exceptions.ResourceNotFoundException:
-                self.store.create_table(**schema.meter_table_kwargs(meter_table))
+                self.store.create_table(**meter_schema.meter_table_kwargs(meter_table))
         markers = self.config.environment.get("VISITOR_TABLE")
         if markers:  # --unique-visitors: the markers' table (on DynamoDB, TTL deletes them; here they live in memory)
             from route_counter.handler.rules.visitors import create_table_kwargs

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, settings as hypothesis_settings  # noqa: E40
 from moto import mock_aws  # noqa: E402
 
 from route_counter.handler import counter  # noqa: E402
-from route_counter.handler.rules import schema
+from route_counter.handler.rules import meter_schema, schema
 from route_counter.handler.store.dynamo import create_client  # noqa: E402
 from route_counter.handler.rules.settings import Settings  # noqa: E402
 from local.events import build_event  # noqa: E402
@@ -181,7 +181,7 @@ def metering(table):
     from route_counter.handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES
 
     client = create_client(retries=True)
-    client.create_table(**schema.meter_table_kwargs(METER))
+    client.create_table(**meter_schema.meter_table_kwargs(METER))
     env = {**os.environ, METER_TABLE: METER, METER_SOURCES: "shop=/aws/apigateway/shop-prod",
            "ROUTE_TEMPLATES": "/orders/{id}"}
     return Settings.from_env(env, METER_VARIABLES)

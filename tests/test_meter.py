@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from route_counter.handler import meter
-from route_counter.handler.rules import accesslog, aggregate, buckets, schema
+from route_counter.handler.rules import accesslog, aggregate, buckets, meter_schema, schema
 from route_counter.handler.rules.routes import RouteRules, parse_templates
 from route_counter.handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
 from route_counter.handler.store import meter as store
@@ -196,7 +196,7 @@ def test_10000_events_in_random_batches_with_duplicate_deliveries_come_out_exact
     with mock_aws():
         client = create_client(retries=True)
         client.create_table(**schema.create_table_kwargs(TABLE))
-        client.create_table(**schema.meter_table_kwargs(METER))
+        client.create_table(**meter_schema.meter_table_kwargs(METER))
         settings = Settings.from_env({**os.environ, METER_TABLE: METER, METER_SOURCES: f"shop={GROUP}"}, METER_VARIABLES)
         start, stream = 0, 0
         while start < len(events):
@@ -352,7 +352,9 @@ def test_ingest_meters_a_file_once_and_usage_prints_what_an_invoice_needs(meteri
     assert code == 0 and text.startswith("ingested 3 requests on shop (1 chunks applied); "
                                          "1 lines unparsed, 0 refused, 1 at or after --until")
     code, text = cli("ingest", str(path), "--source", "shop", "--until", "2026-11-24T06:30:00Z")
-    assert text.startswith("ingested 0 requests") and text.strip().endswith("4 ingested before, skipped")
+    # The unparsed line is read again (never marked: a rule changed since might take it), the rest skipped.
+    assert code == 0 and text.startswith("ingested 0 requests") and "1 lines unparsed" in text
+    assert text.strip().endswith("3 ingested before, skipped")
     client = create_client(retries=True)
     assert totals(client)["/shop/orders/{id}"]["methods"] == {"GET": 1, "POST": 1}
     assert "/shop/late" not in totals(client)

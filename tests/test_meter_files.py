@@ -7,7 +7,7 @@ import json
 import os
 
 from route_counter.handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
-from route_counter.handler.rules import schema
+from route_counter.handler.rules import meter_schema
 from route_counter.handler.store.dynamo import create_client
 from tests.conftest import METER, START
 from tests.metered import GROUP, deliver, rest_line, totals
@@ -15,7 +15,7 @@ from tests.metered import GROUP, deliver, rest_line, totals
 
 def test_allow_prefixes_applies_to_catch_all_lines_only(table):
     client = create_client(retries=True)
-    client.create_table(**schema.meter_table_kwargs(METER))
+    client.create_table(**meter_schema.meter_table_kwargs(METER))
     settings = Settings.from_env({**os.environ, METER_TABLE: METER, METER_SOURCES: f"shop={GROUP}",
                                   "ALLOW_PREFIXES": "/visits"}, METER_VARIABLES)
     done = deliver(settings, lambda: client, [("t", rest_line("/users/7", "/users/{id}")),

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from route_counter.handler.rules import accesslog, aggregate, buckets, schema
+from route_counter.handler.rules import accesslog, aggregate, buckets, meter_schema, schema
 from route_counter.handler.rules.routes import RouteRules
 from route_counter.handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
 from route_counter.handler.store.dynamo import create_client
@@ -43,7 +43,7 @@ def hostile_lines() -> dict[str, str]:
 @pytest.fixture
 def zoned(table):
     """A metering stack with a timezone (the 9999 line raised in the zone's calendar)."""
-    create_client(retries=True).create_table(**schema.meter_table_kwargs(METER))
+    create_client(retries=True).create_table(**meter_schema.meter_table_kwargs(METER))
     env = {**os.environ, METER_TABLE: METER, METER_SOURCES: f"shop={GROUP}", "TIMEZONE": "Europe/Berlin"}
     return Settings.from_env(env, METER_VARIABLES)
 
@@ -71,9 +71,9 @@ def test_every_line_the_rules_accept_has_keys_within_dynamodb_s_limits(metering)
     batch = aggregate.aggregate([("1", rest_line(path, "/{proxy+}", key=longest_key))], "shop", rules, buckets.UTC,
                                 START)
     (month, consumer, route), = batch.usage
-    key = schema.usage_key(month, consumer, route)
-    assert len(key[schema.METER_SK]["S"].encode()) <= schema.SORT_KEY_LIMIT
-    assert len(key[schema.METER_PK]["S"].encode()) <= 2048
+    key = meter_schema.usage_key(month, consumer, route)
+    assert len(key[meter_schema.METER_SK]["S"].encode()) <= meter_schema.SORT_KEY_LIMIT
+    assert len(key[meter_schema.METER_PK]["S"].encode()) <= 2048
     assert len(schema.key(route)["route"]["S"].encode()) <= 2048
     long_settings = metering._replace(rules=rules)
     done = deliver(long_settings, lambda: client, [("1", rest_line(path, "/{proxy+}", key=longest_key))])
@@ -86,7 +86,7 @@ def test_a_month_s_usage_spreads_over_partitions_and_reads_back_whole(metering):
     events = [(f"e{i}", rest_line(f"/r{i}", f"/r{i}", key=f"k{i % 7}")) for i in range(60)]
     deliver(metering, lambda: client, events)
     items = client.scan(TableName=METER)["Items"]
-    partitions = {i[schema.METER_PK]["S"] for i in items if i[schema.METER_PK]["S"].startswith(schema.USAGE_PREFIX)}
+    partitions = {i[meter_schema.METER_PK]["S"] for i in items if i[meter_schema.METER_PK]["S"].startswith(meter_schema.USAGE_PREFIX)}
     assert len(partitions) > 1 and all(p.startswith("usage#2026-11#") for p in partitions)
     found = usage(client)
     assert sum(c["count"] for c in found["consumers"]) == 60 and len(found["consumers"]) == 7
@@ -94,7 +94,7 @@ def test_a_month_s_usage_spreads_over_partitions_and_reads_back_whole(metering):
 
 def test_usage_written_before_the_shards_is_still_read(metering):
     client = create_client(retries=True)
-    client.put_item(TableName=METER, Item={schema.METER_PK: {"S": "usage#2026-11"}, schema.METER_SK: {"S": "old#/shop/a"},
+    client.put_item(TableName=METER, Item={meter_schema.METER_PK: {"S": "usage#2026-11"}, meter_schema.METER_SK: {"S": "old#/shop/a"},
                                            "n": {"N": "5"}, "consumer": {"S": "old"}, "route": {"S": "/shop/a"}})
     assert usage(client)["consumers"] == [{"consumer": "old", "count": 5, "routes": {"/shop/a": 5}}]
 
@@ -116,7 +116,7 @@ def test_times_that_cannot_be_real_are_refused(t, counted):
 
 def test_a_late_line_never_moves_expires_earlier(table):
     client = create_client(retries=True)
-    client.create_table(**schema.meter_table_kwargs(METER))
+    client.create_table(**meter_schema.meter_table_kwargs(METER))
     env = {**os.environ, METER_TABLE: METER, METER_SOURCES: f"shop={GROUP}", "ROUTE_EXPIRY_DAYS": "7"}
     settings = Settings.from_env(env, METER_VARIABLES)
     deliver(settings, lambda: client, [("now", rest_line("/a", "/a", t=START))], "s1")
@@ -346,9 +346,14 @@ def test_meter_replay_refuses_a_url_that_is_not_a_queue_before_sending_anything(
 
 
 @pytest.mark.e2e
-def test_meter_replay_at_the_local_api_counts_nothing_and_says_it_is_no_queue(capsys):
+def test_meter_replay_at_the_local_api_counts_nothing_and_says_it_is_no_queue(capsys, monkeypatch):
     from route_counter.cli.cli import main
     from tests.localapi import LocalApi
+
+    for name in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, os.environ.get(name, ""))  # the CLI sets these for its process: undone after
+        if not os.environ[name]:
+            monkeypatch.delenv(name)
 
     with LocalApi("--quiet", "--meter", f"shop={GROUP}") as api:
         url = f"{api.base}/123456789012/dlq"

@@ -8,7 +8,7 @@ import os
 import pulumi
 import pytest
 
-from route_counter.handler.rules import aggregate, buckets, schema
+from route_counter.handler.rules import aggregate, buckets, meter_schema, schema
 from route_counter.handler.rules.routes import RouteRules
 from route_counter.handler.rules.settings import METER_SOURCES, METER_TABLE, METER_VARIABLES, Settings
 from route_counter.handler.store import meter as store
@@ -67,7 +67,7 @@ def test_the_oldest_retained_hour_keeps_its_bucket_at_the_boundary(metering, age
 @pytest.mark.parametrize("offset", [-HOUR, +HOUR])
 def test_expires_counts_from_the_later_of_the_delivery_and_its_latest_line(table, offset):
     client = create_client(retries=True)
-    client.create_table(**schema.meter_table_kwargs(METER))
+    client.create_table(**meter_schema.meter_table_kwargs(METER))
     settings = Settings.from_env({**os.environ, METER_TABLE: METER, METER_SOURCES: f"shop={GROUP}",
                                   "ROUTE_EXPIRY_DAYS": "3"}, METER_VARIABLES)
     deliver(settings, lambda: client, [("x", rest_line("/a", "/a", t=START + offset))])
@@ -78,7 +78,7 @@ def test_expires_counts_from_the_later_of_the_delivery_and_its_latest_line(table
 def test_markers_outlive_every_redelivery_path(metering):
     client = create_client(retries=True)
     deliver(metering, lambda: client, [("x", rest_line("/a", "/a"))])
-    markers = [i for i in client.scan(TableName=METER)["Items"] if i[schema.METER_PK]["S"].startswith(schema.MARKER_PREFIX)]
+    markers = [i for i in client.scan(TableName=METER)["Items"] if i[meter_schema.METER_PK]["S"].startswith(meter_schema.MARKER_PREFIX)]
     window = 24 * HOUR + 6 * HOUR + 14 * DAY  # CloudWatch Logs' retries, Lambda's, the dead-letter queue's retention
     assert markers and all(int(m[schema.EXPIRES]["N"]) > START + window for m in markers)
     assert store.MARKER_DAYS * DAY > window
@@ -161,7 +161,7 @@ def test_the_own_log_group_is_named_from_project_then_stack(metering):
 
 def test_a_delivery_stores_its_days_in_the_stack_s_timezone(table):
     client = create_client(retries=True)
-    client.create_table(**schema.meter_table_kwargs(METER))
+    client.create_table(**meter_schema.meter_table_kwargs(METER))
     berlin = Settings.from_env({**os.environ, METER_TABLE: METER, METER_SOURCES: f"shop={GROUP}",
                                 "TIMEZONE": "Europe/Berlin"}, METER_VARIABLES)
     t = 1795474800.0  # 2026-11-23T23:00Z: the 24th in Berlin

@@ -26,7 +26,7 @@ from route_counter.cli.context import CliError, Context, StoreFailed, resolve_me
 from route_counter.cli.metering import iso_time, meter_settings
 from route_counter.handler import clock
 from route_counter.handler.meter import meter
-from route_counter.handler.rules import accesslog, aggregate, schema
+from route_counter.handler.rules import accesslog, aggregate, meter_schema
 from route_counter.handler.rules.sources import parse_sources
 from route_counter.handler.store.meter import ChunkFailed
 
@@ -97,10 +97,10 @@ class Seen:
         """Which of these keys were ingested before (consistent reads: one read unit per 100 keys' items)."""
         found: set[str] = set()
         for start in range(0, len(keys), BATCH_GET):
-            wanted = [schema.seen_key(self.source, key) for key in keys[start:start + BATCH_GET]]
+            wanted = [meter_schema.seen_key(self.source, key) for key in keys[start:start + BATCH_GET]]
             while wanted:
                 answer = self.client.batch_get_item(RequestItems={self.table: {"Keys": wanted, "ConsistentRead": True}})
-                found.update(item[schema.METER_PK]["S"].rpartition("#")[2] for item in answer["Responses"].get(self.table, []))
+                found.update(item[meter_schema.METER_PK]["S"].rpartition("#")[2] for item in answer["Responses"].get(self.table, []))
                 wanted = answer.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
                 if wanted:
                     clock.sleep(0.1)  # throttled: DynamoDB hands back what it did not read
@@ -108,7 +108,7 @@ class Seen:
 
     def pending(self) -> list[str]:
         """The keys of a window noted but never finished (a run stopped part-way), else []."""
-        item = self.client.get_item(TableName=self.table, Key=schema.intent_key(self.source), ConsistentRead=True)
+        item = self.client.get_item(TableName=self.table, Key=meter_schema.intent_key(self.source), ConsistentRead=True)
         keys = item.get("Item", {}).get("keys", {}).get("S", "")
         return keys.split(",") if keys else []
 
@@ -117,10 +117,10 @@ class Seen:
         now = clock.now()
         try:
             self.client.put_item(
-                TableName=self.table, Item={**schema.lock_key(self.source), "owner": {"S": owner},
+                TableName=self.table, Item={**meter_schema.lock_key(self.source), "owner": {"S": owner},
                                             "until": {"N": str(int(now) + LOCK_SECONDS)}},
                 ConditionExpression="attribute_not_exists(#pk) OR #owner = :me OR #until < :now",
-                ExpressionAttributeNames={"#pk": schema.METER_PK, "#owner": "owner", "#until": "until"},
+                ExpressionAttributeNames={"#pk": meter_schema.METER_PK, "#owner": "owner", "#until": "until"},
                 ExpressionAttributeValues={":me": {"S": owner}, ":now": {"N": str(int(now))}})
         except Exception as exc:  # botocore's ClientError; the code says which
             if (getattr(exc, "response", {}) or {}).get("Error", {}).get("Code") != "ConditionalCheckFailedException":
@@ -130,7 +130,7 @@ class Seen:
 
     def unlock(self, owner: str) -> None:
         try:
-            self.client.delete_item(TableName=self.table, Key=schema.lock_key(self.source),
+            self.client.delete_item(TableName=self.table, Key=meter_schema.lock_key(self.source),
                                     ConditionExpression="#owner = :me", ExpressionAttributeNames={"#owner": "owner"},
                                     ExpressionAttributeValues={":me": {"S": owner}})
         except Exception as exc:  # someone took it over after it lapsed: theirs now
@@ -138,18 +138,18 @@ class Seen:
                 raise
 
     def begin(self, keys: list[str]) -> None:
-        self.client.put_item(TableName=self.table, Item={**schema.intent_key(self.source), "keys": {"S": ",".join(keys)}})
+        self.client.put_item(TableName=self.table, Item={**meter_schema.intent_key(self.source), "keys": {"S": ",".join(keys)}})
 
     def finish(self, keys: list[str]) -> None:
         """Mark these requests ingested (the window's metered ones), then drop the window's note."""
         for start in range(0, len(keys), BATCH_WRITE):
-            puts = [{"PutRequest": {"Item": schema.seen_key(self.source, key)}} for key in keys[start:start + BATCH_WRITE]]
+            puts = [{"PutRequest": {"Item": meter_schema.seen_key(self.source, key)}} for key in keys[start:start + BATCH_WRITE]]
             while puts:
                 answer = self.client.batch_write_item(RequestItems={self.table: puts})
                 puts = answer.get("UnprocessedItems", {}).get(self.table, [])
                 if puts:
                     clock.sleep(0.1)
-        self.client.delete_item(TableName=self.table, Key=schema.intent_key(self.source))
+        self.client.delete_item(TableName=self.table, Key=meter_schema.intent_key(self.source))
 
 
 class Report:
@@ -177,7 +177,7 @@ def final_months(window: dict[str, Event], keys: list[str], now: float) -> Count
         line = accesslog.parse(window[key].line)
         if line is not None:
             month = aggregate.month_of(line.t)
-            if now >= schema.usage_final_at(month):
+            if now >= meter_schema.usage_final_at(month):
                 found[month] += 1
     return found
 
@@ -279,6 +279,6 @@ def _ingest(ctx: Context, args: argparse.Namespace, seen: Seen, meter_table: str
     if by_content:
         print(f"note: {by_content:,} lines have no requestId: they are told apart by their content, so two "
               "identical lines count once and an edited line counts again", file=sys.stderr)
-    if totals["lines"] and totals["lines"] == totals["Unparsed"] + totals["Refused"]:
+    if totals["lines"] and totals["lines"] == totals["Unparsed"] + totals["Refused"] and not before:
         raise CliError(f"nothing in {args.file} could be metered: every line was unparsed or refused (see above)")
     return 0

@@ -13,13 +13,12 @@ import os
 from typing import Any, Callable
 
 from . import clock
-from .rules import addresses, schema, update, visitors
+from .rules import schema, update
 from .rules.countries import country_attribute
 from .rules.buckets import Days
 from .rules.limits import Limit
 from .rules.routes import RouteError
 from .rules.settings import Settings
-from .store.downloads import presign
 from .store.outcomes import ConditionFailed, DynamoFailure
 from .store.writer import call_once_retry_safe
 from .web import events, metrics
@@ -93,11 +92,25 @@ def cleanup(client: Any, table: str, route: str, names: list[str]) -> None:
         LOGGER.warning("cleanup failed", extra={"route": route, "cause": failure.cause})
 
 
+def _visitors() -> Any:
+    """rules/visitors, loaded by the stacks that use it (countBots, uniqueVisitors): the others' cold starts
+    never compile it."""
+    from .rules import visitors
+
+    return visitors
+
+
+def _ignored(source_ip: str, settings: Settings) -> bool:
+    from .rules import addresses  # only with ignoreIps, as above
+
+    return addresses.ignored(source_ip, settings.ignored)
+
+
 def new_hit(request: events.Request, route: str, settings: Settings) -> update.Hit:
     """What this hit is, by the rules: when, its rate limit, its viewer country (only where trusted),
     whether a listed crawler sent it."""
     country = country_attribute(request.header(COUNTRY_HEADER)) if settings.count_countries else None
-    bot = settings.count_bots and visitors.is_bot(request.header("user-agent"))
+    bot = settings.count_bots and _visitors().is_bot(request.header("user-agent"))
     return update.Hit(route, request.method, clock.now(), settings.limits.match(route), country, bot,
                       expiry_days=settings.expiry_days, days=settings.days)
 
@@ -106,7 +119,8 @@ def mark_visitor(client: Any, settings: Settings, request: events.Request, hit: 
     """uniqueVisitors: the hit's first request, a conditional PutItem of today's marker for this visitor
     and route. Returns the marker when it is new (this is the visitor's first hit today), else None. A
     failure only costs the visitor count, never the hit: logged, and the hit is counted as a repeat."""
-    item = visitors.marker(settings.visitor_secret, hit.t, request.source_ip, request.header("user-agent") or "",
+    visitors = _visitors()
+    item: dict[str, Any] = visitors.marker(settings.visitor_secret, hit.t, request.source_ip, request.header("user-agent") or "",
                            hit.route, hit.days)
     put = visitors.put_marker_request(settings.visitor_table, item)
     try:
@@ -121,7 +135,7 @@ def mark_visitor(client: Any, settings: Settings, request: events.Request, hit: 
 
 def unmark_visitor(client: Any, settings: Settings, item: dict[str, Any]) -> None:
     """The hit was not counted after all (429 or 5xx): its marker goes, so the visitor's next hit is new."""
-    delete = visitors.delete_marker_request(settings.visitor_table, item)
+    delete = _visitors().delete_marker_request(settings.visitor_table, item)
     try:
         call_once_retry_safe(lambda: client.delete_item(**delete))
     except (ConditionFailed, DynamoFailure) as exc:
@@ -134,7 +148,7 @@ def counted(
 ) -> dict[str, Any]:
     """Count the hit and answer ``status`` with ``{"route", "count"}``, or the 429 or 5xx it came to. A hit
     from an ignored address (ignoreIps) is answered the same way with the current count, and writes nothing."""
-    if settings.ignored and addresses.ignored(request.source_ip, settings.ignored):
+    if settings.ignored and _ignored(request.source_ip, settings):
         return not_counted(status, request, route, settings, client, cors, headers)
     hit = new_hit(request, route, settings)
     marker = None
@@ -230,7 +244,12 @@ def follow_link(
         return method_not_allowed(cors, (*LINK_METHODS, "OPTIONS"), request.method, request.request_id)
     download = settings.links.downloads.get(route)
     # Signing is local: done before the count, so a hit is never counted without its answer.
-    location = presign(settings.download_bucket, download) if download else settings.links.redirects[route]
+    if download:
+        from .store.downloads import presign  # only a download's GET: other hits never load it
+
+        location = presign(settings.download_bucket, download)
+    else:
+        location = settings.links.redirects[route]
     headers = {"Location": location, "Cache-Control": "no-store"}
     if request.method == "HEAD":
         return json_response(302, {"route": route}, cors, headers)

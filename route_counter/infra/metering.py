@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 import pulumi
 import pulumi_aws as aws
 
-from route_counter.handler.rules import accesslog, schema
+from route_counter.handler.rules import accesslog, meter_schema, schema
 from route_counter.handler.rules.sources import parse_sources
 from route_counter.infra.settings import OWN_SOURCE, SettingsError, StackSettings, check_environment_size, own_group_name
 
@@ -53,10 +53,10 @@ def create_table(name: str, protect: bool, opts: pulumi.ResourceOptions) -> aws.
     """Markers and usage per API key: billing data, so protectData guards it like the counts table."""
     return aws.dynamodb.Table(
         f"{name}-meter-table",
-        attributes=[aws.dynamodb.TableAttributeArgs(name=schema.METER_PK, type="S"),
-                    aws.dynamodb.TableAttributeArgs(name=schema.METER_SK, type="S")],
-        hash_key=schema.METER_PK,
-        range_key=schema.METER_SK,
+        attributes=[aws.dynamodb.TableAttributeArgs(name=meter_schema.METER_PK, type="S"),
+                    aws.dynamodb.TableAttributeArgs(name=meter_schema.METER_SK, type="S")],
+        hash_key=meter_schema.METER_PK,
+        range_key=meter_schema.METER_SK,
         billing_mode="PAY_PER_REQUEST",
         point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),  # usage is billing data
         server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),

@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Mapping, NamedTuple
 
-from ..rules.addresses import parse_networks
-from ..rules.sources import parse_names, parse_sources
 from ..rules.buckets import UTC, Days, check_zone
 from ..rules.limits import RateLimits, parse_rate_limits
 from ..rules.links import Links, parse_links
@@ -124,16 +122,25 @@ class Settings(NamedTuple):
         if writer not in WRITERS:
             raise ConfigError(f"{WRITER} must be {' or '.join(WRITERS)}, got {writer!r}")
         origins = tuple(split_list(env[CORS_ORIGINS])) or (ANY_ORIGIN,)
-        try:
-            sources = parse_sources(env[METER_SOURCES], counts_path)
-        except ValueError as exc:
-            raise ConfigError(f"{METER_SOURCES}: {exc}") from None
+        # The metering and ignoreIps parsers load only when set: other stacks' cold starts never compile them.
+        sources: dict[str, str] = {}
+        if env[METER_SOURCES].strip():
+            from ..rules.sources import parse_sources
+
+            try:
+                sources = parse_sources(env[METER_SOURCES], counts_path)
+            except ValueError as exc:
+                raise ConfigError(f"{METER_SOURCES}: {exc}") from None
         # Nothing under the listing path is ever counted, however the request spells it; nor, by the counter,
         # anything under a metered API's name (its count moves by its access logs and the admin CLI alone).
-        try:
-            metered = tuple("/" + name for name in parse_names(env[METERED]))
-        except ValueError as exc:
-            raise ConfigError(f"{METERED}: {exc}") from None
+        metered: tuple[str, ...] = ()
+        if env[METERED].strip():
+            from ..rules.sources import parse_names
+
+            try:
+                metered = tuple("/" + name for name in parse_names(env[METERED]))
+            except ValueError as exc:
+                raise ConfigError(f"{METERED}: {exc}") from None
         rules = RouteRules(max_bytes, prefixes, templates, reserved=("/" + counts_path, *metered))
         try:
             links = parse_links(env[DOWNLOADS], env[REDIRECTS], rules)
@@ -162,10 +169,14 @@ class Settings(NamedTuple):
                 raise ConfigError(f"{VISITOR_SECRET} must be base64") from None
         if visitor_table and len(secret) < 16 and VISITOR_SECRET in variables:
             raise ConfigError(f"{VISITOR_SECRET} must hold at least 16 bytes with {VISITOR_TABLE}")
-        try:
-            ignored = parse_networks(env[IGNORE_IPS])
-        except ValueError as exc:
-            raise ConfigError(f"{IGNORE_IPS}: {exc}") from None
+        ignored: tuple[Network, ...] = ()
+        if env[IGNORE_IPS].strip():
+            from ..rules.addresses import parse_networks
+
+            try:
+                ignored = parse_networks(env[IGNORE_IPS])
+            except ValueError as exc:
+                raise ConfigError(f"{IGNORE_IPS}: {exc}") from None
         raw_days = env[ROUTE_EXPIRY_DAYS].strip()
         if not _DIGITS.fullmatch(raw_days) or int(raw_days) > MAX_EXPIRY_DAYS:
             raise ConfigError(f"{ROUTE_EXPIRY_DAYS} must be an integer from 0 to {MAX_EXPIRY_DAYS}, got {raw_days!r}")

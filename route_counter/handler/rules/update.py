@@ -150,7 +150,8 @@ def increments_request(table: str, route: str, inc: Increments, now: float, days
 
 def usage_request(table: str, month: str, consumer: str, route: str, n: int) -> dict[str, Any]:
     """ADD n requests to one API key's usage of one route in one month (an ``Update`` of the transaction)."""
-    return {"TableName": table, "Key": schema.usage_key(month, consumer, route),
+    from ..rules import meter_schema  # the meter's: a counted hit never loads it
+    return {"TableName": table, "Key": meter_schema.usage_key(month, consumer, route),
             "UpdateExpression": "ADD #n :n SET #c = :c, #r = :r",
-            "ExpressionAttributeNames": {"#n": schema.USAGE_COUNT, "#c": schema.USAGE_CONSUMER, "#r": schema.USAGE_ROUTE},
+            "ExpressionAttributeNames": {"#n": meter_schema.USAGE_COUNT, "#c": meter_schema.USAGE_CONSUMER, "#r": meter_schema.USAGE_ROUTE},
             "ExpressionAttributeValues": {":n": {"N": str(n)}, ":c": {"S": consumer}, ":r": {"S": route}}}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Callable, Iterable, NamedTuple
 
-from ..rules import buckets, schema, update
+from ..rules import buckets, meter_schema, schema, update
 from ..rules.aggregate import Batch
 from ..rules.buckets import DAY, Days
 
@@ -72,9 +72,9 @@ def chunks(batch: Batch, key: str, counts_table: str, meter_table: str, now: flo
                 for (month, consumer, route), n in sorted(batch.usage.items())]
     found = []
     for index, start in enumerate(range(0, len(updates), MAX_CHUNK)):
-        marker = {"TableName": meter_table, "Item": {**schema.marker_key(key, index),
+        marker = {"TableName": meter_table, "Item": {**meter_schema.marker_key(key, index),
                                                      schema.EXPIRES: {"N": str(int(now) + MARKER_DAYS * DAY)}},
-                  "ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": schema.METER_PK}}
+                  "ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": meter_schema.METER_PK}}
         found.append(Chunk(index, [{"Update": u} for u in updates[start:start + MAX_CHUNK]] + [{"Put": marker}],
                            sum(requests[start:start + MAX_CHUNK])))
     return found

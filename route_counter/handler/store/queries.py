@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from typing import Any, NamedTuple
 
-from ..rules import buckets, schema
+from ..rules import buckets, meter_schema, schema
 from ..rules.routes import DYNAMODB_KEY_LIMIT, RouteError, normalize
 
 # ?top=N reads the whole table; it stops after this many items and says "truncated": true.
@@ -168,23 +168,23 @@ def usage_month(client: Any, table: str, month: str, now: float, budget: int = M
     "truncated"}``; ``final`` is false while late deliveries may still add to the month."""
     consumers: dict[str, dict[str, int]] = {}
     read, truncated = 0, False
-    for partition in schema.usage_partitions(month):
+    for partition in meter_schema.usage_partitions(month):
         start = None
         while not truncated:
             truncated = read >= budget  # the budget is spent: say so rather than read on
             if truncated:
                 break
             kwargs: dict[str, Any] = {"TableName": table, "KeyConditionExpression": "#pk = :pk",
-                                      "ExpressionAttributeNames": {"#pk": schema.METER_PK},
+                                      "ExpressionAttributeNames": {"#pk": meter_schema.METER_PK},
                                       "ExpressionAttributeValues": {":pk": {"S": partition}},
                                       "Limit": min(1000, budget - read)}
             if start:
                 kwargs["ExclusiveStartKey"] = start
             page = client.query(**kwargs)
             for item in page.get("Items", []):
-                routes = consumers.setdefault(item[schema.USAGE_CONSUMER]["S"], {})
-                route = item[schema.USAGE_ROUTE]["S"]
-                routes[route] = routes.get(route, 0) + int(item[schema.USAGE_COUNT]["N"])
+                routes = consumers.setdefault(item[meter_schema.USAGE_CONSUMER]["S"], {})
+                route = item[meter_schema.USAGE_ROUTE]["S"]
+                routes[route] = routes.get(route, 0) + int(item[meter_schema.USAGE_COUNT]["N"])
             read += len(page.get("Items", []))
             start = page.get("LastEvaluatedKey")
             if not start:
@@ -192,6 +192,6 @@ def usage_month(client: Any, table: str, month: str, now: float, budget: int = M
     ranked = sorted(consumers.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
     found = [{"consumer": c, "count": sum(r.values()), "routes": dict(sorted(r.items(), key=lambda kv: (-kv[1], kv[0])))}
              for c, r in ranked]
-    final_at = schema.usage_final_at(month)
+    final_at = meter_schema.usage_final_at(month)
     return {"month": month, "final": now >= final_at, "finalAt": schema.iso(final_at), "consumers": found,
             "truncated": truncated}
