@@ -6,6 +6,10 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt r
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 PYTEST_ARGS ?=
+# Test files run in parallel, one worker per core (pytest-xdist); a file stays on one worker, so its
+# module fixtures (an engine stack, a moto server) are shared as before. JOBS=0 runs them in one process.
+JOBS ?= auto
+XDIST := -n $(JOBS) --dist loadfile
 ARGS   ?=
 
 # The Lambda runtime brings its own botocore, older than ours: the handler and fault tests run again in a
@@ -57,11 +61,11 @@ $(DYNALITE): tests/dynalite/package.json tests/dynalite/package-lock.json
 	cd tests/dynalite && npm ci --no-audit --no-fund --loglevel=error
 
 test: $(TEST_DEPS)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 	@echo "== again on the Lambda runtime's oldest botocore: $$($(RT_VENV)/bin/python -c 'import botocore; print(botocore.__version__)')"
-	$(RT_VENV)/bin/python -m pytest -p no:cacheprovider $(RT_TESTS)
+	$(RT_VENV)/bin/python -m pytest -p no:cacheprovider $(XDIST) $(RT_TESTS)
 	@echo "== again on the oldest Pulumi SDKs supported: $$($(OLD_VENV)/bin/python -c 'from importlib.metadata import version as v; print(*(p + " " + v(p) for p in ("pulumi", "pulumi-aws", "pulumi-random")), sep=", ")')"
-	$(OLD_VENV)/bin/python -m pytest -p no:cacheprovider $(OLD_TESTS)
+	$(OLD_VENV)/bin/python -m pytest -p no:cacheprovider $(XDIST) $(OLD_TESTS)
 
 # The real Pulumi CLI for the engine tests (pytest -m engine): `pulumi` on PATH, else built once from the Go
 # module proxy into ~/.cache/route-counter (about 6 minutes and 3.4 GB of Go caches cold, seconds after).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 # Before any handler or botocore client exists: nothing in the tests may reach real AWS.
@@ -161,6 +162,21 @@ REPORT = Report()
 @pytest.fixture(scope="session")
 def report() -> Report:
     return REPORT
+
+
+def pytest_sessionfinish(session) -> None:
+    """Under pytest-xdist each worker measures its share: it hands its figures to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["reliability"] = json.dumps({"counts": REPORT.counts, "values": REPORT.values})
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """The controller adds up what each worker measured (pytest-xdist's hook; absent without it)."""
+    found = json.loads(getattr(node, "workeroutput", {}).get("reliability") or "{}")
+    REPORT.counts.update(found.get("counts", {}))
+    REPORT.values.update(found.get("values", {}))
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
