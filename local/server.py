@@ -421,10 +421,14 @@ def running(config: LocalConfig) -> Iterator[Any]:
         raise
     token_file = local_token_file(int(server.effective_port))
     try:
-        token_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(app.token)
+        try:
+            token_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(app.token)
+        except OSError as exc:  # the API still serves hits; only the CLI's calls are refused
+            print(f"warning: cannot write {token_file} ({exc.strerror}): `python -m counts --endpoint` will be "
+                  "refused; set XDG_RUNTIME_DIR to a folder of your own", file=sys.stderr, flush=True)
         yield server
     finally:
         with contextlib.suppress(OSError):

@@ -441,3 +441,14 @@ def test_on_an_api_key_stack_the_listing_s_preflight_needs_no_key():
             status, headers, _ = api.request("OPTIONS", path, preflight)
             assert status == 204 and "access-control-allow-methods" in headers, path
         assert api.request("GET", "/_counts")[0] == 403  # the read itself still wants the key
+
+
+def test_a_token_folder_that_cannot_be_written_still_serves_hits(tmp_path):
+    """No writable place for the admin token: the API serves hits and says why the CLI will be refused."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the folder would be")
+    with LocalApi("--quiet", env={"XDG_RUNTIME_DIR": str(blocked)}) as api:
+        assert api.request("GET", "/still")[2] == {"route": "/still", "count": 1}
+        status, _, body = api.request("POST", "/", {"X-Amz-Target": "DynamoDB_20120810.ListTables"}, b"{}")
+        assert status == 400 and b"AccessDenied" in body
+    assert any("cannot write" in line and "XDG_RUNTIME_DIR" in line for line in api.stderr)
