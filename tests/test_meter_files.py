@@ -332,3 +332,16 @@ def test_since_and_until_take_only_the_gap_no_subscription_delivered(metering, t
     code, text = _ingest(path, "--since", "2026-11-24T05:33:00Z", "--until", "2026-11-24T05:35:00Z")
     assert code == 0 and text.startswith("ingested 2 requests") and "8 outside --since/--until" in text
     assert _ingest(path, "--since", "yesterday")[1].startswith("--since must be an ISO-8601 time")
+
+
+def test_ingest_names_a_bad_line_once_with_its_reason(tmp_path):
+    """The report's "line 1: unparsed: not JSON", not also the function's bare "not an access-log line"
+    (its per-line warning, for its own log group, reached the CLI's stderr through logging)."""
+    from tests.localapi import LocalApi
+
+    path = tmp_path / "wrong.log"
+    path.write_text("not json\n" + rest_line("/a", "/a") + "\n")
+    with LocalApi("--quiet") as api:
+        done = _counts(api, "ingest", str(path), "--source", "shop")
+    assert done.returncode == 0, done.stderr
+    assert "line 1: unparsed: not JSON" in done.stderr and "not an access-log line" not in done.stderr
