@@ -30,6 +30,7 @@ from route_counter.handler.meter import meter
 from route_counter.handler.rules import accesslog, aggregate, meter_schema
 from route_counter.handler.rules.sources import parse_sources
 from route_counter.handler.store.meter import ChunkFailed
+from route_counter.handler.store.outcomes import CONDITION_FAILED
 
 INGEST_BATCH = 5_000  # lines metered together; the window's note (its lines' keys) stays under 400 KB
 BATCH_GET, BATCH_WRITE = 100, 25  # keys per BatchGetItem, items per BatchWriteItem (DynamoDB's limits)
@@ -88,6 +89,11 @@ def marker_key(source: str, event: Event) -> str:
     return hashlib.sha256(f"{source}\0{event.identity}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+def _condition_failed(exc: Exception) -> bool:
+    """Whether a write was refused by its condition (botocore's ClientError code)."""
+    return bool((getattr(exc, "response", {}) or {}).get("Error", {}).get("Code") == CONDITION_FAILED)
+
+
 class Seen:
     """The metering table's markers of what was ingested for one source, and the window under way."""
 
@@ -124,7 +130,7 @@ class Seen:
                 ExpressionAttributeNames={"#pk": meter_schema.METER_PK, "#owner": "owner", "#until": "until"},
                 ExpressionAttributeValues={":me": {"S": owner}, ":now": {"N": str(int(now))}})
         except Exception as exc:  # botocore's ClientError; the code says which
-            if (getattr(exc, "response", {}) or {}).get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not _condition_failed(exc):
                 raise
             raise CliError(f"another ingest for {self.source} is running (its lock lapses {LOCK_SECONDS // 60} "
                            "minutes after its last window began): wait for it, or run this again then") from None
@@ -135,7 +141,7 @@ class Seen:
                                     ConditionExpression="#owner = :me", ExpressionAttributeNames={"#owner": "owner"},
                                     ExpressionAttributeValues={":me": {"S": owner}})
         except Exception as exc:  # someone took it over after it lapsed: theirs now
-            if (getattr(exc, "response", {}) or {}).get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not _condition_failed(exc):
                 raise
 
     def begin(self, keys: list[str]) -> None:
@@ -205,14 +211,20 @@ def ingest_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: T
         raise CliError("ingest takes a FILE to meter, or --abandon (no FILE) to give up a window a stopped run left")
     meter_table = resolve_meter_table(args)
     # The function's own per-line warnings are for its log group; here the report names each line with why.
-    logging.getLogger("route_counter.meter").setLevel(logging.ERROR)
+    # Quiet for this command only: the level is put back however it ends.
+    function_log = logging.getLogger("route_counter.meter")
+    level = function_log.level
+    function_log.setLevel(logging.ERROR)
     seen = Seen(ctx.client, meter_table, args.source)
     owner = secrets.token_hex(8)
-    seen.lock(owner)
     try:
-        return abandon(seen, args.source, out) if args.abandon else _ingest(ctx, args, seen, meter_table, owner, out)
+        seen.lock(owner)
+        try:
+            return abandon(seen, args.source, out) if args.abandon else _ingest(ctx, args, seen, meter_table, owner, out)
+        finally:
+            seen.unlock(owner)
     finally:
-        seen.unlock(owner)
+        function_log.setLevel(level)
 
 
 def _ingest(ctx: Context, args: argparse.Namespace, seen: Seen, meter_table: str, owner: str, out: TextIO) -> int:
