@@ -23,7 +23,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from route_counter.cli import ingest, metering
 from route_counter.cli.context import (LOCAL_CONFIG_TARGET, LOCAL_TABLE, LOCAL_TOKEN_HEADER, NOT_FOUND, CliError, Context,
-                                      StoreFailed, read_local_token, spreadsheet_safe, stack_output)
+                                      StoreFailed, is_loopback, read_local_token, spreadsheet_safe,
+                                      stack_output)
 from route_counter.handler import clock
 from route_counter.handler.rules import buckets, schema
 from route_counter.handler.rules import settings as env
@@ -42,7 +43,6 @@ BACKOFF_BASE, BACKOFF_CAP = 0.05, 2.0  # seconds
 
 
 _ENDPOINT = re.compile(r"^(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?/?$")
-_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")  # us-east-1, us-gov-west-1, eu-central-2
 
 
@@ -84,7 +84,7 @@ def check_endpoint(endpoint: str) -> tuple[bool, int]:
     port = int(port_text) if port_text else (443 if scheme == "https" else 80)
     if not 1 <= port <= 65535:
         raise CliError(f"--endpoint port must be from 1 to 65535, got {port_text}")
-    loopback = host.lower() in _LOOPBACK_NAMES or host.startswith("127.")
+    loopback = is_loopback(host)
     if scheme == "http" and not loopback:
         raise CliError(f"--endpoint {endpoint} is plain http:// off this machine: your AWS credentials would cross "
                        "the network in clear; use https://, or http:// only to 127.0.0.1, localhost or [::1]")

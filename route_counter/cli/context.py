@@ -28,6 +28,20 @@ LOCAL_CONFIG_TARGET = "RouteCounterLocal.StackConfig"
 LOCAL_TOKEN_HEADER = "X-Route-Counter-Token"
 
 
+def is_loopback(host: str) -> bool:
+    """Whether a URL's host (``localhost``, ``127.0.0.1``, ``[::1]``...) names this machine: the only place
+    plain http:// may go, since every request carries the AWS access key id and session token."""
+    import ipaddress
+
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def local_token_file(port: int) -> Path:
     """Where the local API listening on ``port`` keeps its admin token while it runs."""
     base = os.environ.get("XDG_RUNTIME_DIR") or str(Path.home() / ".cache")

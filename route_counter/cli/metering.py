@@ -18,7 +18,7 @@ from route_counter.handler.rules.settings import METER_VARIABLES, Settings
 from route_counter.handler.store import queries
 from route_counter.handler.store.meter import ChunkFailed
 from route_counter.infra import settings as stack
-from route_counter.cli.context import (PROJECT, CliError, Context, resolve_meter_table, spreadsheet_safe, stack_name,
+from route_counter.cli.context import (PROJECT, CliError, Context, is_loopback, resolve_meter_table, spreadsheet_safe, stack_name,
                                       stack_output)
 
 
@@ -129,7 +129,7 @@ def sqs_client(queue_url: str) -> Any:
         raise CliError(f"--queue-url must be an SQS queue's URL, https://sqs.REGION.amazonaws.com/ACCOUNT/NAME "
                        f"(the stack's meter_dead_letter_queue_url output), got {queue_url!r}")
     aws_host = host.startswith("sqs.") and host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
-    if parts.scheme == "http" and not (host in ("localhost", "::1") or host.startswith("127.")):
+    if parts.scheme == "http" and not is_loopback(host):
         raise CliError(f"--queue-url {queue_url} is plain http:// off this machine: your AWS credentials would "
                        "cross the network in clear; use https://")
     session = botocore.session.get_session()
