@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -299,11 +300,47 @@ def test_on_a_390px_phone_the_page_does_not_scroll_sideways_and_shows_only_what_
         assert state["width"] == 390 and state["scroll"] <= state["width"], state  # no sideways page scroll
         # uniqueVisitors and countBots are off here: no column that would only ever show 0
         assert "Visitors" not in state["heads"] and "Bots" not in state["heads"] and state["cells"] == [6, 6]
+        labels = browser.execute_script("""return ['hourly','daily'].map(id=>[...document.querySelectorAll(
+            '#'+id+' text')].filter(t=>t.textContent).map(t=>{const b=t.getBoundingClientRect();
+            return [t.classList.contains('x'),b.left,b.right,b.height]}))""")
+        for axis in labels:  # every label as large as on a desktop, and the time labels clear of each other
+            assert all(height >= 10 for _, _, _, height in axis), axis
+            ticks = [(left, right) for x, left, right, _ in axis if x]
+            assert len(ticks) >= 3 and all(a[1] < b[0] for a, b in itertools.pairwise(ticks)), ticks
         browser.save_screenshot(str(tmp_path / "phone.png"))
         if os.environ.get("DASHBOARD_SCREENSHOT"):
             browser.save_screenshot(os.environ["DASHBOARD_SCREENSHOT"].replace(".png", "-phone.png"))
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_the_hourly_chart_and_first_and_last_seen_show_one_time_zone_the_viewer_s(browser, api):
+    """A viewer in New York sees the hour of a hit as 12 AM-style local time in the chart and in the table alike."""
+    import datetime
+    import zoneinfo
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    zone = "America/New_York"
+    browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": zone})
+    try:
+        browser.get(f"{api.base}/_counts?top=100")
+        WebDriverWait(browser, 10).until(lambda d: len(rows(d)) == len(HITS))
+        record = api.request("GET", "/_counts?route=/home")[2]
+        local = {key: datetime.datetime.fromisoformat(record[key]).astimezone(zoneinfo.ZoneInfo(zone))
+                 for key in ("firstSeen", "lastSeen")}
+        shown = next(r for r in rows(browser) if r[0] == "/home")
+        assert [local[k].strftime("%Y-%m-%d %H:%M:%S") for k in local] == shown[-2:]
+        title = browser.execute_script(
+            "return document.querySelector(`#hourly rect[data-key='${arguments[0]}'] title`).textContent",
+            record["lastSeen"][:13])
+        when = local["lastSeen"]
+        hour = rf"({when.hour % 12 or 12}:00 ?[AP]M|{when.hour}:00)"
+        assert re.fullmatch(rf"{when:%b} {when.day} {hour}: \d+", title), (title, when)
+        assert browser.find_element(By.ID, "yourzone").text == zone
+    finally:
+        browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": ""})
 
 
 def test_with_visitors_and_bots_counted_their_columns_appear(browser):

@@ -48,6 +48,15 @@ def test_usage_names_the_command_it_was_started_as(module):
     assert result.returncode == 0 and result.stdout.startswith(f"usage: python -m {module} ")
 
 
+def test_the_installed_command_s_help_names_itself_and_needs_no_checkout():
+    result = subprocess.run([sys.executable, "-c", "from route_counter.cli.entry import script; import sys; "
+                             "sys.argv = ['route-counter', '--help']; sys.exit(script())"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith("usage: route-counter ")
+    assert "route-counter: see and manage the counts" in result.stdout
+    assert "python -m" not in result.stdout and "make dev" not in result.stdout
+
+
 def test_list_get_top(seeded):
     code, text = cli("list")
     assert code == 0
@@ -85,7 +94,7 @@ def test_reset_keeps_hits_that_land_between_showing_and_resetting(seeded, hits, 
 
     monkeypatch.setattr(queries, "get_route", shown_then_hit)
     code, text = cli("reset", "/a", "--yes")
-    assert code == 0 and "1 hits arrived since it was shown and are kept" in text
+    assert code == 0 and "; 1 hit arrived since it was shown and is kept" in text
     assert stored(seeded.client, "/a")["count"] == 1 and stored(seeded.client, "/a")["methods"] == {"GET": 1}
     assert cli_module.queries.get_route is shown_then_hit
 
@@ -441,6 +450,8 @@ def test_set_makes_the_count_n_in_one_update_keeping_methods_history_and_first_s
 
 
 def test_delete_removes_the_route_and_says_what_it_held(seeded, capsys):
+    assert main(["--table", TABLE, "delete", "/b/c"]) == 2  # no terminal: asks, so needs --yes
+    assert "pass --yes" in capsys.readouterr().err and stored(seeded.client, "/b/c")["count"] == 2
     code, text = cli("delete", "/b/c", "--yes")
     assert code == 0 and text == "deleted /b/c (2 hits); a new hit starts it again from 1\n"
     assert stored(seeded.client, "/b/c") is None

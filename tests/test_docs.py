@@ -72,3 +72,14 @@ def test_the_busy_item_sizes_in_the_docs_are_make_bench_s():
     for label, size in steady_sizes().items():
         assert f"**{size:,} B**" in text, label
     assert "does not spread a hot route" in text
+
+
+def test_the_readme_and_the_cli_page_name_every_cli_command():
+    """A command the docs leave out is one nobody finds: the README's index row and admin-cli.md name them all."""
+    from route_counter.cli.cli import parser
+
+    commands = next(a for a in parser()._actions if a.dest == "command").choices
+    row = next(line for line in README.splitlines() if line.startswith("| the admin CLI:"))
+    page = (ROOT / "docs" / "admin-cli.md").read_text()
+    assert [c for c in commands if f"`{c}`" not in row] == [] and "`--abandon`" in row
+    assert [c for c in commands if f"python -m counts {c} " not in page] == []

@@ -236,3 +236,14 @@ def test_an_unexpected_exception_in_the_listing_is_a_json_500(monkeypatch):
     assert response["statusCode"] == 500
     assert json.loads(response["body"]) == {"error": "internal_error", "message": "the request could not be handled",
                                             "requestId": "req-9"}
+
+
+@pytest.mark.parametrize(("target", "row"), [("/_counts?limit=5", "`GET /_counts?limit=100&cursor=...`"),
+                                             ("/_counts?top=3", "`GET /_counts?top=10`")])
+def test_the_readme_names_every_key_of_the_answer(hits, reader, settings, target, row):
+    """The README's endpoint table is where a user learns the answer's shape: every key the handler sends."""
+    hits({"/a": 2})
+    _, body = get(reader, settings, target)
+    cell = next(line for line in (Path(__file__).parents[1] / "README.md").read_text().splitlines()
+                if line.startswith(f"| {row} |")).split(" | ", 2)[1]
+    assert {key for key in body if f'"{key}"' not in cell} == set()

@@ -335,6 +335,28 @@ def test_rate_limits_countries_and_series_over_http():
         assert "countries" not in api.request("GET", "/_counts?route=/x")[2]
 
 
+def test_local_api_md_s_rate_limit_example_gives_plain_curl_its_429_and_bots_none():
+    """docs/local-api.md's example as written: its flags, curl's own User-Agent, its loop of six."""
+    import re
+    import shlex
+
+    text = (ROOT / "docs" / "local-api.md").read_text().split("For example, a rate limit:", 1)[1]
+    make, loop = [line.strip() for line in re.search(r"\n\n((?:    .+\n)+)", text)[1].splitlines()]
+    flags = shlex.split(re.fullmatch(r'make dev ARGS="([^"]+)"', make)[1])
+    tries, path = len(re.search(r"for i in ([\d ]+);", loop)[1].split()), re.search(r"curl -s (\S+);", loop)[1]
+    curl = {"User-Agent": "curl/8.5.0", "Accept": "*/*"}
+    with LocalApi("--quiet", *flags) as api:
+        answers: list[tuple[int, int]] = []  # (status, seconds to the window's end): the clock is real, so a
+        while not answers or answers[-1][0] != 429:  # window may turn mid-loop; judge the window the 429 is in
+            assert len(answers) < 2 * tries
+            status, headers, _ = api.request("GET", path.removeprefix("localhost:8080"), curl)
+            answers.append((status, int(re.search(r"t=(\d+)", headers.get("ratelimit", "t=0"))[1])))
+        last = [s for i, (s, t) in enumerate(answers) if all(t <= u for _, u in answers[i:])]
+        assert last == [200] * (tries - 1) + [429], answers
+    with LocalApi("--quiet", *flags, "--count-bots") as api:  # curl is on the crawler list: never filled
+        assert {api.request("GET", path.removeprefix("localhost:8080"), curl)[0] for _ in range(tries)} == {200}
+
+
 def test_bad_rate_limits_flag_is_a_clear_error():
     result = subprocess.run([sys.executable, "-m", "local", "--rate-limits", "/login=5"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)

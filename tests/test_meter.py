@@ -349,11 +349,11 @@ def test_ingest_meters_a_file_once_and_usage_prints_what_an_invoice_needs(meteri
              rest_line("/health", "/health", t=START + 60), "not a line", rest_line("/late", "/late", t=START + 7200)]
     path.write_text("\n".join(lines) + "\n")
     code, text = cli("ingest", str(path), "--source", "shop", "--until", "2026-11-24T06:30:00Z")
-    assert code == 0 and text.startswith("ingested 3 requests on shop (1 chunks applied); "
-                                         "1 lines unparsed, 0 refused, 1 at or after --until")
+    assert code == 0 and text.startswith("ingested 3 requests on shop (1 chunk applied); "
+                                         "1 line unparsed, 0 refused, 1 at or after --until")
     code, text = cli("ingest", str(path), "--source", "shop", "--until", "2026-11-24T06:30:00Z")
     # The unparsed line is read again (never marked: a rule changed since might take it), the rest skipped.
-    assert code == 0 and text.startswith("ingested 0 requests") and "1 lines unparsed" in text
+    assert code == 0 and text.startswith("ingested 0 requests") and "1 line unparsed" in text
     assert text.strip().endswith("3 ingested before, skipped")
     client = create_client(retries=True)
     assert totals(client)["/shop/orders/{id}"]["methods"] == {"GET": 1, "POST": 1}
@@ -399,7 +399,7 @@ def test_meter_replay_drains_the_dead_letter_queue_exactly_once(metering, monkey
     out = io.StringIO()
     argv = ["--table", TABLE, "--stack", "dev", "meter-replay", "--queue-url", url, "--meter-table", METER]
     assert run(parser().parse_args(argv), out, io.StringIO()) == 1  # the junk message is left: exit 1
-    assert out.getvalue().strip() == "replayed 1 deliveries; left 1 in the queue (see above)"
+    assert out.getvalue().strip() == "replayed 1 delivery; left 1 in the queue (see above)"
     assert {r: v["count"] for r, v in totals(client).items()} == {"/shop/r0": 10, "/shop/r1": 10, "/shop/r2": 10}
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert int(attributes["ApproximateNumberOfMessagesNotVisible"]) == 1  # the junk, left for a person to read

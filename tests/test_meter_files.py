@@ -87,7 +87,7 @@ def test_meter_replay_works_against_make_dev_and_a_local_sqs(tmp_path):
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"requestPayload": delivery}))
         with LocalApi("--quiet", "--meter", "shop=/local/shop") as api:
             done = _counts(api, "meter-replay", "--queue-url", url)
-            assert (done.returncode, done.stdout.strip()) == (0, "replayed 1 deliveries"), done.stderr
+            assert (done.returncode, done.stdout.strip()) == (0, "replayed 1 delivery"), done.stderr
             status, _, record = api.request("GET", "/_counts?route=/shop/a")
         assert status == 200 and record["count"] == 2
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
@@ -275,10 +275,10 @@ def test_lines_not_metered_are_not_marked_so_a_rule_change_or_a_later_clock_take
     path = tmp_path / "a.log"
     path.write_text("\n".join([rest_line("/a", "/a"), ahead]) + "\n")
     code, text = _ingest(path)
-    assert code == 0 and "ingested 1 requests" in text and "1 refused" in text
+    assert code == 0 and "ingested 1 request " in text and "1 refused" in text
     clock.advance(2 * 86400)  # the same line is a real request now
     code, text = _ingest(path)
-    assert code == 0 and "ingested 1 requests" in text and "1 ingested before, skipped" in text
+    assert code == 0 and "ingested 1 request " in text and "1 ingested before, skipped" in text
     assert totals(create_client(retries=True))["/shop/a"]["count"] == 2
 
 
@@ -345,3 +345,26 @@ def test_ingest_names_a_bad_line_once_with_its_reason(tmp_path):
         done = _counts(api, "ingest", str(path), "--source", "shop")
     assert done.returncode == 0, done.stderr
     assert "line 1: unparsed: not JSON" in done.stderr and "not an access-log line" not in done.stderr
+
+
+def test_metering_md_s_local_recipe_does_what_it_says(tmp_path):
+    """The recipe in docs/metering.md, run as written: its `make dev` flags, its requests and its CLI line."""
+    import re
+    import shlex
+
+    from tests.localapi import ROOT, LocalApi
+
+    text = (ROOT / "docs" / "metering.md").read_text().split("**Trying it locally.**", 1)[1]
+    block = [line.strip() for line in re.search(r"\n\n((?:    .+\n)+)", text)[1].splitlines()]
+    flags = shlex.split(re.fullmatch(r'make dev ARGS="([^"]+)"', block[0])[1])
+    with LocalApi("--quiet", *flags) as api:
+        status, _, body = api.request("GET", shlex.split(block[1], comments=True)[1].removeprefix("localhost:8080"))
+        assert (status, body["error"]) == (404, "reserved_route") and "404 reserved_route" in block[1]
+        argv = shlex.split(block[2].split("counts ", 1)[1])
+        assert argv[:2] == ["--endpoint", "http://127.0.0.1:8080"]
+        done = _counts(api, *argv[2:])
+        assert done.returncode == 0, done.stderr
+        status, _, listed = api.request("GET", shlex.split(block[3], comments=True)[1].removeprefix("localhost:8080"))
+    samples = [json.loads(line) for line in (ROOT / "docs" / "access-log-sample.jsonl").read_text().splitlines()]
+    assert status == 200 and sum(r["count"] for r in listed["routes"]) == len(samples)
+    assert all(r["route"].startswith("/shop/") for r in listed["routes"])

@@ -205,7 +205,7 @@ def test_meter_replay_leaves_what_it_cannot_apply_and_replays_the_rest(queue, mo
         _dead_letter(sqs, url, delivery)
     monkeypatch.setattr("route_counter.cli.cli.stack_config", lambda _: {"meter": f"shop={GROUP}"})
     code, text = _cli("--stack", "dev", "meter-replay", "--queue-url", url, "--meter-table", METER)
-    assert (code, text.strip()) == (1, "replayed 1 deliveries; left 1 in the queue (see above)")
+    assert (code, text.strip()) == (1, "replayed 1 delivery; left 1 in the queue (see above)")
     assert "unknown_log_group; left in the queue" in capsys.readouterr().err
     assert {r: v["count"] for r, v in totals(create_client(retries=True)).items()} == {"/shop/b": 1}
     assert _queued(sqs, url) == 1
@@ -221,7 +221,7 @@ def test_ingest_of_a_grown_file_counts_only_the_new_lines(metering, tmp_path):
     assert _cli("ingest", str(path), "--source", "shop", "--meter-table", METER)[0] == 0
     path.write_text("\n".join(_lines(502)) + "\n")  # one line appended
     code, text = _cli("ingest", str(path), "--source", "shop", "--meter-table", METER)
-    assert code == 0 and text.startswith("ingested 1 requests") and "501 ingested before, skipped" in text
+    assert code == 0 and text.startswith("ingested 1 request ") and "501 ingested before, skipped" in text
     assert sum(v["count"] for v in totals(create_client(retries=True)).values()) == 502
 
 

@@ -1,8 +1,8 @@
-"""`python -m counts`: see and manage the counts from a terminal. The only place that sets, resets, deletes
-or imports: nothing reachable over HTTP writes anything but hits.
+"""The admin CLI: see and manage the counts from a terminal. The only place that sets, resets, deletes or
+imports: nothing reachable over HTTP writes anything but hits.
 
 Works against the deployed table (``--table``, else ``pulumi stack output table_name``; the normal AWS
-credential chain) or any DynamoDB endpoint, including `make dev` (``--endpoint http://127.0.0.1:8080``).
+credential chain) or any DynamoDB endpoint, including the local API (``--endpoint http://127.0.0.1:8080``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, NoReturn, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from route_counter.cli import ingest, metering
-from route_counter.cli.context import (LOCAL_CONFIG_TARGET, LOCAL_TABLE, LOCAL_TOKEN_HEADER, NOT_FOUND, CliError, Context,
+from route_counter.cli.context import (LOCAL_CONFIG_TARGET, count_of, LOCAL_TABLE, LOCAL_TOKEN_HEADER, NOT_FOUND, CliError, Context,
                                       StoreFailed, is_loopback, read_local_token, spreadsheet_safe,
                                       stack_output)
 from route_counter.handler import clock
@@ -362,7 +362,7 @@ def write_records(client: Any, table: str, records: list[dict[str, Any]],
                 break
             sleep(random.random() * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempt, 6)))
         else:
-            raise StoreFailed(f"DynamoDB kept refusing {len(requests)} records (throttled) after {BATCH_TRIES} tries; "
+            raise StoreFailed(f"DynamoDB kept refusing {count_of(len(requests), 'record')} (throttled) after {BATCH_TRIES} tries; "
                               f"{_written(len(records), start, len(batch), len(requests))}")
 
 
@@ -434,7 +434,7 @@ def top_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: Text
     result = queries.top_routes(ctx.client, ctx.table, canonical(ctx.rules, args.prefix), args.n, ctx.view(args.window))
     print_table(result["routes"], out, args.window)
     if result["truncated"]:
-        print(f"(read the first {result['scanned']:,} routes only)", file=sys.stderr)
+        print(f"(read the first {count_of(result['scanned'], 'route')} only)", file=sys.stderr)
     return 0
 
 
@@ -443,26 +443,26 @@ def reset_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: Te
     record = hit_record(ctx, route, "reset")
     if not record:
         return NOT_FOUND
-    confirm(f"Reset {route} ({record['count']:,} hits) in {ctx.table}?", args.yes, stdin)
+    confirm(f"Reset {route} ({count_of(record['count'], 'hit')}) in {ctx.table}?", args.yes, stdin)
     try:
         left = int(reset(ctx.client, ctx.table, record).get(schema.COUNT, {}).get("N", "0"))
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
         return gone(route, "reset")
-    since = f"; {left:,} hits arrived since it was shown and are kept" if left else ""
-    print(f"reset {route}: {record['count']:,} hits set back to zero (first seen kept){since}", file=out)
+    since = f"; {count_of(left, 'hit')} arrived since it was shown and {'is' if left == 1 else 'are'} kept" if left else ""
+    print(f"reset {route}: {count_of(record['count'], 'hit')} set back to zero (first seen kept){since}", file=out)
     return 0
 
 
 def set_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     route = exact_route(ctx, args.route)
     record = queries.get_route(ctx.client, ctx.table, route, ctx.view())
-    now = f"{record['count']:,} hits" if record else "never hit"
-    confirm(f"Set {route} ({now}) to {args.count:,} hits in {ctx.table}?", args.yes, stdin)
+    now = count_of(record['count'], "hit") if record else "never hit"
+    confirm(f"Set {route} ({now}) to {count_of(args.count, 'hit')} in {ctx.table}?", args.yes, stdin)
     old = set_count(ctx.client, ctx.table, route, args.count, clock.now())
     was = f"was {old:,}" if old is not None else "a new route"
-    print(f"set {route} to {args.count:,} hits ({was}; its methods, history and first seen are kept)", file=out)
+    print(f"set {route} to {count_of(args.count, 'hit')} ({was}; its methods, history and first seen are kept)", file=out)
     return 0
 
 
@@ -471,11 +471,11 @@ def delete_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: T
     record = hit_record(ctx, route, "delete")
     if not record:
         return NOT_FOUND
-    confirm(f"Delete {route} ({record['count']:,} hits, its history and first seen) from {ctx.table}?", args.yes, stdin)
+    confirm(f"Delete {route} ({count_of(record['count'], 'hit')}, its history and first seen) from {ctx.table}?", args.yes, stdin)
     old = delete_route(ctx.client, ctx.table, route)
     if old is None:
         return gone(route, "delete")
-    print(f"deleted {route} ({old:,} hits); a new hit starts it again from 1", file=out)
+    print(f"deleted {route} ({count_of(old, 'hit')}); a new hit starts it again from 1", file=out)
     return 0
 
 
@@ -496,9 +496,9 @@ def export_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: T
 
 def import_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     records = read_records(args.file, ctx.rules)
-    confirm(f"Import {len(records):,} routes into {ctx.table}, replacing their counts?", args.yes, stdin)
+    confirm(f"Import {count_of(len(records), 'route')} into {ctx.table}, replacing their counts?", args.yes, stdin)
     write_records(ctx.client, ctx.table, records)
-    print(f"imported {len(records):,} routes", file=out)
+    print(f"imported {count_of(len(records), 'route')}", file=out)
     return 0
 
 
@@ -545,10 +545,18 @@ def global_options() -> argparse.ArgumentParser:
     return g
 
 
+# What `--help` says first: the name the CLI was started as, and nothing that needs a checkout of the repository.
+DESCRIPTION = """{prog}: see and manage the counts from a terminal; the only place that sets, resets, deletes or
+imports (nothing reachable over HTTP writes anything but hits). It reads the deployed table (--table, else
+`pulumi stack output table_name`, with your normal AWS credentials), or the local API with
+--endpoint http://127.0.0.1:8080.
+Exit statuses: 0 done, 1 an AWS or store error, 2 a user error, 3 the route has not been hit."""
+
+
 def parser(prog: str = "python -m counts") -> argparse.ArgumentParser:
     common = global_options()
-    p = Parser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-               parents=[common])
+    p = Parser(prog=prog, description=DESCRIPTION.format(prog=prog), parents=[common],
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     def command(name: str, help: str) -> argparse.ArgumentParser:

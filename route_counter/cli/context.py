@@ -126,3 +126,7 @@ def spreadsheet_safe(row: Iterable[Any]) -> list[Any]:
     would be read as a formula (CSV injection), so it gets a leading apostrophe. Numbers stay numbers."""
     return [f"'{cell}" if isinstance(cell, str) and cell[:1] in FORMULA_STARTS else cell for cell in row]
 
+
+def count_of(n: int, noun: str, plural: str | None = None) -> str:
+    """How a number of things reads in a message: "1 hit", "1,234 hits", "2 deliveries" (``plural`` when not +s)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

@@ -23,7 +23,7 @@ import sys
 from collections import Counter
 from typing import Any, NamedTuple, TextIO
 
-from route_counter.cli.context import CliError, Context, StoreFailed, resolve_meter_table
+from route_counter.cli.context import CliError, Context, count_of, StoreFailed, resolve_meter_table
 from route_counter.cli.metering import iso_time, meter_settings
 from route_counter.handler import clock
 from route_counter.handler.meter import meter
@@ -197,7 +197,7 @@ def abandon(seen: Seen, source: str, out: TextIO) -> int:
         print(f"no ingest for {source} was left part-way: nothing to give up", file=out)
         return 0
     seen.finish(keys)
-    print(f"gave up the window of {len(keys):,} lines an ingest for {source} left part-way: they are marked "
+    print(f"gave up the window of {count_of(len(keys), 'line')} an ingest for {source} left part-way: they are marked "
           "ingested, so none counts twice; any of them its stopped run had not applied stay uncounted", file=out)
     return 0
 
@@ -276,23 +276,24 @@ def _ingest(ctx: Context, args: argparse.Namespace, seen: Seen, meter_table: str
         apply(fresh[start:start + INGEST_BATCH])
         if sys.stderr.isatty():  # progress on a terminal only: a log or a pipe gets the summary alone
             print(f"\r{min(start + INGEST_BATCH, len(fresh)):,} of {len(fresh):,} new lines metered; "
-                  f"{totals['applied']:,} chunks applied", end="", file=sys.stderr, flush=True)
+                  f"{count_of(totals['applied'], 'chunk')} applied", end="", file=sys.stderr, flush=True)
     if sys.stderr.isatty() and fresh:
         print(file=sys.stderr)
     report.show(sys.stderr)
     duplicates = len(events) - len(by_key)
     by_content = sum(1 for e in by_key.values() if e.identity.startswith("tx:"))
-    print(f"ingested {totals['Metered']:,} requests on {args.source} ({totals['applied']:,} chunks applied); "
-          f"{totals['Unparsed']:,} lines unparsed, {totals['Refused']:,} refused"
+    print(f"ingested {count_of(totals['Metered'], 'request')} on {args.source} "
+          f"({count_of(totals['applied'], 'chunk')} applied); "
+          f"{count_of(totals['Unparsed'], 'line')} unparsed, {totals['Refused']:,} refused"
           + (f", {later:,} outside --since/--until" if later and args.since else "")
           + (f", {later:,} at or after --until" if later and not args.since else "")
           + (f"; {len(before):,} ingested before, skipped" if before else "")
           + (f"; {duplicates:,} repeated in the file, counted once" if duplicates else ""), file=out)
     for month, n in sorted(finals.items()):
-        print(f"note: {month} was already final; this ingest added {n:,} requests to it (its usage and any "
+        print(f"note: {month} was already final; this ingest added {count_of(n, 'request')} to it (its usage and any "
               "invoice cut from it change by that much)", file=sys.stderr)
     if by_content:
-        print(f"note: {by_content:,} lines have no requestId: they are told apart by their content, so two "
+        print(f"note: {count_of(by_content, 'line')} {'has' if by_content == 1 else 'have'} no requestId: they are told apart by their content, so two "
               "identical lines count once and an edited line counts again", file=sys.stderr)
     if totals["lines"] and totals["lines"] == totals["Unparsed"] + totals["Refused"] and not before:
         raise CliError(f"nothing in {args.file} could be metered: every line was unparsed or refused (see above)")

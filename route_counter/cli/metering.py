@@ -18,7 +18,7 @@ from route_counter.handler.rules.settings import METER_VARIABLES, Settings
 from route_counter.handler.store import queries
 from route_counter.handler.store.meter import ChunkFailed
 from route_counter.infra import settings as stack
-from route_counter.cli.context import (PROJECT, CliError, Context, is_loopback, resolve_meter_table, spreadsheet_safe, stack_name,
+from route_counter.cli.context import (PROJECT, CliError, Context, count_of, is_loopback, resolve_meter_table, spreadsheet_safe, stack_name,
                                       stack_output)
 
 
@@ -103,7 +103,7 @@ def meter_replay_command(ctx: Context, args: argparse.Namespace, out: TextIO, st
             else:
                 left += 1
                 print(f"message {message['MessageId']}: {status}; left in the queue", file=sys.stderr)
-    print(f"replayed {replayed:,} deliveries" + (f"; left {left:,} in the queue (see above)" if left else ""), file=out)
+    print(f"replayed {count_of(replayed, 'delivery', 'deliveries')}" + (f"; left {left:,} in the queue (see above)" if left else ""), file=out)
     return 1 if left else 0
 
 

@@ -203,7 +203,7 @@ def answer(status: int, request: events.Request, route: str, total: int, cors: d
 
 def rate_limited(limited: RateLimited, request: events.Request, route: str, cors: dict[str, str]) -> dict[str, Any]:
     limit, reset = limited.limit, limited.limit.reset(limited.t, limited.days)
-    message = f"{route} allows {limit.quota} hits per {limit.window}; try again in {reset} s"
+    message = f"{route} allows {limit.quota} hit{'' if limit.quota == 1 else 's'} per {limit.window}; try again in {reset} s"
     headers = {"Retry-After": str(reset), **limit.headers(0, limited.t, limited.days), **EXPOSE}
     return error_response(429, "rate_limited", message, cors, request.request_id, headers)
 

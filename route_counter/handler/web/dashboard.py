@@ -21,7 +21,7 @@ th{cursor:pointer;user-select:none;white-space:nowrap}td.n{position:relative;min
 th[aria-sort=ascending]::after{content:" \25B2"}th[aria-sort=descending]::after{content:" \25BC"}
 td.route{font-family:ui-monospace,monospace;overflow-wrap:anywhere;min-width:10rem;max-width:32rem}
 .charts{display:flex;flex-wrap:wrap;gap:1rem 2rem}.chart{flex:1 1 18rem;min-width:0;max-width:40rem}
-.chart svg{width:100%;height:auto}.chart rect{fill:#4a90d9}.chart text{font-size:10px;fill:#555}.chart line{stroke:#e4e4e4}
+.chart svg{width:100%;height:auto}.chart rect{fill:#4a90d9}.chart text{font-size:11px;fill:#555}.chart line{stroke:#e4e4e4}
 .spark polyline{fill:none;stroke:#4a90d9;stroke-width:1.2}select{padding:.3rem;margin-left:1rem}
 .link{font:11px system-ui,sans-serif;background:#eee;border-radius:3px;padding:0 .3rem;color:#555}
 input{padding:.3rem;width:20rem;max-width:100%;box-sizing:border-box;margin:.5rem 1rem .5rem 0}
@@ -29,9 +29,12 @@ input{padding:.3rem;width:20rem;max-width:100%;box-sizing:border-box;margin:.5re
 @media (max-width:40rem){body{margin:.75rem}select{margin:0}}"""
 
 # The charts and sparklines are inline SVG built with DOM calls (no markup strings, no external scripts).
-# Hour keys are UTC hours ("2026-11-24T05"), labelled in the viewer's local time; day keys are dates in the
+# Hour keys are UTC hours ("2026-11-24T05"), labelled in the viewer's local time, as are first and last seen
+# (one zone for every time of day on the page, named in the chart's heading); day keys are dates in the
 # stack's timezone ("2026-11-24", the answer's "timezone"), counted back from the zone's date at asOf by
-# calendar arithmetic (so a 23- or 25-hour day is still one bar). A raw string: the JavaScript as written.
+# calendar arithmetic (so a 23- or 25-hour day is still one bar). A chart is drawn at its box's width, one SVG
+# unit a pixel, so its labels are 11 px on a phone too (half as many where they would touch); it is redrawn
+# when the window is resized. A raw string: the JavaScript as written.
 _SCRIPT = r"""(()=>{const $=i=>document.getElementById(i),d=JSON.parse($('data').textContent),NS='http://www.w3.org/2000/svg';
 let rows=d.routes,top=d.top||0,next=top?rows.length>=top&&top<1000:d.next,key='count',dir=-1,win=d.window||'',
 totals=d.totals,asOf=Date.parse(d.asOf||'')||Date.now(),features=d.features||{},tz=d.timezone||'UTC',loaded=!d.shell;
@@ -49,19 +52,20 @@ const dayKeys=n=>{const today=Date.parse(ymd(asOf)+'T00:00:00Z');
 return Array.from({length:n},(_,i)=>new Date(today-(n-1-i)*864e5).toISOString().slice(0,10))};
 const hits=r=>win?r.windowCount:r.count;
 const hour=k=>new Date(k+':00:00Z'),day=k=>new Date(k+'T00:00:00Z');
-const hm=t=>t.toLocaleTimeString([],{hour:"numeric",minute:"2-digit"});
+const hm=t=>t.toLocaleTimeString([],{hour:"numeric",minute:"2-digit"}),seen=s=>s?new Date(s).toLocaleString('sv-SE'):'';
 const md=(t,tz)=>t.toLocaleDateString([],{month:'short',day:'numeric',timeZone:tz});
-const axes={hourly:{n:48,step:36e5,len:13,when:k=>md(hour(k))+' '+hm(hour(k)),
-  tick:k=>{const t=hour(k);return t.getHours()%6?'':t.getHours()?hm(t):md(t)}},
- daily:{n:31,step:864e5,len:10,when:k=>md(day(k),'UTC'),tick:(k,i)=>(30-i)%7?'':md(day(k),'UTC')}};
+const axes={hourly:{n:48,step:36e5,len:13,when:k=>md(hour(k))+' '+hm(hour(k)),labels:8,
+  tick:(k,i,e)=>{const t=hour(k);return t.getHours()%(6*e)?'':t.getHours()?hm(t):md(t)}},
+ daily:{n:31,step:864e5,len:10,when:k=>md(day(k),'UTC'),labels:5,tick:(k,i,e)=>(30-i)%(7*e)?'':md(day(k),'UTC')}};
 function scale(m){if(m<=4)return 4;const p=10**Math.floor(Math.log10(m/4));for(const f of[1,2,5,10])if(4*f*p>=m)return 4*f*p}
 function sum(name){const t={};for(const r of rows)for(const[k,v]of Object.entries(r[name]||{}))t[k]=(t[k]||0)+v;return t}
 function chart(id,series,label){const a=axes[id],ks=id==='daily'?dayKeys(a.n):keys(a.n,a.step,a.len),vs=ks.map(k=>series[k]||0),m=scale(Math.max(...vs)),
-L=44,R=28,T=8,W=600,H=110,w=(W-L-R)/a.n,s=el('svg',{viewBox:`0 0 ${W} ${T+H+18}`,role:'img','aria-label':label});
+L=44,R=28,T=8,W=Math.max(280,$(id).clientWidth||600),H=110,w=(W-L-R)/a.n,e=(W-L-R)/a.labels<56?2:1,
+s=el('svg',{viewBox:`0 0 ${W} ${T+H+18}`,role:'img','aria-label':label});
 for(let i=0;i<=4;i++){const y=T+H-H*i/4,t=el('text',{x:L-6,y:y+3,'text-anchor':'end',class:'y'});t.textContent=fmt(m*i/4);
 s.append(el('line',{x1:L,x2:W-R,y1:y,y2:y}),t)}
 ks.forEach((k,i)=>{const h=H*vs[i]/m,r=el('rect',{x:L+i*w+.5,y:T+H-h,width:Math.max(1,w-1),height:h,'data-key':k,'data-value':vs[i]}),
-t=el('title',{}),x=a.tick(k,i);t.textContent=`${a.when(k)}: ${fmt(vs[i])}`;r.append(t);s.append(r);
+t=el('title',{}),x=a.tick(k,i,e);t.textContent=`${a.when(k)}: ${fmt(vs[i])}`;r.append(t);s.append(r);
 if(x){const e=el('text',{x:L+i*w+w/2,y:T+H+14,'text-anchor':'middle',class:'x'});
 e.textContent=x;s.append(e)}});
 $(id).replaceChildren(s)}
@@ -78,7 +82,7 @@ m.textContent=tag;c.append(' ',m)}
 const n=td(tr,fmt(hits(r)),'n'),b=document.createElement('span');b.className='bar';
 b.style.width=(100*hits(r)/max)+'%';n.prepend(b);td(tr,'').append(spark(r));
 td(tr,Object.entries(r.methods).map(([m,c])=>m+' '+c).join(' \u00b7 '));
-td(tr,(r.firstSeen||'').replace('T',' ').slice(0,19));td(tr,(r.lastSeen||'').replace('T',' ').slice(0,19));
+td(tr,seen(r.firstSeen));td(tr,seen(r.lastSeen));
 for(const f of['visitors','bots'])if(features[f])td(tr,fmt(r[f]||0));
 if(metered)td(tr,Object.entries(r.statuses||{}).map(([s,n])=>s+' '+fmt(n)).join(' \u00b7 '));return tr}));
 const all=rows.reduce((s,r)=>s+hits(r),0);$('hits').textContent=win?`Hits (${win})`:'Hits';
@@ -112,6 +116,8 @@ $('more').onclick=async()=>{const u=new URL(location.href);
 if(top){u.searchParams.set('top',Math.min(1000,top+100))}else{u.searchParams.set('cursor',next)}const p=await load(u);
 if(!p)return;if(top){take(p)}else{rows=rows.concat(p.routes);next=p.next}render()};
 setInterval(()=>{if(top&&!document.hidden)topView()},60000);
+$('yourzone').textContent=Intl.DateTimeFormat().resolvedOptions().timeZone;
+let sized=0;addEventListener('resize',()=>{clearTimeout(sized);sized=setTimeout(render,100)});
 render();if(d.shell)topView()})();"""
 
 
@@ -155,7 +161,7 @@ def page(first: dict[str, Any]) -> str:
         'browser, then reload this page.</p></div>'
         '<form id="keyform" hidden><p id="keymsg"></p><label>API key <input id="key" type="password" '
         'autocomplete="off"></label> <button>Show counts</button> (kept in this tab only)</form>'
-        '<div id="board"><div class="charts"><div class="chart"><h2>Hits per hour, last 48 hours (your local time)</h2>'
+        '<div id="board"><div class="charts"><div class="chart"><h2>Hits per hour, last 48 hours (your time: <span id="yourzone"></span>)</h2>'
         '<div id="hourly"></div></div><div class="chart"><h2>Hits per day, last 31 days (<span id="dayzone">UTC</span> days)</h2>'
         '<div id="daily"></div></div></div>'
         '<input id="filter" type="search" placeholder="Filter routes" aria-label="Filter routes">'
@@ -163,8 +169,8 @@ def page(first: dict[str, Any]) -> str:
         '<option value="24h">24 hours</option><option value="7d">7 days</option><option value="30d">30 days</option>'
         '</select></label>'
         '<div class="wrap"><table><thead><tr><th data-k="route">Route</th><th data-k="count" id="hits">Hits</th>'
-        '<th>Last 48 h</th><th data-k="methods">Methods</th><th data-k="firstSeen">First seen (UTC)</th>'
-        '<th data-k="lastSeen">Last seen (UTC)</th><th data-k="visitors" id="th-visitors" hidden>Visitors</th>'
+        '<th>Last 48 h</th><th data-k="methods">Methods</th><th data-k="firstSeen">First seen</th>'
+        '<th data-k="lastSeen">Last seen</th><th data-k="visitors" id="th-visitors" hidden>Visitors</th>'
         '<th data-k="bots" id="th-bots" hidden>Bots</th><th id="th-statuses" hidden>Statuses</th></tr></thead><tbody id="rows"></tbody></table></div>'
         '<button id="more" hidden>Load more</button></div>'
         f'<script id="data" type="application/json">{data}</script><script>{_SCRIPT}</script></body></html>'
