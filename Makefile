@@ -31,7 +31,7 @@ NPM      := $(shell command -v npm 2>/dev/null)
 DYNALITE := tests/dynalite/node_modules/.package-lock.json
 TEST_DEPS := $(STAMP) $(RT_STAMP) $(OLD_STAMP) $(if $(NPM),$(DYNALITE))
 
-.PHONY: venv dev test bench clean pulumi-cli
+.PHONY: venv dev test bench clean pulumi-cli template
 
 # Reinstall only when a requirements file changes (pulumi-aws alone takes minutes to install).
 $(STAMP): requirements.txt requirements-dev.txt requirements-lambda.txt
@@ -72,6 +72,11 @@ test: $(TEST_DEPS)
 # The last line printed is its path. Without it the engine tests skip, except in CI (.ci/run builds it).
 pulumi-cli:
 	@tests/engine/build-cli
+
+# A `pulumi new` template of the program alone (tools/template.py): `pulumi new dist/template --dir ../my-counter`.
+TEMPLATE_DIR ?= dist/template
+template:
+	@$(PYTHON) tools/template.py $(TEMPLATE_DIR)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

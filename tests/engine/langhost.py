@@ -4,8 +4,9 @@ The official host is a Go program the module proxy does not serve. This one answ
 `pulumi` package on PyPI ships (`pulumi.runtime.proto.language_pb2_grpc.LanguageRuntimeServicer`) with
 what the CLI asks of a Python program: plugin info, the handshake, the packages the program needs (read
 from the `pulumi-plugin.json` each installed provider SDK carries, as the real host does) and `Run`, which
-executes the program through the SDK's own `pulumi-language-python-exec` script. Left out: dependency
-installation (a program's venv is a link to the one `make venv` made), toolchains other than a virtualenv with pip, `pulumi
+executes the program through the SDK's own `pulumi-language-python-exec` script, and dependency
+installation as the real host's pip toolchain does it (`pulumi new`, `pulumi install`). Left out: toolchains
+other than a virtualenv with pip, `pulumi
 about`, `pulumi convert`/`package` code generation, debugging, and running plugins written in Python.
 """
 
@@ -18,6 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import grpc
 from google.protobuf import empty_pb2
 
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
@@ -89,13 +91,21 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         return language_pb2.GetRequiredPluginsResponse(plugins=plugins)
 
     async def InstallDependencies(self, request, context):
-        """Nothing is installed: a program without its virtualenv (one `pulumi new` just made) gets a link to
-        the venv this host runs on, which holds this repository's requirements."""
+        """What the real host's pip toolchain does (pulumi/pulumi sdk/python/toolchain/pip.go,
+        InstallDependencies): `python3 -m venv` (PULUMI_PYTHON_CMD if set), then in it `pip install --upgrade
+        pip setuptools wheel` and `pip install -r requirements.txt`, in the program's folder."""
         info = request.info if request.HasField("info") else None
         venv = venv_of(info, request.directory)
-        if not venv.exists():
-            venv.symlink_to(sys.prefix, target_is_directory=True)
-            yield language_pb2.InstallDependenciesResponse(stdout=f"linked {venv} to {sys.prefix}\n".encode())
+        steps = [[shutil.which(os.environ.get("PULUMI_PYTHON_CMD", "python3")) or "python3", "-m", "venv", str(venv)],
+                 [str(venv / "bin" / "python"), "-m", "pip", "install", "--upgrade", "pip", "setuptools", "wheel"],
+                 [str(venv / "bin" / "python"), "-m", "pip", "install", "-r", "requirements.txt"]]
+        for step in steps:
+            done = await asyncio.create_subprocess_exec(*step, cwd=request.directory, stdout=asyncio.subprocess.PIPE,
+                                                        stderr=asyncio.subprocess.PIPE)
+            out, err = await done.communicate()
+            yield language_pb2.InstallDependenciesResponse(stdout=out, stderr=err)
+            if done.returncode:
+                await context.abort(grpc.StatusCode.UNKNOWN, f"{' '.join(step)} failed ({done.returncode})")
 
     async def GetProgramDependencies(self, request, context):
         return language_pb2.GetProgramDependenciesResponse()

@@ -1,5 +1,5 @@
 """The real Pulumi CLI and engine run the program: what only the engine can show (config typing, URNs, diffs
-and replacements, `protect`, secrets in outputs, `destroy`, two stacks side by side, `pulumi new`).
+and replacements, `protect`, secrets in outputs, `destroy`, two stacks side by side; `pulumi new` in test_new.py).
 
 The CLI is the released v3 (on PATH) or the one `make pulumi-cli` builds from the Go module proxy; the Python
 language host and the `aws` and `random` providers are the stand-ins beside this file (tests/engine/pulumi).
@@ -204,25 +204,6 @@ def test_every_option_on_two_stacks_side_by_side_up_and_destroy(engine, project)
     for stack in ("side-a", "side-b"):
         engine.destroy(project, stack)
         assert engine.resources(project, stack) == []
-
-
-def test_pulumi_new_from_a_copy_of_the_repository_makes_a_project_that_previews(engine, tmp_path):
-    """`pulumi new <path or git URL>` copies the repository as a template and asks for Pulumi.yaml's
-    `template:` config (defaults taken with --yes); the new project previews as is."""
-    template = tmp_path / "template"
-    files = harness.tracked_files()
-    harness.copy_files(files, template)
-    target = tmp_path / "my-counter"
-    target.mkdir()
-    fresh = Engine(tmp_path / "backend")  # a backend with no route-counter project in it yet
-    fresh.run(target, "new", str(template), "--yes", "--stack", "dev", "--non-interactive")
-    project = harness.yaml_file(target / "Pulumi.yaml")
-    assert project["name"] == "route-counter" and "template" not in project
-    stack = harness.yaml_file(target / "Pulumi.dev.yaml")["config"]
-    assert stack["aws:region"] == "us-east-1" and stack["route-counter:countsAccess"] == "public"
-    preview = fresh.preview_json(target, "dev")
-    assert created_types(preview)["aws:lambda/function:Function"] == 2
-    assert not [d for d in preview.get("diagnostics", []) if d.get("severity") == "error"]
 
 
 SHOP_API = '''"""Another team's API stack: it owns the access log group and exports its name."""

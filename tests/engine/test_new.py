@@ -1,0 +1,52 @@
+"""`pulumi new` as a user runs it (docs/deploy.md): `make template` in a clone that has its `.venv`, then
+`pulumi new` on the template. The stand-in language host installs the new project's dependencies as the
+real one does (a fresh venv, `pip install -r requirements.txt`), so this also proves the template's
+requirements are complete. Its own file: the install takes half a minute, on the other test worker."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.engine import harness
+from tests.engine.harness import Engine, created_types
+
+pytestmark = pytest.mark.engine
+
+PROJECT = {".gitignore", "Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py", "requirements.txt",
+           "requirements-lambda.txt", "route_counter", "venv"}
+
+
+def test_pulumi_new_on_the_template_makes_a_lean_protected_project_that_installs_and_previews(tmp_path):
+    harness.find_cli()
+    clone = tmp_path / "clone"
+    harness.copy_files(harness.tracked_files(), clone)
+    (clone / ".venv" / "lib").mkdir(parents=True)  # what `make dev` leaves: a venv whose lib64 is a link,
+    (clone / ".venv" / "lib64").symlink_to("lib")  # which `pulumi new <the clone>` cannot copy
+    made = subprocess.run(["make", "-s", "template"], cwd=clone, capture_output=True,
+                          text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    template = clone / "dist" / "template"
+    assert f"pulumi new {template.relative_to(clone)}" in made.stdout
+
+    engine = Engine(tmp_path / "backend")
+    target = tmp_path / "my-counter"
+    engine.run(tmp_path, "new", str(template), "--yes", "--stack", "dev", "--non-interactive", "--dir", str(target))
+    assert {path.name for path in target.iterdir()} == PROJECT  # no tests, bench, docs, .ci or committed stack
+    venv = target / "venv"
+    assert not venv.is_symlink() and list(venv.glob("lib/python3*/site-packages/pulumi_aws/__init__.py"))
+    assert not list(venv.glob("lib/python3*/site-packages/route_counter"))  # the program is the project's own
+    project = harness.yaml_file(target / "Pulumi.yaml")
+    assert project["name"] == "my-counter" and "template" not in project
+    own = {key: spec for key, spec in project["config"].items() if ":" not in key}  # less `pulumi:tags`
+    assert own == harness.yaml_file(harness.ROOT / "Pulumi.yaml")["config"]  # every key, typed, with its default
+    stack = harness.yaml_file(target / "Pulumi.dev.yaml")["config"]
+    assert stack == {"aws:region": "us-east-1", "my-counter:countsAccess": "public"}  # protectData: its default
+
+    preview = engine.preview_json(target, "dev")
+    assert created_types(preview)["aws:lambda/function:Function"] == 2
+    assert not [d for d in preview.get("diagnostics", []) if d.get("severity") == "error"]
+    table = next(step["newState"] for step in preview["steps"]
+                 if step["urn"].endswith("::route-counter-table"))
+    assert table["protect"] is True and table["inputs"]["deletionProtectionEnabled"] is True
