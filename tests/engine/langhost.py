@@ -18,6 +18,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2
@@ -54,8 +55,39 @@ def venv_of(info: language_pb2.ProgramInfo | None, pwd: str) -> Path:
 def python_of(venv: Path) -> str:
     python = venv / "bin" / "python"
     if not python.exists():
-        raise RuntimeError(f"the virtualenv {venv} has no bin/python: run `make venv`")
+        raise RuntimeError(f"the 'virtualenv' option in Pulumi.yaml is set to {venv}, but it holds no bin/python: "
+                           "remove that folder and run again, and it is made (`pulumi install`)")
     return str(python)
+
+
+async def install(venv: Path, directory: str) -> list[tuple[bytes, bytes]]:
+    """What the real host's pip toolchain does (pulumi/pulumi sdk/python/toolchain/pip.go,
+    InstallDependencies): `python3 -m venv` (PULUMI_PYTHON_CMD if set), then in it `pip install --upgrade
+    pip setuptools wheel` and `pip install -r requirements.txt`, in the program's folder. Each step's output."""
+    python = str(venv / "bin" / "python")
+    steps = [[shutil.which(os.environ.get("PULUMI_PYTHON_CMD", "python3")) or "python3", "-m", "venv", str(venv)],
+             [python, "-m", "pip", "install", "--upgrade", "pip", "setuptools", "wheel"],
+             [python, "-m", "pip", "install", "-r", "requirements.txt"]]
+    outputs = []
+    for step in steps:
+        done = await asyncio.create_subprocess_exec(*step, cwd=directory, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.PIPE)
+        outputs.append(await done.communicate())
+        if done.returncode:
+            raise RuntimeError(f"{' '.join(step)} failed ({done.returncode}): {outputs[-1][1].decode()[-2000:]}")
+    return outputs
+
+
+async def ensure_venv(venv: Path, directory: str, context: Any) -> None:
+    """The real toolchain's EnsureVenv (pip.go), which `preview` and `up` reach through the required plugins
+    (pulumi/pulumi#16317): a virtualenv that is missing or an empty folder is made and filled first."""
+    if (venv / "bin" / "python").exists() or (venv.is_dir() and any(venv.iterdir())):
+        return
+    print(f"creating virtual environment {venv} and installing requirements.txt ...", file=sys.stderr, flush=True)
+    try:
+        await install(venv, directory)
+    except RuntimeError as exc:  # the CLI shows the reason, not this host's traceback
+        await context.abort(grpc.StatusCode.UNKNOWN, str(exc))
 
 
 def provider_packages(venv: Path) -> list[plugin_pb2.PackageDependency]:
@@ -81,31 +113,26 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         return plugin_pb2.PluginInfo(version=VERSION)
 
     async def GetRequiredPackages(self, request, context):
-        packages = provider_packages(venv_of(request.info, request.info.program_directory))
-        return language_pb2.GetRequiredPackagesResponse(packages=packages)
+        venv = venv_of(request.info, request.info.program_directory)
+        await ensure_venv(venv, request.info.root_directory or request.info.program_directory, context)
+        return language_pb2.GetRequiredPackagesResponse(packages=provider_packages(venv))
 
     async def GetRequiredPlugins(self, request, context):
         venv = venv_of(request.info, request.pwd or request.info.program_directory)
+        await ensure_venv(venv, request.info.root_directory or request.pwd or request.info.program_directory, context)
         plugins = [plugin_pb2.PluginDependency(name=p.name, kind=p.kind, version=p.version, server=p.server)
                    for p in provider_packages(venv)]
         return language_pb2.GetRequiredPluginsResponse(plugins=plugins)
 
     async def InstallDependencies(self, request, context):
-        """What the real host's pip toolchain does (pulumi/pulumi sdk/python/toolchain/pip.go,
-        InstallDependencies): `python3 -m venv` (PULUMI_PYTHON_CMD if set), then in it `pip install --upgrade
-        pip setuptools wheel` and `pip install -r requirements.txt`, in the program's folder."""
+        """`pulumi new` and `pulumi install`: see install()."""
         info = request.info if request.HasField("info") else None
-        venv = venv_of(info, request.directory)
-        steps = [[shutil.which(os.environ.get("PULUMI_PYTHON_CMD", "python3")) or "python3", "-m", "venv", str(venv)],
-                 [str(venv / "bin" / "python"), "-m", "pip", "install", "--upgrade", "pip", "setuptools", "wheel"],
-                 [str(venv / "bin" / "python"), "-m", "pip", "install", "-r", "requirements.txt"]]
-        for step in steps:
-            done = await asyncio.create_subprocess_exec(*step, cwd=request.directory, stdout=asyncio.subprocess.PIPE,
-                                                        stderr=asyncio.subprocess.PIPE)
-            out, err = await done.communicate()
+        try:
+            outputs = await install(venv_of(info, request.directory), request.directory)
+        except RuntimeError as exc:
+            await context.abort(grpc.StatusCode.UNKNOWN, str(exc))
+        for out, err in outputs:
             yield language_pb2.InstallDependenciesResponse(stdout=out, stderr=err)
-            if done.returncode:
-                await context.abort(grpc.StatusCode.UNKNOWN, f"{' '.join(step)} failed ({done.returncode})")
 
     async def GetProgramDependencies(self, request, context):
         return language_pb2.GetProgramDependenciesResponse()

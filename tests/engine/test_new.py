@@ -5,7 +5,9 @@ requirements are complete. Its own file: the install takes half a minute, on the
 
 from __future__ import annotations
 
+import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +52,33 @@ def test_pulumi_new_on_the_template_makes_a_lean_protected_project_that_installs
     table = next(step["newState"] for step in preview["steps"]
                  if step["urn"].endswith("::route-counter-table"))
     assert table["protect"] is True and table["inputs"]["deletionProtectionEnabled"] is True
+
+
+def test_the_wrapper_gives_each_clone_its_own_stacks_a_dev_stack_and_no_host_warning(tmp_path):
+    """README's `tests/engine/pulumi preview` in two fresh clones: no stack to make first, no warning about
+    the language host, and neither clone sees the other's stacks."""
+    cli = Path(harness.find_cli())
+    (tmp_path / "cache").mkdir()
+    if cli.parent.parent.name.startswith("pulumi-v"):  # the CLI make pulumi-cli built, in this cache too
+        (tmp_path / "cache" / cli.parent.parent.name).symlink_to(cli.parent.parent)
+    env = {key: value for key, value in harness.Engine(tmp_path / "unused").env.items()
+           if key not in ("PULUMI_HOME", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "STANDIN_CLOUD",
+                          "AWS_REGION")}
+    env["ROUTE_COUNTER_CACHE"] = str(tmp_path / "cache")
+    clones = [tmp_path / name for name in ("one", "two")]
+    for clone in clones:
+        harness.copy_files(harness.tracked_files() + ["tests/engine/pulumi", "tests/engine/build-cli",
+                                                     "tests/engine/langhost.py", "tests/engine/provider.py",
+                                                     "tests/engine/serving.py", "tests/engine/__init__.py",
+                                                     "tests/__init__.py", "tests/aws_shapes.py"], clone)
+        (clone / ".venv").symlink_to(harness.ROOT / ".venv")
+        done = subprocess.run([str(clone / "tests/engine/pulumi"), "preview", "--non-interactive"], cwd=clone,
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert "warning" not in (done.stdout + done.stderr).lower(), done.stdout + done.stderr
+        assert "using 'dev'" in done.stderr and "+ 25 to create" in done.stdout
+    homes = sorted(path.name for path in (tmp_path / "cache" / "engine").iterdir())
+    assert len(homes) == 2  # one home, backend and fake account per clone
+    listed = subprocess.run([str(clones[0] / "tests/engine/pulumi"), "stack", "ls", "--json"], cwd=clones[0],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert [stack["name"] for stack in json.loads(listed.stdout)] == ["dev"]
