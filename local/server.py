@@ -141,9 +141,12 @@ class Backend:
     def _download_objects(self) -> dict[str, tuple[bytes, str]]:
         """The configured downloads' bytes and content types, by object key, read from their local files."""
         from route_counter.handler.rules.settings import Settings
-        from route_counter.infra.downloads import content_type
 
         links = Settings.from_env(self.config.environment).links
+        if not links.downloads:
+            return {}
+        from route_counter.infra.downloads import content_type  # loads Pulumi: only for a stack with downloads
+
         return {d.key: (Path(d.source).read_bytes(), content_type(d.source)) for d in links.downloads.values()}
 
     def _serve_store(self) -> str:

@@ -344,6 +344,7 @@ def test_the_hourly_chart_and_first_and_last_seen_show_one_time_zone_the_viewer_
 
 
 def test_with_visitors_and_bots_counted_their_columns_appear(browser):
+    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     with LocalApi("--quiet", "--unique-visitors", "--count-bots") as api:
@@ -353,6 +354,7 @@ def test_with_visitors_and_bots_counted_their_columns_appear(browser):
         WebDriverWait(browser, 10).until(lambda d: len(rows(d)) == 1)
         state = page_state(browser)
         assert state["heads"][-2:] == ["Visitors", "Bots"] and rows(browser)[0][-2:] == ["1", "1"]
+        assert browser.find_element(By.ID, "totals").text == "1 route, 1 hit"  # the bot's hit is apart
 
 
 def test_an_empty_table_says_how_to_make_the_first_hit(browser, tmp_path):

@@ -83,3 +83,12 @@ def test_the_readme_and_the_cli_page_name_every_cli_command():
     page = (ROOT / "docs" / "admin-cli.md").read_text()
     assert [c for c in commands if f"`{c}`" not in row] == [] and "`--abandon`" in row
     assert [c for c in commands if f"python -m counts {c} " not in page] == []
+
+
+def test_every_opt_in_cost_is_written_as_what_it_adds():
+    """An opt-in row of the cost table adds to (or takes from) the total: its figures carry their sign."""
+    section = README.split("## Cost per million", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split(" | ") for line in section.splitlines() if line.startswith("| opt-in:")]
+    assert len(rows) >= 5
+    for cells in rows:
+        assert all(cell.strip(" |").startswith(("+$", "-$")) for cell in cells[-2:]), cells[0]

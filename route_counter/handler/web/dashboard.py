@@ -39,7 +39,7 @@ _SCRIPT = r"""(()=>{const $=i=>document.getElementById(i),d=JSON.parse($('data')
 let rows=d.routes,top=d.top||0,next=top?rows.length>=top&&top<1000:d.next,key='count',dir=-1,win=d.window||'',
 totals=d.totals,asOf=Date.parse(d.asOf||'')||Date.now(),features=d.features||{},tz=d.timezone||'UTC',loaded=!d.shell;
 $('window').value=win;
-const fmt=n=>n.toLocaleString('en-US');
+const fmt=n=>n.toLocaleString('en-US'),many=(k,w)=>`${fmt(k)} ${w}${k===1?'':'s'}`;
 const td=(tr,t,c)=>{const e=document.createElement('td');e.textContent=t;if(c)e.className=c;tr.append(e);return e};
 const esc=t=>t.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu,c=>'\\u{'+c.codePointAt(0).toString(16).toUpperCase()+'}');
 const pct=c=>{try{return encodeURIComponent(c)}catch(e){return '\\u{'+c.codePointAt(0).toString(16).toUpperCase()+'}'}};
@@ -86,7 +86,7 @@ td(tr,seen(r.firstSeen));td(tr,seen(r.lastSeen));
 for(const f of['visitors','bots'])if(features[f])td(tr,fmt(r[f]||0));
 if(metered)td(tr,Object.entries(r.statuses||{}).map(([s,n])=>s+' '+fmt(n)).join(' \u00b7 '));return tr}));
 const all=rows.reduce((s,r)=>s+hits(r),0);$('hits').textContent=win?`Hits (${win})`:'Hits';
-$('totals').textContent=`${rows.length} routes, ${fmt(all)} hits`+(win?` in the last ${win}`:'')+
+$('totals').textContent=`${many(rows.length,'route')}, ${many(all,'hit')}`+(win?` in the last ${win}`:'')+
 (next?' loaded so far':'')+(q?` (${shown.length} shown)`:'');$('more').hidden=!next;
 $('asof').textContent=loaded?`Data as of ${new Date(asOf).toLocaleTimeString()}`+(top?', refreshed every minute':''):'';
 const none=loaded&&!rows.length&&!win;$('empty').hidden=!none;$('board').hidden=none;
