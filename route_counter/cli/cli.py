@@ -1,9 +1,4 @@
-"""The admin CLI: see and manage the counts from a terminal. The only place that sets, resets, deletes or
-imports: nothing reachable over HTTP writes anything but hits.
-
-Works against the deployed table (``--table``, else ``pulumi stack output table_name``; the normal AWS
-credential chain) or any DynamoDB endpoint, including the local API (``--endpoint http://127.0.0.1:8080``).
-"""
+"""The admin CLI: its commands, and the parser whose `--help` (DESCRIPTION) says what it is for."""
 
 from __future__ import annotations
 
@@ -22,8 +17,8 @@ from typing import Any, Callable, Iterator, NoReturn, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from route_counter.cli import ingest, metering
-from route_counter.cli.context import (LOCAL_CONFIG_TARGET, count_of, LOCAL_TABLE, LOCAL_TOKEN_HEADER, NOT_FOUND, CliError, Context,
-                                      StoreFailed, is_loopback, read_local_token, spreadsheet_safe,
+from route_counter.cli.context import (LOCAL_CONFIG_TARGET, LOCAL_TABLE, LOCAL_TOKEN_HEADER, NOT_FOUND, CliError, Context,
+                                      StoreFailed, count_of, is_loopback, read_local_token, spreadsheet_safe,
                                       stack_output)
 from route_counter.handler import clock
 from route_counter.handler.rules import buckets, schema

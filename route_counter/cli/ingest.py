@@ -23,7 +23,7 @@ import sys
 from collections import Counter
 from typing import Any, NamedTuple, TextIO
 
-from route_counter.cli.context import CliError, Context, count_of, StoreFailed, resolve_meter_table
+from route_counter.cli.context import CliError, Context, StoreFailed, count_of, resolve_meter_table
 from route_counter.cli.metering import iso_time, meter_settings
 from route_counter.handler import clock
 from route_counter.handler.meter import meter
