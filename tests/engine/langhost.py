@@ -5,9 +5,9 @@ The official host is a Go program the module proxy does not serve. This one answ
 what the CLI asks of a Python program: plugin info, the handshake, the packages the program needs (read
 from the `pulumi-plugin.json` each installed provider SDK carries, as the real host does) and `Run`, which
 executes the program through the SDK's own `pulumi-language-python-exec` script, and dependency
-installation as the real host's pip toolchain does it (`pulumi new`, `pulumi install`). Left out: toolchains
-other than a virtualenv with pip, `pulumi
-about`, `pulumi convert`/`package` code generation, debugging, and running plugins written in Python.
+installation as the real host's pip toolchain does it (`pulumi new`, `pulumi install`, a missing venv at
+`preview`). Left out: toolchains other than a virtualenv with pip, `pulumi about`, `pulumi
+convert`/`package` code generation, debugging, and running plugins written in Python.
 """
 
 from __future__ import annotations
