@@ -82,3 +82,22 @@ def test_the_wrapper_gives_each_clone_its_own_stacks_a_dev_stack_and_no_host_war
     listed = subprocess.run([str(clones[0] / "tests/engine/pulumi"), "stack", "ls", "--json"], cwd=clones[0],
                             env=env, capture_output=True, text=True, timeout=120)
     assert [stack["name"] for stack in json.loads(listed.stdout)] == ["dev"]
+
+
+def test_preview_makes_a_missing_venv_first_as_the_real_host_does(tmp_path):
+    """docs/development.md's one command for the example (`../../tests/engine/pulumi preview`): a program
+    whose venv is missing gets it made and filled from its requirements.txt before it runs."""
+    harness.find_cli()
+    project = tmp_path / "tiny"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: tiny\nruntime:\n  name: python\n  options:\n"
+                                         "    toolchain: pip\n    virtualenv: venv\n")
+    pin = next(line for line in (harness.ROOT / "requirements.txt").read_text().splitlines()
+               if line.startswith("pulumi=="))
+    (project / "requirements.txt").write_text(pin + "\n")
+    (project / "__main__.py").write_text("import pulumi\n\npulumi.export('answer', 42)\n")
+    engine = Engine(tmp_path / "backend")
+    engine.new_stack(project, "dev")
+    preview = engine.preview_json(project, "dev")
+    assert not [d for d in preview.get("diagnostics", []) if d.get("severity") == "error"]
+    assert list((project / "venv").glob("lib/python3*/site-packages/pulumi/__init__.py"))
