@@ -55,17 +55,17 @@ const hour=k=>new Date(k+':00:00Z'),day=k=>new Date(k+'T00:00:00Z');
 const hm=t=>t.toLocaleTimeString([],{hour:"numeric",minute:"2-digit"}),seen=s=>s?new Date(s).toLocaleString('sv-SE'):'';
 const md=(t,tz)=>t.toLocaleDateString([],{month:'short',day:'numeric',timeZone:tz});
 const axes={hourly:{n:48,step:36e5,len:13,when:k=>md(hour(k))+' '+hm(hour(k)),labels:8,
-  tick:(k,i,e)=>{const t=hour(k);return t.getHours()%(6*e)?'':t.getHours()?hm(t):md(t)}},
- daily:{n:31,step:864e5,len:10,when:k=>md(day(k),'UTC'),labels:5,tick:(k,i,e)=>(30-i)%(7*e)?'':md(day(k),'UTC')}};
+  tick:(k,i,thin)=>{const t=hour(k);return t.getHours()%(6*thin)?'':t.getHours()?hm(t):md(t)}},
+ daily:{n:31,step:864e5,len:10,when:k=>md(day(k),'UTC'),labels:5,tick:(k,i,thin)=>(30-i)%(7*thin)?'':md(day(k),'UTC')}};
 function scale(m){if(m<=4)return 4;const p=10**Math.floor(Math.log10(m/4));for(const f of[1,2,5,10])if(4*f*p>=m)return 4*f*p}
 function sum(name){const t={};for(const r of rows)for(const[k,v]of Object.entries(r[name]||{}))t[k]=(t[k]||0)+v;return t}
 function chart(id,series,label){const a=axes[id],ks=id==='daily'?dayKeys(a.n):keys(a.n,a.step,a.len),vs=ks.map(k=>series[k]||0),m=scale(Math.max(...vs)),
-L=44,R=28,T=8,W=Math.max(280,$(id).clientWidth||600),H=110,w=(W-L-R)/a.n,e=(W-L-R)/a.labels<56?2:1,
+L=44,R=28,T=8,W=Math.max(280,$(id).clientWidth||600),H=110,w=(W-L-R)/a.n,thin=(W-L-R)/a.labels<56?2:1,
 s=el('svg',{viewBox:`0 0 ${W} ${T+H+18}`,role:'img','aria-label':label});
 for(let i=0;i<=4;i++){const y=T+H-H*i/4,t=el('text',{x:L-6,y:y+3,'text-anchor':'end',class:'y'});t.textContent=fmt(m*i/4);
 s.append(el('line',{x1:L,x2:W-R,y1:y,y2:y}),t)}
 ks.forEach((k,i)=>{const h=H*vs[i]/m,r=el('rect',{x:L+i*w+.5,y:T+H-h,width:Math.max(1,w-1),height:h,'data-key':k,'data-value':vs[i]}),
-t=el('title',{}),x=a.tick(k,i,e);t.textContent=`${a.when(k)}: ${fmt(vs[i])}`;r.append(t);s.append(r);
+t=el('title',{}),x=a.tick(k,i,thin);t.textContent=`${a.when(k)}: ${fmt(vs[i])}`;r.append(t);s.append(r);
 if(x){const e=el('text',{x:L+i*w+w/2,y:T+H+14,'text-anchor':'middle',class:'x'});
 e.textContent=x;s.append(e)}});
 $(id).replaceChildren(s)}
