@@ -60,12 +60,19 @@ dev: $(STAMP)
 $(DYNALITE): tests/dynalite/package.json tests/dynalite/package-lock.json
 	cd tests/dynalite && npm ci --no-audit --no-fund --loglevel=error
 
+# The two other venvs' runs go on beside the main one (each in one process: together they fill the cores
+# the main run leaves idle) and print when it is done; any of the three failing fails the target.
 test: $(TEST_DEPS)
-	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
-	@echo "== again on the Lambda runtime's oldest botocore: $$($(RT_VENV)/bin/python -c 'import botocore; print(botocore.__version__)')"
-	$(RT_VENV)/bin/python -m pytest -p no:cacheprovider $(XDIST) $(RT_TESTS)
-	@echo "== again on the oldest Pulumi SDKs supported: $$($(OLD_VENV)/bin/python -c 'from importlib.metadata import version as v; print(*(p + " " + v(p) for p in ("pulumi", "pulumi-aws", "pulumi-random")), sep=", ")')"
-	$(OLD_VENV)/bin/python -m pytest -p no:cacheprovider $(XDIST) $(OLD_TESTS)
+	@out="$$(mktemp -d)"; trap 'kill $$rt $$old 2>/dev/null; rm -rf "$$out"' EXIT; \
+	$(RT_VENV)/bin/python -m pytest -p no:cacheprovider -p no:xdist $(RT_TESTS) >"$$out/rt" 2>&1 & rt=$$!; \
+	$(OLD_VENV)/bin/python -m pytest -p no:cacheprovider -p no:xdist $(OLD_TESTS) >"$$out/old" 2>&1 & old=$$!; \
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS); main=$$?; \
+	wait $$rt; rt_status=$$?; wait $$old; old_status=$$?; \
+	echo "== again on the Lambda runtime's oldest botocore: $$($(RT_VENV)/bin/python -c 'import botocore; print(botocore.__version__)')"; \
+	cat "$$out/rt"; \
+	echo "== again on the oldest Pulumi SDKs supported: $$($(OLD_VENV)/bin/python -c 'from importlib.metadata import version as v; print(*(p + " " + v(p) for p in ("pulumi", "pulumi-aws", "pulumi-random")), sep=", ")')"; \
+	cat "$$out/old"; \
+	test $$main -eq 0 && test $$rt_status -eq 0 && test $$old_status -eq 0
 
 # The real Pulumi CLI for the engine tests (pytest -m engine): `pulumi` on PATH, else built once from the Go
 # module proxy into ~/.cache/route-counter (about 6 minutes and 3.4 GB of Go caches cold, seconds after).

@@ -255,6 +255,7 @@ def test_client_falls_back_to_the_default_loader_when_the_shortcut_breaks(table,
         raise AttributeError("botocore changed")
 
     monkeypatch.setattr(dynamo._DynamoDBOnlyLoader, "list_available_services", broken)
+    monkeypatch.setattr(dynamo, "_LOADER", dynamo._DynamoDBOnlyLoader())  # a cold start's: nothing cached yet
     client = dynamo.create_client(retries=False)
     event, _ = build_event("GET", "/fallback")
     response = counter.handle(event, None, Settings.from_env(os.environ), lambda: client)

@@ -13,8 +13,8 @@ from tests.localapi import LocalApi
 
 pytestmark = pytest.mark.e2e
 
-# Each hit is one full update on the embedded moto store (~7 ms serialised): 4,000 here, 10,000 in CI.
-CLIENTS, HITS = 16, 10_000 if CI else 4_000
+# Each hit is one full update on the embedded moto store (~7 ms serialised): 2,000 here, 10,000 in CI.
+CLIENTS, HITS = 16, 10_000 if CI else 2_000
 # Ten routes; the first is hot and takes half the traffic.
 ROUTES = ["/load/hot"] * 9 + [f"/load/r{i}" for i in range(9)]
 
