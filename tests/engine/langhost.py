@@ -6,8 +6,9 @@ what the CLI asks of a Python program: plugin info, the handshake, the packages 
 from the `pulumi-plugin.json` each installed provider SDK carries, as the real host does) and `Run`, which
 executes the program through the SDK's own `pulumi-language-python-exec` script, and dependency
 installation as the real host's pip toolchain does it (`pulumi new`, `pulumi install`, a missing venv at
-`preview`). Left out: toolchains other than a virtualenv with pip, `pulumi about`, `pulumi
-convert`/`package` code generation, debugging, and running plugins written in Python.
+`preview`), and `RunPlugin`, which runs a plugin written in Python from its folder (route-counter's own
+package, provider/PulumiPlugin.yaml). Left out: toolchains other than a virtualenv with pip, `pulumi about`,
+`pulumi convert`/`package` code generation, debugging, and plugins run as a buildable package.
 """
 
 from __future__ import annotations
@@ -133,6 +134,51 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             await context.abort(grpc.StatusCode.UNKNOWN, str(exc))
         for out, err in outputs:
             yield language_pb2.InstallDependenciesResponse(stdout=out, stderr=err)
+
+    async def RunPlugin(self, request, context):
+        """The real host's RunPlugin (sdk/python/cmd/pulumi-language-python/main.go): a plugin folder with a
+        `__main__.py` runs as `python FOLDER ARGS...` in the folder's virtualenv (its PulumiPlugin.yaml's
+        `virtualenv`, default `venv`), in `pwd`, with `env` added. Its stdout and stderr stream back as they
+        come (the CLI reads the port from stdout); a non-zero exit code ends the stream, a clean exit ends it
+        empty. The CLI stops the plugin by cancelling the call: the process is ended then."""
+        info = request.info if request.HasField("info") else None
+        folder = (info.program_directory or info.root_directory) if info else request.pwd
+        root = (info.root_directory or folder) if info else folder
+        if not (Path(root) / "__main__.py").is_file():
+            await context.abort(grpc.StatusCode.UNKNOWN, "plugin is not runnable: this stand-in runs a plugin "
+                                                         "folder with a __main__.py only")
+        try:
+            python = python_of(venv_of(info, root))
+        except RuntimeError as exc:
+            await context.abort(grpc.StatusCode.UNKNOWN, str(exc))
+        env = {**os.environ, **dict(entry.split("=", 1) for entry in request.env if "=" in entry)}
+        proc = await asyncio.create_subprocess_exec(python, folder, *request.args, cwd=request.pwd or folder, env=env,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        chunks: asyncio.Queue[language_pb2.RunPluginResponse | None] = asyncio.Queue()
+
+        async def pump(stream: asyncio.StreamReader, field: str) -> None:
+            while chunk := await stream.read(65536):
+                await chunks.put(language_pb2.RunPluginResponse(**{field: chunk}))
+            await chunks.put(None)
+
+        pumps = [asyncio.ensure_future(pump(proc.stdout, "stdout")), asyncio.ensure_future(pump(proc.stderr, "stderr"))]
+        try:
+            streams = len(pumps)
+            while streams:
+                chunk = await chunks.get()
+                if chunk is None:
+                    streams -= 1
+                else:
+                    yield chunk
+            code = await proc.wait()
+            if code:
+                yield language_pb2.RunPluginResponse(exitcode=code)
+        finally:
+            if proc.returncode is None:  # the CLI is done with the plugin
+                proc.terminate()
+                await proc.wait()
+            for task in pumps:
+                task.cancel()
 
     async def GetProgramDependencies(self, request, context):
         return language_pb2.GetProgramDependenciesResponse()

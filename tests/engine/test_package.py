@@ -1,0 +1,124 @@
+"""route-counter as a Pulumi package (provider/, docs/component.md): its schema as the real CLI gets it from
+the plugin. `pulumi package get-schema ./provider` installs the plugin's venv as the real pip toolchain does
+(the checkout's requirements, then route-counter itself from the folder above) and runs the plugin through
+the language host's RunPlugin; the schema comes from the SDK's component host."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from route_counter.infra import component, meter_component
+from route_counter.infra.args import snake
+from tests.engine import harness
+from tests.engine.harness import Engine
+
+pytestmark = pytest.mark.engine
+
+DOCS = harness.ROOT / "docs" / "component.md"
+TOKENS = {"RouteCounter": "route-counter:index:RouteCounter", "ApiMeter": "route-counter:index:ApiMeter"}
+JSON_TYPES = {"string": "string", "integer": "integer", "boolean": "boolean"}
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory) -> Path:
+    """A clone of the repository as a user has it (git's files), where `pulumi package add ./provider` runs."""
+    harness.find_cli()
+    root = tmp_path_factory.mktemp("package") / "route-counter"
+    harness.copy_files(harness.tracked_files(), root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory) -> Engine:
+    return Engine(tmp_path_factory.mktemp("package-engine"))
+
+
+@pytest.fixture(scope="module")
+def schema(engine, clone) -> dict[str, Any]:
+    found: dict[str, Any] = engine.run(clone, "package", "get-schema", "./provider").json()
+    return found
+
+
+def test_there_is_exactly_one_plugin_and_the_docs_name_its_folder():
+    listed = subprocess.run(["git", "ls-files"], cwd=harness.ROOT, capture_output=True, text=True, check=True).stdout
+    plugins = [name for name in listed.splitlines() if Path(name).name == "PulumiPlugin.yaml"]
+    assert plugins == ["provider/PulumiPlugin.yaml"]
+    assert "`provider/` is a Pulumi package" in DOCS.read_text()
+
+
+def test_the_schema_has_both_components_every_config_key_and_the_outputs(schema):
+    config = harness.yaml_file(harness.ROOT / "Pulumi.yaml")["config"]
+    pyproject = (harness.ROOT / "pyproject.toml").read_text()
+    assert schema["name"] == "route-counter"
+    assert schema["version"] == pyproject.split('\nversion = "', 1)[1].split('"', 1)[0]  # the package's version
+    assert set(schema["resources"]) == set(TOKENS.values())
+    counter = schema["resources"][TOKENS["RouteCounter"]]
+    assert counter["isComponent"] is True
+    # Every config key, camelCase as in Pulumi.yaml, typed, plain, with its default and description.
+    assert counter["inputProperties"] == {
+        key: {"type": JSON_TYPES[spec["type"]], "plain": True, "default": spec["default"],
+              "description": spec["description"]} for key, spec in config.items()}
+    assert not counter.get("requiredInputs")
+    outputs = counter["properties"]
+    assert set(outputs) == {camel(name) for name in component.OUTPUTS}
+    assert {"url", "countsUrl", "tableName", "countsApiKey"} <= set(outputs)
+    assert [name for name, prop in outputs.items() if prop.get("secret")] == ["countsApiKey"]
+    assert outputs["meterAccessLogFormat"]["additionalProperties"] == {"type": "string"}
+
+    meter = schema["resources"][TOKENS["ApiMeter"]]
+    assert meter["requiredInputs"] == ["sources"]
+    assert meter["inputProperties"]["sources"]["items"]["type"] == "string"
+    shared = {key for key in config if snake(key) in meter_component._SHARED}
+    assert set(meter["inputProperties"]) == shared | {"sources"}
+    assert set(meter["properties"]) == {camel(name) for name in meter_component.OUTPUT_DOCS} | {
+        "logGroupArns", "accessLogFormats"}
+    # Nothing of another package's: a YAML program needs no other schema to use these two.
+    assert "$ref" not in str(schema["resources"])
+
+
+def test_the_docs_reference_tables_match_the_schema(schema):
+    """docs/component.md's argument and output tables (Python names) are the schema's properties."""
+    text = DOCS.read_text()
+    counter = schema["resources"][TOKENS["RouteCounter"]]
+    args_table = text.split("### `RouteCounterArgs`", 1)[1].split("###", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| (\w+) \| `([^`]*)` \|", args_table, re.M)
+    py_types = {"str": "string", "int": "integer", "bool": "boolean"}
+    assert {camel(name): (py_types[kind], default) for name, kind, default in rows} == {
+        key: (prop["type"], repr(prop["default"]).replace("false", "False").replace("true", "True"))
+        for key, prop in counter["inputProperties"].items()}
+    outputs_table = text.split("### `RouteCounter` outputs", 1)[1].split("###", 1)[0]
+    assert {camel(name) for name in re.findall(r"^\| `(\w+)` \|", outputs_table, re.M)} == set(counter["properties"])
+    meter = schema["resources"][TOKENS["ApiMeter"]]
+    meter_table = text.split("### `ApiMeter` outputs", 1)[1].split("<!--", 1)[0]
+    shown = {camel(name) for name in re.findall(r"^\| `(\w+)` \|", meter_table, re.M)}
+    assert shown == set(meter["properties"]) - {"logGroupArns", "accessLogFormats"}  # the package's two: prose
+    assert "`logGroupArns`" in text and "`accessLogFormats`" in text
+
+
+def test_the_other_languages_examples_use_only_what_the_schema_has(schema):
+    """The YAML, TypeScript, Go and C# examples (not run here but YAML) name real properties and outputs."""
+    counter = schema["resources"][TOKENS["RouteCounter"]]
+    inputs, outputs = set(counter["inputProperties"]), set(counter["properties"])
+    section = DOCS.read_text().split("## From any Pulumi language: the package", 1)[1].split("## Reference", 1)[0]
+    blocks = dict(re.findall(r"```(\w+)\n(.*?)```", section, re.S))
+    assert set(blocks) == {"yaml", "typescript", "go", "csharp"}
+    yaml_example = harness.yaml.safe_load(blocks["yaml"])
+    assert yaml_example["resources"]["hits"]["type"] == "route-counter:RouteCounter"
+    assert set(yaml_example["resources"]["hits"]["properties"]) <= inputs
+    assert re.fullmatch(r"\$\{hits\.(\w+)\}", yaml_example["outputs"]["url"])[1] in outputs
+    typescript = re.search(r"\{ (.*) \}\);", blocks["typescript"])[1]
+    assert {pair.split(":")[0].strip() for pair in typescript.split(",")} <= inputs
+    for language in ("go", "csharp"):  # PascalCase fields, a lower-case first letter in the schema
+        fields = re.findall(r"^\s+(\w+)\s*[:=]", blocks[language], re.M)
+        assert fields and {name[0].lower() + name[1:] for name in fields} <= inputs, language
+        assert {name[0].lower() + name[1:] for name in re.findall(r"hits\.(\w+)", blocks[language])} <= outputs
