@@ -23,7 +23,9 @@ def test_a_second_build_waits_for_the_first_and_takes_its_cli(tmp_path):
         ["flock", str(folder / ".build-lock"), "sh", "-c",
          f"echo held; while [ ! -s {tmp_path}/second.err ]; do sleep 0.05; done; "
          f"printf '{fake}' > {folder}/bin/pulumi; chmod +x {folder}/bin/pulumi; "
-         f"touch {folder}/bin/pulumi-language-python-exec"], stdout=subprocess.PIPE, text=True)
+         f"touch {folder}/bin/pulumi-language-python-exec; "
+         f"printf '#!/bin/sh\\n' > {folder}/bin/pulumi-language-yaml; chmod +x {folder}/bin/pulumi-language-yaml"],
+        stdout=subprocess.PIPE, text=True)
     assert first.stdout is not None and first.stdout.readline() == "held\n"  # it holds the lock now
     env = {**os.environ, "ROUTE_COUNTER_CACHE": str(tmp_path), "PULUMI_CLI_BUILD": "1", "PATH": "/usr/bin:/bin"}
     with open(tmp_path / "second.err", "w") as err:

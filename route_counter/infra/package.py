@@ -12,12 +12,16 @@ Descriptions, defaults and which outputs are secret are added to the inferred sc
 # No `from __future__ import annotations`: the component host reads these annotations as types, not strings.
 
 import json
+import re
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional, Required, TypedDict
 
 import pulumi
+from pulumi.errors import InputPropertyError
+from pulumi.output import Inputs
 from pulumi.provider.experimental.component import ComponentProvider
+from pulumi.provider.provider import ConstructResult
 
 from route_counter.handler.rules import accesslog
 from route_counter.infra import component, meter_component
@@ -136,12 +140,42 @@ def _described(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _plain(inputs: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any]:
+    """The engine's numbers are floats: an integer key's whole number becomes an int (512.0 -> 512); any
+    other value is left for the settings parse to refuse."""
+    return {key: int(value) if keys.get(key, {}).get("type") == "integer" and isinstance(value, float)
+            and value.is_integer() else value for key, value in inputs.items()}
+
+
+def _problem(keys: dict[str, Any], inputs: dict[str, Any]) -> tuple[str, str] | None:
+    """(the property, the one-line reason) if the inputs are settings the ready-made program would refuse."""
+    try:
+        stack.parse({key: inputs.get(key) for key in keys})
+    except stack.SettingsError as exc:
+        message = str(exc)
+        named = [key for key in keys if re.search(rf"\b{key}\b", message)]
+        first = min(named, key=message.index) if named else ""
+        return first, message
+    return None
+
+
 class Provider(ComponentProvider):
     """The SDK's component provider for route-counter's components, with the schema described."""
 
     def __init__(self) -> None:
         super().__init__([RouteCounter, ApiMeter], NAME, None, version())
         self.schema = json.dumps(_described(json.loads(self.schema or "{}")))
+
+    def construct(self, name: str, resource_type: str, inputs: Inputs,
+                  options: Optional[pulumi.ResourceOptions] = None) -> ConstructResult:
+        """A bad setting is refused before the component is made, as the property it is (the CLI shows
+        the property and the reason, without a traceback)."""
+        keys = _METER_KEYS if resource_type.endswith(":ApiMeter") else stack.schema()
+        inputs = _plain(dict(inputs), keys)
+        problem = _problem(keys, inputs)
+        if problem:
+            raise InputPropertyError(*problem)
+        return super().construct(name, resource_type, inputs, options)
 
 
 def serve(args: list[str]) -> None:

@@ -37,6 +37,16 @@ def find_cli() -> str:
     pytest.skip(f"no Pulumi CLI, and it cannot be built here ({reason}): `make pulumi-cli`")
 
 
+def find_yaml_host() -> str:
+    """Pulumi YAML's language host beside the CLI (a release carries it; `make pulumi-cli` builds it)."""
+    host = Path(find_cli()).parent / "pulumi-language-yaml"
+    if host.is_file():
+        return str(host)
+    if CI:
+        pytest.fail(f"the YAML engine tests must run in CI: no {host}")
+    pytest.skip(f"no Pulumi YAML host beside the CLI ({host}): `make pulumi-cli`")
+
+
 def tracked_files() -> list[str]:
     """The repository's files as a clone has them (git's list), less the tests."""
     listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout

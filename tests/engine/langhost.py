@@ -17,7 +17,9 @@ import asyncio
 import json
 import os
 import shutil
+import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -152,33 +154,38 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         except RuntimeError as exc:
             await context.abort(grpc.StatusCode.UNKNOWN, str(exc))
         env = {**os.environ, **dict(entry.split("=", 1) for entry in request.env if "=" in entry)}
-        proc = await asyncio.create_subprocess_exec(python, folder, *request.args, cwd=request.pwd or folder, env=env,
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        # A plain child with a reader thread per stream: asyncio's child watcher would warn on the CLI's
+        # screen when the host's loop closes before a cancelled plugin has exited.
+        proc = subprocess.Popen([python, folder, *request.args], cwd=request.pwd or folder, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        loop = asyncio.get_running_loop()
         chunks: asyncio.Queue[language_pb2.RunPluginResponse | None] = asyncio.Queue()
 
-        async def pump(stream: asyncio.StreamReader, field: str) -> None:
-            while chunk := await stream.read(65536):
-                await chunks.put(language_pb2.RunPluginResponse(**{field: chunk}))
-            await chunks.put(None)
+        def pump(stream: Any, field: str) -> None:
+            for chunk in iter(lambda: stream.read1(65536), b""):
+                loop.call_soon_threadsafe(chunks.put_nowait, language_pb2.RunPluginResponse(**{field: chunk}))
+            loop.call_soon_threadsafe(chunks.put_nowait, None)
 
-        pumps = [asyncio.ensure_future(pump(proc.stdout, "stdout")), asyncio.ensure_future(pump(proc.stderr, "stderr"))]
+        for stream, field in ((proc.stdout, "stdout"), (proc.stderr, "stderr")):
+            threading.Thread(target=pump, args=(stream, field), daemon=True).start()
         try:
-            streams = len(pumps)
+            streams = 2
             while streams:
                 chunk = await chunks.get()
                 if chunk is None:
                     streams -= 1
                 else:
                     yield chunk
-            code = await proc.wait()
+            code = await asyncio.to_thread(proc.wait)
             if code:
                 yield language_pb2.RunPluginResponse(exitcode=code)
         finally:
-            if proc.returncode is None:  # the CLI is done with the plugin
+            if proc.poll() is None:  # the CLI is done with the plugin
                 proc.terminate()
-                await proc.wait()
-            for task in pumps:
-                task.cancel()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
 
     async def GetProgramDependencies(self, request, context):
         return language_pb2.GetProgramDependenciesResponse()

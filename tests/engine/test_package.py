@@ -122,3 +122,65 @@ def test_the_other_languages_examples_use_only_what_the_schema_has(schema):
         fields = re.findall(r"^\s+(\w+)\s*[:=]", blocks[language], re.M)
         assert fields and {name[0].lower() + name[1:] for name in fields} <= inputs, language
         assert {name[0].lower() + name[1:] for name in re.findall(r"hits\.(\w+)", blocks[language])} <= outputs
+
+
+YAML_COUNTER = """name: yaml-site
+runtime: yaml
+packages:
+  route-counter: {provider}
+resources:
+  hits:
+    type: route-counter:RouteCounter
+    properties:
+      countsPath: stats
+      countsAccess: apiKey
+      protectData: false
+      memorySize: 512
+outputs:
+  url: ${{hits.url}}
+  countsUrl: ${{hits.countsUrl}}
+  tableName: ${{hits.tableName}}
+  countsApiKey: ${{hits.countsApiKey}}
+"""
+
+
+def yaml_program(tmp_path: Path, name: str, text: str) -> Path:
+    harness.find_yaml_host()
+    program = tmp_path / name
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text(text)
+    return program
+
+
+def test_a_yaml_program_previews_ups_exports_has_no_diff_and_destroys_a_route_counter(schema, clone, tmp_path):
+    engine = Engine(tmp_path / "backend")
+    program = yaml_program(tmp_path, "yaml-site", YAML_COUNTER.format(provider=clone / "provider"))
+    engine.new_stack(program, "dev")
+    preview = engine.preview_json(program, "dev")
+    created = harness.created_types(preview)
+    assert created["route-counter:index:RouteCounter"] == 1 and created["aws:lambda/function:Function"] == 2
+    settings = next(step["newState"]["inputs"] for step in preview["steps"] if step["urn"].endswith("::hits-counter"))
+    assert settings["memorySize"] == 512  # a YAML number, an integer again
+    engine.up(program, "dev")
+    outputs = engine.outputs(program, "dev")
+    assert outputs["countsUrl"] == outputs["url"] + "/stats" and outputs["tableName"].startswith("hits-table")
+    assert outputs["countsApiKey"] == "[secret]" and engine.outputs(program, "dev", show_secrets=True)["countsApiKey"]
+    assert harness.changes(engine.preview_json(program, "dev", "--expect-no-changes")) == {}
+    engine.destroy(program, "dev")
+    assert engine.resources(program, "dev") == []
+
+
+def test_a_bad_value_from_yaml_stops_the_preview_in_one_line_naming_the_property(schema, clone, tmp_path):
+    from route_counter.infra import settings
+
+    engine = Engine(tmp_path / "backend")
+    text = YAML_COUNTER.format(provider=clone / "provider").replace("memorySize: 512", "memorySize: 99999")
+    program = yaml_program(tmp_path, "yaml-site", text)
+    engine.new_stack(program, "dev")
+    result = engine.preview(program, "dev", ok=False)
+    with pytest.raises(settings.SettingsError) as python_says:  # what the ready-made program says of the key
+        settings.parse({"memorySize": 99999})
+    assert result.code != 0
+    assert result.out.count(f"property memorySize with value 99999 has a problem: {python_says.value}") == 1
+    assert "Traceback" not in result.text and 'File "' not in result.text
+    assert engine.resources(program, "dev") == []
