@@ -42,7 +42,7 @@ from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests import aws_shapes  # noqa: E402
-from tests.engine import serving  # noqa: E402
+from tests.engine import schemas, serving  # noqa: E402
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown value
 SIG = "4dabf18193072939515e22adb298388d"
@@ -333,7 +333,10 @@ class StandInProvider(provider_pb2_grpc.ResourceProviderServicer):
         return plugin_pb2.PluginInfo(version=self.version)
 
     async def GetSchema(self, request, context):
-        return provider_pb2.GetSchemaResponse(schema=json.dumps({"name": self.package, "version": self.version}))
+        """The schema of the resources this stand-in serves, read back from the installed SDK (schemas.py):
+        Pulumi YAML's host resolves every resource type and property through it."""
+        served = {token for table in (FORCE_NEW, UPDATABLE) for token in table if token.startswith(f"{self.package}:")}
+        return provider_pb2.GetSchemaResponse(schema=json.dumps(schemas.package_schema(self.package, self.version, served)))
 
     async def CheckConfig(self, request, context):
         return provider_pb2.CheckResponse(inputs=request.news)

@@ -184,3 +184,74 @@ def test_a_bad_value_from_yaml_stops_the_preview_in_one_line_naming_the_property
     assert result.out.count(f"property memorySize with value 99999 has a problem: {python_says.value}") == 1
     assert "Traceback" not in result.text and 'File "' not in result.text
     assert engine.resources(program, "dev") == []
+
+
+YAML_METER = """name: yaml-meter
+runtime: yaml
+packages:
+  route-counter: {provider}
+resources:
+  meter:
+    type: route-counter:ApiMeter
+    properties:
+      sources: [shop]
+      protectData: false
+      apiGatewayLogsRole: true
+  api:
+    type: aws:apigateway:RestApi
+    properties:
+      body:
+        fn::toJSON:
+          openapi: 3.0.1
+          info: {{title: shop, version: "1.0"}}
+          paths:
+            /orders:
+              get:
+                x-amazon-apigateway-integration:
+                  type: mock
+                  requestTemplates: {{application/json: '{{"statusCode": 200}}'}}
+  deployment:
+    type: aws:apigateway:Deployment
+    properties:
+      restApi: ${{api.id}}
+      triggers:
+        body: ${{api.body}}
+  stage:
+    type: aws:apigateway:Stage
+    properties:
+      restApi: ${{api.id}}
+      deployment: ${{deployment.id}}
+      stageName: prod
+      accessLogSettings:
+        destinationArn: ${{meter.logGroupArns["shop"]}}
+        format: ${{meter.accessLogFormats["rest"]}}
+  suffix:
+    type: random:RandomBytes
+    properties:
+      length: 4
+outputs:
+  meterTable: ${{meter.meterTableName}}
+  logGroups: ${{meter.logGroupNames}}
+  stageLog: ${{stage.accessLogSettings}}
+  suffix: ${{suffix.hex}}
+"""
+
+
+def test_a_yaml_program_meters_the_rest_api_it_declares_with_an_api_meter(schema, clone, tmp_path):
+    """The YAML host resolves aws:apigateway:* and random:RandomBytes through the stand-ins' schemas, and the
+    stage's access log takes what the ApiMeter outputs (the account's logging role first, as AWS wants)."""
+    from route_counter.handler.rules import accesslog
+
+    engine = Engine(tmp_path / "backend")
+    program = yaml_program(tmp_path, "yaml-meter", YAML_METER.format(provider=clone / "provider"))
+    engine.new_stack(program, "dev")
+    created = harness.created_types(engine.preview_json(program, "dev"))
+    assert created["route-counter:index:ApiMeter"] == 1 and created["aws:apigateway/stage:Stage"] == 1
+    engine.up(program, "dev")
+    outputs = engine.outputs(program, "dev")
+    group = outputs["logGroups"]["shop"]
+    assert outputs["stageLog"]["destinationArn"].endswith(f":log-group:{group}")
+    assert outputs["stageLog"]["format"] == accesslog.FORMATS["rest"] and len(outputs["suffix"]) == 8
+    assert harness.changes(engine.preview_json(program, "dev", "--expect-no-changes")) == {}
+    engine.destroy(program, "dev")
+    assert engine.resources(program, "dev") == []
