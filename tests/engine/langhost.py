@@ -26,10 +26,11 @@ from typing import Any
 import grpc
 from google.protobuf import empty_pb2
 
-from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.engine import serving  # noqa: E402
+
+serving.lean_proto()
+from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2  # noqa: E402
 
 VERSION = "3.276.0"
 # pulumi-language-python-exec exits with this code after it has shown the user an error already.

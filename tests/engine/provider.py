@@ -38,11 +38,12 @@ from typing import Any, Iterator
 import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 
-from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests import aws_shapes  # noqa: E402
 from tests.engine import schemas, serving  # noqa: E402
+
+serving.lean_proto()
+from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc  # noqa: E402
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown value
 SIG = "4dabf18193072939515e22adb298388d"

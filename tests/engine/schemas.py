@@ -15,6 +15,8 @@ import importlib
 import typing
 from typing import Any
 
+from tests.engine import serving
+
 _SCALARS = {str: "string", bool: "boolean", int: "integer", float: "number"}
 
 
@@ -118,6 +120,7 @@ def _getters(cls: type) -> dict[str, Any]:
 
 def package_schema(package: str, version: str, tokens: typing.Iterable[str]) -> dict[str, Any]:
     """The schema of `package` at `version` for the resource types `tokens` (`aws:apigateway/stage:Stage`)."""
+    serving.real_sdk()  # the SDK read back is the whole SDK, not the stand-in's lean import of its protos
     builder = _Builder(package)
     resources = {}
     for token in sorted(tokens):

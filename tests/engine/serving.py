@@ -12,6 +12,32 @@ import grpc
 MAX_MESSAGE = 400 * 1024 * 1024  # the CLI's own limit for plugin messages (a large program's state)
 
 
+def lean_proto() -> None:
+    """Let `pulumi.runtime.proto` (the SDK's generated gRPC modules) import without the SDK's own package
+    inits, which load the whole SDK: about 60 ms of CPU in each of the three or four stand-in processes
+    the CLI starts a command. The stand-ins need only the generated modules; `real_sdk()` undoes this
+    where the SDK itself is wanted."""
+    import importlib.util
+    import types
+
+    spec = importlib.util.find_spec("pulumi")
+    if spec is None or not spec.submodule_search_locations or "pulumi" in sys.modules:
+        return
+    root = list(spec.submodule_search_locations)[0]
+    for name, path in (("pulumi", root), ("pulumi.runtime", f"{root}/runtime")):
+        module = types.ModuleType(name)
+        module.__path__ = [path]
+        module.__lean__ = True  # type: ignore[attr-defined]
+        sys.modules[name] = module
+
+
+def real_sdk() -> None:
+    """Drop lean_proto's stand-in packages, so `import pulumi` (pulumi_aws, say) runs the SDK's inits."""
+    for name in ("pulumi.runtime", "pulumi"):
+        if getattr(sys.modules.get(name), "__lean__", False):
+            del sys.modules[name]
+
+
 def run(add_servicer: Callable[[grpc.aio.Server], None]) -> int:
     """Serve on a free local port, printed as the first line of stdout (the CLI reads it). The CLI ends a
     plugin with SIGINT, then SIGTERM: either stops the server inside its loop, so it exits quietly."""

@@ -69,7 +69,7 @@ def test_the_wrapper_gives_each_clone_its_own_stacks_a_dev_stack_and_no_host_war
     for clone in clones:
         harness.copy_files(harness.tracked_files() + ["tests/engine/pulumi", "tests/engine/build-cli",
                                                      "tests/engine/langhost.py", "tests/engine/provider.py",
-                                                     "tests/engine/serving.py", "tests/engine/__init__.py",
+                                                     "tests/engine/serving.py", "tests/engine/schemas.py", "tests/engine/__init__.py",
                                                      "tests/__init__.py", "tests/aws_shapes.py"], clone)
         (clone / ".venv").symlink_to(harness.ROOT / ".venv")
         done = subprocess.run([str(clone / "tests/engine/pulumi"), "preview", "--non-interactive"], cwd=clone,
