@@ -91,8 +91,7 @@ def test_the_example_previews_ups_has_no_diff_and_destroys(installed, tmp_path):
     shutil.copytree(EXAMPLE, example, ignore=shutil.ignore_patterns("venv", "__pycache__"))
     (example / "venv").symlink_to(installed.parent.parent, target_is_directory=True)
     engine.new_stack(example, "dev")
-    engine.preview(example, "dev")
-    engine.up(example, "dev")
+    engine.run(example, "up", "--stack", "dev", "--yes", "--non-interactive")  # a preview, then the update
     assert changes(engine.preview_json(example, "dev", "--expect-no-changes")) == {}  # exits 0, or fails
     outputs = engine.outputs(example, "dev")
     assert outputs["url"].endswith("/prod") and outputs["meter_table"] and outputs["counts_table"]
