@@ -15,7 +15,7 @@ import json
 import re
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Optional, Required, TypedDict
+from typing import Any, Optional, TypedDict
 
 import pulumi
 from pulumi.errors import InputPropertyError
@@ -69,8 +69,8 @@ RouteCounter.__annotations__ = {
 # ApiMeter's settings: the config keys the Python ApiMeterArgs shares with RouteCounterArgs.
 _METER_KEYS = {key: spec for key, spec in stack.schema().items() if snake(key) in meter_component._SHARED}
 ApiMeterInputs = _typed_dict(
-    "ApiMeterInputs", {"sources": Required[list[str]], **{snake(key): _TYPES[spec["type"]] for key, spec in _METER_KEYS.items()}},
-    total=False)
+    "ApiMeterInputs", {"sources": list[str], "log_groups": dict[str, pulumi.Input[str]],
+                       **{snake(key): _TYPES[spec["type"]] for key, spec in _METER_KEYS.items()}}, total=False)
 # What the Python ApiMeter's access_log_settings() gives a stage, as outputs a program in any language reads.
 _METER_OUTPUT_DOCS = {
     **meter_component.OUTPUT_DOCS,
@@ -82,7 +82,9 @@ _METER_OUTPUT_TYPES: dict[str, Any] = {"log_group_names": dict[str, str], "log_g
                                        "access_log_formats": dict[str, str]}
 _SOURCES_DOC = ("The APIs to meter, each by the name its routes count under (shop: GET /users/7 counts as "
                 "/shop/users/7). Each gets a log group: point its stage's access log there (logGroupArns, "
-                "accessLogFormats).")
+                "accessLogFormats). Or logGroups.")
+_LOG_GROUPS_DOC = ("Instead of sources: the APIs to meter by name, each with the log group it already logs to "
+                   "(shop: /aws/apigateway/shop-prod, or another stack's output).")
 
 
 class ApiMeter(meter_component.ApiMeter):
@@ -92,16 +94,19 @@ class ApiMeter(meter_component.ApiMeter):
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         passed: dict[str, Any] = dict(args)
         given = {key: value for key, value in passed.items() if value is not None}
-        sources = given.pop("sources", None)
-        if not sources:
-            raise pulumi.RunError(f"ApiMeter {name}: sources must name at least one API to meter")
+        sources: list[str] | dict[str, Any] = [str(source) for source in given.pop("sources", None) or []]
+        log_groups = given.pop("log_groups", None)
+        if bool(sources) == bool(log_groups):
+            raise pulumi.RunError(f"ApiMeter {name}: give sources (names: log groups made here) or logGroups "
+                                  "(names and the log groups they log to), one of them")
+        sources = sources or dict(log_groups or {})
         config = {key: given.get(snake(key)) for key in _METER_KEYS}
         try:  # checked by config key first, so the message names the property as the program wrote it
             stack.parse(config)
         except stack.SettingsError as exc:
             raise pulumi.RunError(f"ApiMeter {name}: {exc}") from None
         defaults = {snake(key): spec["default"] for key, spec in _METER_KEYS.items()}
-        super().__init__(name, meter_component.ApiMeterArgs(sources=[str(source) for source in sources], **{**defaults, **given}), opts)
+        super().__init__(name, meter_component.ApiMeterArgs(sources=sources, **{**defaults, **given}), opts)
         self.log_group_arns = pulumi.Output.from_input(
             {source: self.access_log_settings(source).destination_arn for source in self.log_groups})
         self.access_log_formats = pulumi.Output.from_input(dict(accesslog.FORMATS))
@@ -125,7 +130,7 @@ def version() -> str:
 def _described(schema: dict[str, Any]) -> dict[str, Any]:
     """The inferred schema, with each input's description and default (Pulumi.yaml) and each output's
     description and secrecy (the components' OUTPUT_DOCS)."""
-    config = {**stack.schema(), "sources": {"description": _SOURCES_DOC}}
+    config = {**stack.schema(), "sources": {"description": _SOURCES_DOC}, "logGroups": {"description": _LOG_GROUPS_DOC}}
     for token, outputs in (("RouteCounter", component.OUTPUT_DOCS), ("ApiMeter", _METER_OUTPUT_DOCS)):
         resource = schema["resources"][f"{NAME}:index:{token}"]
         for key, prop in resource.get("inputProperties", {}).items():
@@ -170,9 +175,13 @@ class Provider(ComponentProvider):
                   options: Optional[pulumi.ResourceOptions] = None) -> ConstructResult:
         """A bad setting is refused before the component is made, as the property it is (the CLI shows
         the property and the reason, without a traceback)."""
-        keys = _METER_KEYS if resource_type.endswith(":ApiMeter") else stack.schema()
+        meter = resource_type.endswith(":ApiMeter")
+        keys = _METER_KEYS if meter else stack.schema()
         inputs = _plain(dict(inputs), keys)
         problem = _problem(keys, inputs)
+        if meter and bool(inputs.get("sources")) == bool(inputs.get("logGroups")):
+            problem = ("sources", "give sources (names: a log group is made for each) or logGroups (names and the "
+                                  "log groups they log to), one of them")
         if problem:
             raise InputPropertyError(*problem)
         return super().construct(name, resource_type, inputs, options)

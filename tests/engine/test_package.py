@@ -76,10 +76,13 @@ def test_the_schema_has_both_components_every_config_key_and_the_outputs(schema)
     assert outputs["meterAccessLogFormat"]["additionalProperties"] == {"type": "string"}
 
     meter = schema["resources"][TOKENS["ApiMeter"]]
-    assert meter["requiredInputs"] == ["sources"]
+    assert not meter.get("requiredInputs")  # sources or logGroups: the component asks for one of them
     assert meter["inputProperties"]["sources"]["items"]["type"] == "string"
+    # Names known when the component is made (a plain map), each log group maybe another stack's output.
+    assert meter["inputProperties"]["logGroups"]["plain"] is True
+    assert meter["inputProperties"]["logGroups"]["additionalProperties"] == {"type": "string"}
     shared = {key for key in config if snake(key) in meter_component._SHARED}
-    assert set(meter["inputProperties"]) == shared | {"sources"}
+    assert set(meter["inputProperties"]) == shared | {"sources", "logGroups"}
     assert set(meter["properties"]) == {camel(name) for name in meter_component.OUTPUT_DOCS} | {
         "logGroupArns", "accessLogFormats"}
     # Nothing of another package's: a YAML program needs no other schema to use these two.
@@ -184,6 +187,13 @@ def test_a_bad_value_from_yaml_stops_the_preview_in_one_line_naming_the_property
     assert result.out.count(f"property memorySize with value 99999 has a problem: {python_says.value}") == 1
     assert "Traceback" not in result.text and 'File "' not in result.text
     assert engine.resources(program, "dev") == []
+    nothing = yaml_program(tmp_path, "yaml-meter", "name: yaml-meter\nruntime: yaml\npackages:\n"
+                           f"  route-counter: {clone / 'provider'}\nresources:\n  meter:\n"
+                           "    type: route-counter:ApiMeter\n    properties:\n      protectData: false\n")
+    engine.new_stack(nothing, "dev")
+    refused = engine.preview(nothing, "dev", ok=False)
+    assert refused.code != 0 and "give sources (names: a log group is made for each) or logGroups" in refused.out
+    assert "Traceback" not in refused.text and 'File "' not in refused.text
 
 
 YAML_METER = """name: yaml-meter
