@@ -10,7 +10,7 @@ from typing import Any
 
 from route_counter.infra import settings as stack
 
-_TYPES = {"string": str, "integer": int, "boolean": bool}
+CONFIG_TYPES = {"string": str, "integer": int, "boolean": bool}  # a config key's declared type
 
 
 def snake(key: str) -> str:
@@ -23,7 +23,7 @@ def _make() -> type:
     lines = []
     for key, spec in stack.schema().items():
         description = spec.get("description", "")
-        fields.append((snake(key), _TYPES[spec["type"]], dataclasses.field(
+        fields.append((snake(key), CONFIG_TYPES[spec["type"]], dataclasses.field(
             default=spec["default"], metadata={"config_key": key, "description": description})))
         lines.append(f"    {snake(key)} ({spec['type']}, default {spec['default']!r}): {description}")
     made = dataclasses.make_dataclass("RouteCounterArgs", fields, frozen=True, kw_only=True,

@@ -26,11 +26,9 @@ from pulumi.provider.provider import ConstructResult
 from route_counter.handler.rules import accesslog
 from route_counter.infra import component, meter_component
 from route_counter.infra import settings as stack
-from route_counter.infra.args import snake
+from route_counter.infra.args import CONFIG_TYPES, snake
 
 NAME = "route-counter"
-_TYPES = {"string": str, "integer": int, "boolean": bool}
-_JSON_TYPES = {"string": "string", "integer": "integer", "boolean": "boolean"}
 # Outputs that are not strings: the access-log formats a metered stage needs, by kind of API.
 _OUTPUT_TYPES: dict[str, Any] = {component.OUTPUT_METER_FORMAT: dict[str, str]}
 _SECRET_OUTPUTS = {component.OUTPUT_COUNTS_API_KEY}
@@ -39,7 +37,7 @@ _SECRET_OUTPUTS = {component.OUTPUT_COUNTS_API_KEY}
 _typed_dict: Any = TypedDict
 # Every config key, optional: a key left out takes its Pulumi.yaml default.
 RouteCounterInputs = _typed_dict(
-    "RouteCounterInputs", {snake(key): _TYPES[spec["type"]] for key, spec in stack.schema().items()}, total=False)
+    "RouteCounterInputs", {snake(key): CONFIG_TYPES[spec["type"]] for key, spec in stack.schema().items()}, total=False)
 
 
 class RouteCounter(component.RouteCounter):
@@ -70,7 +68,7 @@ RouteCounter.__annotations__ = {
 _METER_KEYS = {key: spec for key, spec in stack.schema().items() if snake(key) in meter_component._SHARED}
 ApiMeterInputs = _typed_dict(
     "ApiMeterInputs", {"sources": list[str], "log_groups": dict[str, pulumi.Input[str]],
-                       **{snake(key): _TYPES[spec["type"]] for key, spec in _METER_KEYS.items()}}, total=False)
+                       **{snake(key): CONFIG_TYPES[spec["type"]] for key, spec in _METER_KEYS.items()}}, total=False)
 # What the Python ApiMeter's access_log_settings() gives a stage, as outputs a program in any language reads.
 _METER_OUTPUT_DOCS = {
     **meter_component.OUTPUT_DOCS,
@@ -92,19 +90,12 @@ class ApiMeter(meter_component.ApiMeter):
 
     def __init__(self, name: str, args: ApiMeterInputs,  # type: ignore[valid-type]
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        # Provider.construct has checked the inputs by property name; the Python ApiMeter checks them again.
         passed: dict[str, Any] = dict(args)
         given = {key: value for key, value in passed.items() if value is not None}
-        sources: list[str] | dict[str, Any] = [str(source) for source in given.pop("sources", None) or []]
-        log_groups = given.pop("log_groups", None)
-        if bool(sources) == bool(log_groups):
-            raise pulumi.RunError(f"ApiMeter {name}: give sources (names: log groups made here) or logGroups "
-                                  "(names and the log groups they log to), one of them")
-        sources = sources or dict(log_groups or {})
-        config = {key: given.get(snake(key)) for key in _METER_KEYS}
-        try:  # checked by config key first, so the message names the property as the program wrote it
-            stack.parse(config)
-        except stack.SettingsError as exc:
-            raise pulumi.RunError(f"ApiMeter {name}: {exc}") from None
+        names = [str(source) for source in given.pop("sources", None) or []]
+        sources: list[str] | dict[str, Any] = names or dict(given.pop("log_groups", None) or {})
+        given.pop("log_groups", None)
         defaults = {snake(key): spec["default"] for key, spec in _METER_KEYS.items()}
         super().__init__(name, meter_component.ApiMeterArgs(sources=sources, **{**defaults, **given}), opts)
         self.log_group_arns = pulumi.Output.from_input(
