@@ -7,9 +7,10 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 PYTEST_ARGS ?=
 # Test files run in parallel, one worker per core (pytest-xdist); a file stays on one worker, so its
-# module fixtures (an engine stack, a moto server) are shared as before. JOBS=0 runs them in one process.
+# module fixtures (an engine stack, a moto server) are shared as before. Files are handed out in the order
+# tests/conftest.py sorts them (the longest first), not by their number of tests. JOBS=0: one process.
 JOBS ?= auto
-XDIST := -n $(JOBS) --dist loadfile
+XDIST := -n $(JOBS) --dist loadfile --no-loadscope-reorder
 ARGS   ?=
 
 # The Lambda runtime brings its own botocore, older than ours: the handler and fault tests run again in a
