@@ -93,7 +93,7 @@ def test_listing_pages_and_top(api):
     assert body["truncated"] is False
 
 
-PER_THREAD = 250 if CI else 100  # each hit is a full update on the embedded store (~7 ms, serialised)
+PER_THREAD = 250 if CI else 60  # each hit is a full update on the embedded store (~7 ms, serialised)
 
 
 def hammer(api, routes, threads=8, per_thread=PER_THREAD):
