@@ -27,7 +27,9 @@ from hypothesis import HealthCheck, settings as hypothesis_settings  # noqa: E40
 from moto import mock_aws  # noqa: E402
 
 from route_counter.handler import counter  # noqa: E402
-from route_counter.handler.rules import meter_schema, schema
+from route_counter.handler.rules import meter_schema, parts, schema
+from route_counter.handler.store import queries
+from route_counter.handler.store.spread import Spread
 from route_counter.handler.store.dynamo import create_client  # noqa: E402
 from route_counter.handler.rules.settings import Settings  # noqa: E402
 from local.events import build_event  # noqa: E402
@@ -55,6 +57,7 @@ def _fresh_containers():
     from route_counter.handler import listing
 
     listing._top_cache.clear()
+    counter.SPREAD = Spread()  # no route is hot in a fresh container
     yield
     listing._top_cache.clear()
 
@@ -137,9 +140,10 @@ def hits(writer, settings):
 
 
 def stored(client, route: str) -> dict | None:
-    """The raw item stored for a route, read around any fault injection."""
-    item = client.get_item(TableName=TABLE, Key=schema.key(route), ConsistentRead=True).get("Item")
-    return schema.item_to_record(item) if item else None
+    """The record stored for a route, its parts summed (handler/rules/parts.py), read around any fault
+    injection."""
+    items = queries.route_items(client, TABLE, route)
+    return schema.item_to_record(parts.merge(route, items)) if items else None
 
 
 class Report:

@@ -13,13 +13,14 @@ import os
 from typing import Any, Callable
 
 from . import clock
-from .rules import schema, update
+from .rules import parts, schema, update
 from .rules.countries import country_attribute
-from .rules.buckets import Days
+from .rules.buckets import DAY, Days
 from .rules.limits import Limit
 from .rules.routes import RouteError
 from .rules.settings import Settings
 from .store.outcomes import ConditionFailed, DynamoFailure
+from .store.spread import MAX_MOVES, Spread
 from .store.writer import call_once_retry_safe
 from .web import events, metrics
 from .web.responses import Answered, admit, error_response, json_response, last_resort, method_not_allowed, response
@@ -46,6 +47,7 @@ def create_writer(kind: str) -> Any:
 
 
 _client = None
+SPREAD = Spread()  # this container's view of which routes are hot (handler/store/spread.py)
 
 
 def _dynamodb() -> Any:
@@ -65,31 +67,53 @@ class RateLimited(Exception):
         self.limit, self.t, self.days = limit, t, days
 
 
-def count_hit(client: Any, table: str, hit: update.Hit) -> update.Applied:
-    """Send the hit's one update; then, rarely, one cleanup of what a long idle gap left behind.
-    Raises DynamoFailure, or RateLimited when the route's window is full."""
-    request = update.hit_request(table, hit)
+def count_hit(client: Any, table: str, hit: update.Hit, spread: Spread | None = None) -> update.Applied:
+    """Send the hit's one update (to the route's head, or to a hot part: handler/store/spread.py); then,
+    rarely, one cleanup of what a long idle gap left behind. Raises DynamoFailure, or RateLimited when the
+    route's window is full. A rate-limited route stays in its head: its window is one exact counter."""
+    spread = SPREAD if spread is None else spread
+    if hit.limit or not spread.can_spread(hit.route):
+        return _written(client, table, hit, spread.head(hit.route))[1]
+    key = spread.first_key(hit.route)
+    expires = int(hit.t) + hit.expiry_days * DAY if hit.expiry_days and not hit.bot else None
+    for strike in range(1, MAX_MOVES + 1):
+        try:
+            item, outcome = _written(client, table, hit, key, move=True)
+        except DynamoFailure as failure:
+            if failure.code != "throttled" or strike == MAX_MOVES:
+                raise
+            key = spread.moved(client, table, hit.route, key, strike, hit.t, expires)
+            continue
+        total = spread.total(client, table, hit.route, key, item, hit.t, expires)
+        return outcome._replace(total=total)
+    raise AssertionError("unreachable")  # the last strike re-raises
+
+
+def _written(client: Any, table: str, hit: update.Hit, key: str, move: bool = False) -> tuple[dict[str, Any], update.Applied]:
+    """One update of ``key`` (re-sent while certainly not applied; with ``move``, a throttled one raises at
+    once instead), its ALL_NEW item and what it says; and the cleanup of what it found expired."""
+    request = update.hit_request(table, hit, key)
     try:
-        result = call_once_retry_safe(lambda: client.update_item(**request))
+        item = call_once_retry_safe(lambda: client.update_item(**request), throttled_at_once=move)["Attributes"]
     except ConditionFailed:
         assert hit.limit is not None  # only a rate-limited hit's update has a condition
         raise RateLimited(hit.limit, hit.t, hit.days) from None
-    outcome = update.applied(hit, result["Attributes"])
+    outcome = update.applied(hit, item)
     if outcome.leftovers:
-        cleanup(client, table, hit.route, outcome.leftovers)
-    return outcome
+        cleanup(client, table, key, outcome.leftovers)
+    return item, outcome
 
 
-def cleanup(client: Any, table: str, route: str, names: list[str]) -> None:
+def cleanup(client: Any, table: str, key: str, names: list[str]) -> None:
     """Remove expired buckets. The hit is already counted, so a failure here is logged, never answered:
-    the next hit on the route finds the same leftovers and tries again."""
-    request = update.cleanup_request(table, route, names)
+    the next hit on the item finds the same leftovers and tries again."""
+    request = update.cleanup_request(table, key, names)
     try:
         call_once_retry_safe(lambda: client.update_item(**request))
     except ConditionFailed:
         pass  # the item was deleted (a reset) meanwhile: nothing to clean
     except DynamoFailure as failure:
-        LOGGER.warning("cleanup failed", extra={"route": route, "cause": failure.cause})
+        LOGGER.warning("cleanup failed", extra={"key": key, "cause": failure.cause})
 
 
 def _visitors() -> Any:
@@ -184,6 +208,16 @@ def not_counted(
         return failed(DynamoFailure(503, "storage_unavailable", "the counts store cannot be reached", failure.cause),
                       request, route, cors)
     total = int(item.get(schema.COUNT, {}).get("N", "0"))
+    hot = parts.hot_keys(route, "", item)
+    if hot:  # a hot route: its parts' totals too (one BatchGetItem)
+        batch = {"RequestItems": {settings.table_name: {"Keys": [schema.key(k) for k in hot], "ProjectionExpression": "#c",
+                                                        "ExpressionAttributeNames": {"#c": schema.COUNT}}}}
+        try:
+            found = call_once_retry_safe(lambda: client().batch_get_item(**batch))
+        except DynamoFailure as failure:
+            return failed(DynamoFailure(503, "storage_unavailable", "the counts store cannot be reached", failure.cause),
+                          request, route, cors)
+        total += sum(int(i.get(schema.COUNT, {}).get("N", "0")) for i in found.get("Responses", {}).get(settings.table_name, []))
     return answer(status, request, route, total, cors, {**(headers or {}), metrics.NOT_COUNTED: "false"})
 
 

@@ -41,8 +41,9 @@ class Applied(NamedTuple):
     leftovers: list[str]  # expired attributes still in the item
 
 
-def hit_request(table: str, hit: Hit) -> dict[str, Any]:
-    """The UpdateItem arguments for one hit: atomic ADDs, never read-then-write."""
+def hit_request(table: str, hit: Hit, key: str | None = None) -> dict[str, Any]:
+    """The UpdateItem arguments for one hit: atomic ADDs, never read-then-write. ``key``: the item it goes
+    to when not the route's head (a hot part: handler/rules/parts.py)."""
     hour, day = buckets.current(hit.t, hit.days)
     if hit.bot:  # a bot's hit is in "bots" alone: not in count, methods, buckets, countries or visitors
         adds = [schema.BOTS]
@@ -81,7 +82,7 @@ def hit_request(table: str, hit: Hit) -> dict[str, Any]:
         values[":exp"] = {"N": str(expires)}
     request = {
         "TableName": table,
-        "Key": schema.key(hit.route),
+        "Key": schema.key(key or hit.route),
         "UpdateExpression": expression,
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,

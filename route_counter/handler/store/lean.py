@@ -127,8 +127,11 @@ class LeanDynamoDB:
     def delete_item(self, **request: Any) -> dict[str, Any]:
         return self.call("DeleteItem", request)
 
-    def get_item(self, **request: Any) -> dict[str, Any]:  # an ignored hit's count (ignoreIps)
+    def get_item(self, **request: Any) -> dict[str, Any]:  # an ignored hit's count (ignoreIps), a hot head
         return self.call("GetItem", request)
+
+    def batch_get_item(self, **request: Any) -> dict[str, Any]:  # a hot route's total (its parts)
+        return self.call("BatchGetItem", request)
 
     def call(self, operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
         body = json.dumps(request, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

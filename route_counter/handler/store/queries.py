@@ -12,7 +12,8 @@ import re
 from collections import Counter
 from typing import Any, NamedTuple
 
-from ..rules import buckets, meter_schema, schema
+from ..clock import sleep
+from ..rules import buckets, meter_schema, parts, schema
 from ..rules.routes import DYNAMODB_KEY_LIMIT, RouteError, normalize
 
 # ?top=N reads the whole table; it stops after this many items and says "truncated": true.
@@ -38,13 +39,23 @@ def encode_cursor(route: str, prefix: str) -> str:
 
 
 def _canonical_key(value: Any) -> bool:
-    """A string that could be a stored route: normalised and within DynamoDB's key size."""
+    """A string that could be a stored key: a normalised route within DynamoDB's key size, or a part of one
+    (a page may end on a hot part, handler/rules/parts.py), or an idempotency claim."""
     if not isinstance(value, str) or len(value.encode("utf-8", "surrogatepass")) > DYNAMODB_KEY_LIMIT:
         return False
+    if value.startswith(parts.CLAIM_MARK):
+        return _CLAIM.fullmatch(value) is not None
+    found = parts.parse(value)
+    if found is None or (found.route != value and parts.part_key(found.route, found.region, found.gen, found.number) != value
+                         and parts.head_key(found.route, found.region) != value):
+        return False
     try:
-        return normalize(value) == value
+        return normalize(found.route) == found.route
     except RouteError:
         return False
+
+
+_CLAIM = re.compile(r"^!idem:[0-9a-f]{64}$")
 
 
 def decode_cursor(cursor: str, prefix: str) -> str:
@@ -70,6 +81,7 @@ class View(NamedTuple):
     window: str | None = None
     series: bool = False
     days: buckets.Days = buckets.UTC  # the stack's calendar days (timezone)
+    regions: tuple[str, ...] = ("",)  # whose heads a route sums: the home region's ("") first (replicaRegions)
 
     def record(self, item: Any) -> dict[str, Any]:
         return schema.item_to_record(item, self.t, series=self.series, window=self.window, days=self.days)
@@ -86,27 +98,103 @@ def _order(records: list[dict[str, Any]], view: View) -> list[dict[str, Any]]:
     return sorted(records, key=view.rank)
 
 
-def _prefix_filter(prefix: str) -> dict[str, Any]:
-    """Scan filter for routes under a prefix at a segment boundary."""
+def _prefix_filter(prefix: str, regions: tuple[str, ...]) -> dict[str, Any]:
+    """Scan filter for routes under a prefix at a segment boundary, in every region's heads."""
     if prefix == "/":
         return {}
-    return {
-        "FilterExpression": "#r = :p OR begins_with(#r, :ps)",
-        "ExpressionAttributeNames": {"#r": schema.KEY},
-        "ExpressionAttributeValues": {":p": {"S": prefix}, ":ps": {"S": prefix + "/"}},
-    }
+    values: dict[str, Any] = {}
+    clauses = []
+    for i, region in enumerate(regions):
+        values[f":p{i}"], values[f":s{i}"] = {"S": parts.head_key(prefix, region)}, {"S": parts.head_key(prefix, region) + "/"}
+        clauses.append(f"#r = :p{i} OR begins_with(#r, :s{i})")
+    return {"FilterExpression": " OR ".join(clauses), "ExpressionAttributeNames": {"#r": schema.KEY},
+            "ExpressionAttributeValues": values}
+
+
+BATCH_KEYS = 100  # BatchGetItem's most keys a call
+MAX_UNPROCESSED_ROUNDS = 8
+
+
+def batch_get(client: Any, table: str, keys: list[str]) -> list[dict[str, Any]]:
+    """The items stored under ``keys`` (absent ones left out), 100 keys a call, asking again for what
+    DynamoDB hands back unprocessed (with a short backoff); botocore.exceptions' errors pass through."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), BATCH_KEYS):
+        wanted: dict[str, Any] = {"Keys": [schema.key(k) for k in keys[start:start + BATCH_KEYS]]}
+        for attempt in range(MAX_UNPROCESSED_ROUNDS):
+            answer = client.batch_get_item(RequestItems={table: wanted})
+            found.extend(answer.get("Responses", {}).get(table, []))
+            wanted = answer.get("UnprocessedKeys", {}).get(table) or {}
+            if not wanted.get("Keys"):
+                break
+            sleep(0.05 * 2 ** attempt)
+        else:
+            raise RuntimeError("DynamoDB kept handing back unprocessed keys")
+    return found
+
+
+def complete(client: Any, table: str, items: list[dict[str, Any]], regions: tuple[str, ...] = ("",)) -> list[dict[str, Any]]:
+    """Scanned items as one merged item per route (handler/rules/parts.py): parts and idempotency claims
+    are skipped; each route is taken where the scan met its first region's head (so a paged listing shows it
+    once) and summed with its other regions' heads and every head's hot parts. A cold route of a stack in
+    one region costs no read beyond the scan."""
+    heads: dict[str, dict[str, dict[str, Any]]] = {}
+    seen: dict[str, set[str]] = {}
+    for item in items:
+        found = parts.parse(item[schema.KEY]["S"])
+        if found is None or found.gen or found.region not in regions:
+            continue
+        heads.setdefault(found.route, {})[found.region] = item
+        seen.setdefault(found.route, set()).add(found.region)
+    if len(regions) > 1:
+        wanted = [parts.head_key(route, region) for route in heads for region in regions if region not in heads[route]]
+        for item in batch_get(client, table, wanted):
+            found = parts.parse(item[schema.KEY]["S"])
+            if found is not None:
+                heads[found.route][found.region] = item
+        first = {route: next(r for r in regions if r in by_region) for route, by_region in heads.items()}
+        heads = {route: by_region for route, by_region in heads.items() if first[route] in seen[route]}
+    hot = [key for route, by_region in heads.items() for region, head in by_region.items()
+           for key in parts.hot_keys(route, region, head)]
+    extra: dict[str, list[dict[str, Any]]] = {}
+    for item in batch_get(client, table, hot) if hot else ():
+        found = parts.parse(item[schema.KEY]["S"])
+        if found is not None:
+            extra.setdefault(found.route, []).append(item)
+    return [_single(route, [*by_region.values(), *extra.get(route, [])]) for route, by_region in heads.items()]
+
+
+def _single(route: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A route's items as one: its head as it is when it is alone (the common case, nothing to add)."""
+    if len(items) == 1 and parts.PARTS not in items[0] and items[0][schema.KEY]["S"] == route:
+        return items[0]
+    return parts.merge(route, items)
+
+
+def route_items(client: Any, table: str, route: str, regions: tuple[str, ...] = ("",)) -> list[dict[str, Any]]:
+    """Every item of one route (its heads, then their hot parts): one GetItem for a cold route of a stack
+    in one region."""
+    if len(regions) == 1:
+        item = client.get_item(TableName=table, Key=schema.key(parts.head_key(route, regions[0]))).get("Item")
+        heads = [(regions[0], item)] if item else []
+    else:
+        found = {parts.parse(i[schema.KEY]["S"]): i for i in batch_get(client, table, [parts.head_key(route, r) for r in regions])}
+        heads = [(f.region, i) for f, i in found.items() if f is not None]
+    hot = [key for region, head in heads for key in parts.hot_keys(route, region, head)]
+    return [head for _, head in heads] + (batch_get(client, table, hot) if hot else [])
 
 
 def get_route(client: Any, table: str, route: str, view: View) -> dict[str, Any] | None:
-    """One route's record with its series (and windowCount with a window)."""
-    item = client.get_item(TableName=table, Key=schema.key(route)).get("Item")
-    return view._replace(series=True).record(item) if item else None
+    """One route's record with its series (and windowCount with a window), its parts summed."""
+    items = route_items(client, table, route, view.regions)
+    return view._replace(series=True).record(_single(route, items)) if items else None
 
 
 def count_request(table: str, route: str) -> dict[str, Any]:
-    """GetItem of a route's total alone (an ignored hit shows it): half a read unit, eventually consistent."""
-    return {"TableName": table, "Key": schema.key(route), "ProjectionExpression": "#c",
-            "ExpressionAttributeNames": {"#c": schema.COUNT}}
+    """GetItem of a route's total alone (an ignored hit shows it): half a read unit, eventually consistent;
+    with the head's part list, whose totals are then read too (``count_of``)."""
+    return {"TableName": table, "Key": schema.key(route), "ProjectionExpression": "#c, #p, #g",
+            "ExpressionAttributeNames": {"#c": schema.COUNT, "#p": parts.PARTS, "#g": parts.GEN}}
 
 
 def list_page(client: Any, table: str, prefix: str, limit: int, after: str | None, view: View) -> dict[str, Any]:
@@ -114,11 +202,11 @@ def list_page(client: Any, table: str, prefix: str, limit: int, after: str | Non
     records: list[dict[str, Any]] = []
     start = schema.key(after) if after is not None else None
     for _ in range(MAX_SCANS_PER_PAGE):
-        kwargs: dict[str, Any] = {"TableName": table, "Limit": limit - len(records), **_prefix_filter(prefix)}
+        kwargs: dict[str, Any] = {"TableName": table, "Limit": limit - len(records), **_prefix_filter(prefix, view.regions)}
         if start:
             kwargs["ExclusiveStartKey"] = start
         page = client.scan(**kwargs)
-        records.extend(view.records(page.get("Items", [])))
+        records.extend(view.records(complete(client, table, page.get("Items", []), view.regions)))
         start = page.get("LastEvaluatedKey")
         if not start or len(records) >= limit:
             break
@@ -136,12 +224,12 @@ def top_routes(
     totals: Counter[str] = Counter()
     scanned, start = 0, None
     while scanned < budget:
-        kwargs: dict[str, Any] = {"TableName": table, "Limit": budget - scanned, **_prefix_filter(prefix)}
+        kwargs: dict[str, Any] = {"TableName": table, "Limit": budget - scanned, **_prefix_filter(prefix, view.regions)}
         if start:
             kwargs["ExclusiveStartKey"] = start
         page = client.scan(**kwargs)
         scanned += page.get("ScannedCount", 0)
-        items = page.get("Items", [])
+        items = complete(client, table, page.get("Items", []), view.regions)
         for item in items:
             totals.update({k: int(v["N"]) for k, v in item.items() if buckets.is_hit_bucket(k) and "N" in v})
         best = heapq.nsmallest(n, best + view.records(items), key=view.rank)

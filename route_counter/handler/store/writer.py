@@ -73,10 +73,12 @@ def call_once_retry_safe(
     budget: float = RETRY_BUDGET,
     clock: Clock | None = None,
     jitter: Callable[[], float] | None = None,
+    throttled_at_once: bool = False,
 ) -> T:
     """Run a non-idempotent write, re-sending it only when it certainly did not apply.
 
-    NOT_APPLIED is retried with jittered backoff while the budget lasts; anything else raises at once.
+    NOT_APPLIED is retried with jittered backoff while the budget lasts; anything else raises at once, and
+    so does throttling with ``throttled_at_once`` (the caller moves the write to another item instead).
     Raises DynamoFailure, or ConditionFailed when the request's condition did not hold.
     """
     clock = clock or _clock.CLOCK  # read at call time: tests replace handler.clock.CLOCK
@@ -91,7 +93,7 @@ def call_once_retry_safe(
                 raise
             if error.outcome == REJECTED and error.code == CONDITION_FAILED:
                 raise ConditionFailed(error.cause) from exc
-            if error.outcome != NOT_APPLIED:
+            if error.outcome != NOT_APPLIED or (throttled_at_once and error.code in THROTTLING_CODES):
                 raise failure(error) from exc
             last = error
         if jitter is None:  # random is imported on the first retry only: most cold starts never retry

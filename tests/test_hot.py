@@ -1,0 +1,133 @@
+"""Hot routes past DynamoDB's per-key limit (handler/rules/parts.py, handler/store/spread.py): the counter
+against a stand-in that throttles each key past its write units per virtual second (tests/partitions.py),
+every hit counted exactly once and every reader seeing one route with the exact sum."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from route_counter.handler import counter, listing
+from route_counter.handler.rules import parts, schema
+from route_counter.handler.store import queries
+from route_counter.handler.store.dynamo import create_client
+from route_counter.handler.store.spread import Spread
+from local.events import build_event
+from tests.conftest import TABLE, stored
+from tests.partitions import PartitionLimits
+
+# The model at 1/50 scale, so a test sends hundreds of hits, not tens of thousands: a key takes 20 write
+# units a second (DynamoDB: 1,000), and the offered load is 200 hits a second (10,000).
+SCALE = 50
+KEY_UNITS = 1000 // SCALE
+
+
+class Whole(Spread):
+    """Parts off: every hit goes to the head (the counter before #40)."""
+
+    def can_spread(self, route: str) -> bool:
+        return False
+
+
+def offer(limits, settings, clock, rate: float, seconds: float, route="/hot", spread: Spread | None = None):
+    """Send ``rate`` hits a second for ``seconds`` of virtual time through the real handler; the answers.
+    Each hit starts at its own arrival time, whatever earlier ones slept: they would run side by side."""
+    if spread is not None:
+        counter.SPREAD = spread
+    answers, start = [], clock.now
+    for i in range(int(rate * seconds)):
+        clock.now = start + (i + 1) / rate
+        event, _ = build_event("GET", route)
+        response = counter.handle(event, None, settings, limits)
+        answers.append((response["statusCode"], json.loads(response["body"])))
+    return answers
+
+
+@pytest.fixture
+def limits(table, clock):
+    return PartitionLimits(create_client(retries=False), clock.monotonic, write_units=KEY_UNITS, read_units=3 * KEY_UNITS)
+
+
+def test_one_key_stops_at_its_limit_with_parts_off(limits, settings, clock):
+    answers = offer(limits, settings, clock, 10 * KEY_UNITS, 2.0, spread=Whole())
+    ok = [a for a in answers if a[0] == 200]
+    # Two seconds' budget, and the next second's for the hits still retrying when the load ends.
+    assert 2 * KEY_UNITS <= len(ok) <= 3 * KEY_UNITS
+    assert {a[1]["error"] for a in answers if a[0] != 200} == {"throttled"}
+    assert stored(limits.client, "/hot")["count"] == len(ok)
+
+
+def test_parts_sustain_ten_times_one_keys_limit_and_count_every_hit_once(limits, settings, clock):
+    answers = offer(limits, settings, clock, 10 * KEY_UNITS, 2.0)
+    assert {status for status, _ in answers} == {200}
+    assert stored(limits.client, "/hot")["count"] == len(answers) == 20 * KEY_UNITS
+    head = limits.client.get_item(TableName=TABLE, Key=schema.key("/hot"))["Item"]
+    assert int(head[parts.PARTS]["N"]) >= 8 and limits.throttled["UpdateItem"] > 0
+    # No key ever took more than its limit: the stand-in refused the rest, and the counter moved on.
+    assert max(n for (kind, _, _), n in limits.used.items() if kind == "write") <= KEY_UNITS
+    # Each answer is the total as last read (at most a second old) plus this container's own writes since.
+    counts = [body["count"] for _, body in answers]
+    assert counts[-1] <= len(answers) and all(c >= 1 for c in counts)
+    assert counts[-1] >= len(answers) - KEY_UNITS * 10  # at most a second's hits behind
+
+
+def test_a_cold_route_still_costs_one_request_and_one_write_unit(limits, settings, clock):
+    offer(limits, settings, clock, 5, 2.0, route="/cold")
+    assert limits.sent == {"UpdateItem": 10} and limits.write_units == 10
+
+
+def test_every_reader_sees_a_hot_route_as_one_with_the_exact_sum(limits, settings, clock, reader):
+    answers = offer(limits, settings, clock, 10 * KEY_UNITS, 1.0)
+    offer(limits, settings, clock, 3, 1.0, route="/cold")
+    total = len(answers)
+    view = queries.View(clock.time(), series=True)
+    record = queries.get_route(reader.client, TABLE, "/hot", view)
+    assert record["count"] == total and record["methods"] == {"GET": total}
+    assert sum(record["hourly"].values()) == total and sum(record["daily"].values()) == total
+    assert record["firstSeen"] < record["lastSeen"]
+    page = queries.list_page(reader.client, TABLE, "/", 1000, None, view)
+    assert [(r["route"], r["count"]) for r in page["routes"]] == [("/hot", total), ("/cold", 3)]
+    small = queries.list_page(reader.client, TABLE, "/", 1, None, view)  # paged one key at a time
+    seen, after = [], None
+    while True:
+        page = queries.list_page(reader.client, TABLE, "/", 1, after, view)
+        seen += [(r["route"], r["count"]) for r in page["routes"]]
+        if not page["next"]:
+            break
+        after = queries.decode_cursor(page["next"], "/")
+    assert sorted(seen) == [("/cold", 3), ("/hot", total)] and small["routes"] is not None
+    top = queries.top_routes(reader.client, TABLE, "/", 10, view)
+    assert [(r["route"], r["count"]) for r in top["routes"]] == [("/hot", total), ("/cold", 3)]
+    assert sum(top["totals"]["hourly"].values()) == total + 3
+    event, _ = build_event("GET", "/_counts/badge?route=/hot&format=shields")
+    badge = json.loads(listing.handle(event, None, settings, reader)["body"])
+    assert badge["message"] == f"{total:,}"
+
+
+def test_a_second_container_learns_the_parts_from_the_head_and_answers_the_sum(limits, settings, clock):
+    answers = offer(limits, settings, clock, 10 * KEY_UNITS, 1.0)
+    clock.advance(120)  # past HOT_SECONDS: this container writes the head again
+    fresh = offer(limits, settings, clock, 1, 1.0, spread=Spread())  # a new container
+    assert fresh == [(200, {"route": "/hot", "count": len(answers) + 1})]
+
+
+def test_a_rate_limited_route_stays_whole_so_its_limit_stays_exact(limits, settings, clock):
+    from route_counter.handler.rules.limits import parse_rate_limits
+
+    limited = settings._replace(limits=parse_rate_limits("/hot=30/1m"))
+    answers = offer(limits, limited, clock, 10 * KEY_UNITS, 1.0)
+    assert sum(status == 200 for status, _ in answers) == 30
+    assert {status for status, _ in answers} <= {200, 429, 503}
+    head = limits.client.get_item(TableName=TABLE, Key=schema.key("/hot"))["Item"]
+    assert parts.PARTS not in head and int(head[schema.COUNT]["N"]) == 30
+
+
+def test_an_ignored_address_sees_the_hot_routes_sum(limits, settings, clock):
+    from route_counter.handler.rules.addresses import parse_networks
+
+    answers = offer(limits, settings, clock, 10 * KEY_UNITS, 1.0)
+    ignoring = settings._replace(ignored=parse_networks("0.0.0.0/0"))
+    event, _ = build_event("GET", "/hot")
+    response = counter.handle(event, None, ignoring, limits)
+    assert json.loads(response["body"])["count"] == len(answers)
