@@ -85,18 +85,19 @@ def test_reset_keeps_hits_that_land_between_showing_and_resetting(seeded, hits, 
     from route_counter.cli import cli as cli_module
     from route_counter.handler.store import queries
 
-    shown = queries.get_route
+    shown = queries.route_items
 
-    def shown_then_hit(client, table, route, view):
-        record = shown(client, table, route, view)
+    def shown_then_hit(client, table, route, regions=("",)):
+        items = shown(client, table, route, regions)
         hits({route: 1})  # lands after the count was shown, before the reset
-        return record
+        return items
 
-    monkeypatch.setattr(queries, "get_route", shown_then_hit)
+    monkeypatch.setattr(queries, "route_items", shown_then_hit)
     code, text = cli("reset", "/a", "--yes")
+    assert cli_module.queries.route_items is shown_then_hit
+    monkeypatch.undo()  # stored() reads through route_items too
     assert code == 0 and "; 1 hit arrived since it was shown and is kept" in text
     assert stored(seeded.client, "/a")["count"] == 1 and stored(seeded.client, "/a")["methods"] == {"GET": 1}
-    assert cli_module.queries.get_route is shown_then_hit
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])

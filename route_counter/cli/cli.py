@@ -21,7 +21,7 @@ from route_counter.cli.context import (LOCAL_CONFIG_TARGET, LOCAL_TABLE, LOCAL_T
                                       StoreFailed, count_of, is_loopback, read_local_token, spreadsheet_safe,
                                       stack_output)
 from route_counter.handler import clock
-from route_counter.handler.rules import buckets, schema
+from route_counter.handler.rules import buckets, parts, schema
 from route_counter.handler.rules import settings as env
 from route_counter.handler.rules.countries import COUNTRY_PREFIX
 from route_counter.handler.rules.routes import RouteError, RouteRules, printable
@@ -200,9 +200,22 @@ def count_value(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def set_count(client: Any, table: str, route: str, n: int, now: float) -> int | None:
-    """Make the route's count n in one atomic update (creating the route if need be: moving from another
-    counter); its methods, history and firstSeen stay. Returns the count it replaced (None: a new route)."""
+def _others(client: Any, table: str, route: str, regions: tuple[str, ...]) -> list[dict[str, Any]]:
+    """A route's items other than its home head: its other regions' heads and every hot part."""
+    return [item for item in queries.route_items(client, table, route, regions) if item[schema.KEY]["S"] != route]
+
+
+def set_count(client: Any, table: str, route: str, n: int, now: float, regions: tuple[str, ...] = ("",)) -> int | None:
+    """Make the route's count n (creating the route if need be: moving from another counter); its methods,
+    history and firstSeen stay. A hot route's parts give up exactly the counts read from them (an atomic ADD
+    of the negative each), so the hits that land meanwhile are kept. Returns the count it replaced (None:
+    a new route)."""
+    others = _others(client, table, route, regions)
+    for item in others:
+        shown = item.get(schema.COUNT, {}).get("N", "0")
+        if shown != "0":
+            client.update_item(TableName=table, Key=schema.key(item[schema.KEY]["S"]), UpdateExpression="ADD #count :less",
+                               ExpressionAttributeNames={"#count": schema.COUNT}, ExpressionAttributeValues={":less": {"N": str(-int(shown))}})
     result = client.update_item(
         TableName=table, Key=schema.key(route),
         UpdateExpression="SET #count = :n, #first = if_not_exists(#first, :now)",
@@ -211,13 +224,20 @@ def set_count(client: Any, table: str, route: str, n: int, now: float) -> int | 
         ReturnValues="UPDATED_OLD",
     )
     old = result.get("Attributes", {}).get(schema.COUNT)
-    return int(old["N"]) if old else None
+    if old is None and not others:
+        return None
+    return (int(old["N"]) if old else 0) + sum(int(i.get(schema.COUNT, {}).get("N", "0")) for i in others)
 
 
-def delete_route(client: Any, table: str, route: str) -> int | None:
-    """Remove the route's item; the count it held, or None if there was none."""
+def delete_route(client: Any, table: str, route: str, regions: tuple[str, ...] = ("",)) -> int | None:
+    """Remove the route's items (its head, then its parts); the count they held, or None if there was none."""
+    others = _others(client, table, route, regions)
     old = client.delete_item(TableName=table, Key=schema.key(route), ReturnValues="ALL_OLD").get("Attributes")
-    return int(old.get(schema.COUNT, {}).get("N", "0")) if old else None
+    held = [old] if old else []
+    for item in others:
+        gone = client.delete_item(TableName=table, Key=schema.key(item[schema.KEY]["S"]), ReturnValues="ALL_OLD").get("Attributes")
+        held += [gone] if gone else []
+    return sum(int(i.get(schema.COUNT, {}).get("N", "0")) for i in held) if held else None
 
 
 def whole_number(text: str, low: int, high: int) -> int:
@@ -375,17 +395,17 @@ def reset(client: Any, table: str, record: dict[str, Any]) -> dict[str, Any]:
     countries, visitors and bots shown are removed. Returns the route's new attributes."""
     names = {"#count": schema.COUNT, "#route": schema.KEY}
     values = {":shown": {"N": str(-record["count"])}}
-    parts = ["#count :shown"]
+    adds = ["#count :shown"]
     for i, (method, n) in enumerate(sorted(record["methods"].items())):
         names[f"#m{i}"] = schema.method_attribute(method)
         values[f":m{i}"] = {"N": str(-n)}
-        parts.append(f"#m{i} :m{i}")
+        adds.append(f"#m{i} :m{i}")
     # A bucket may have expired since it was shown: subtracting from it would leave a negative one.
     shown = [name for name in schema.record_to_item(record)
              if buckets.is_bucket(name) or name.startswith(COUNTRY_PREFIX) or name in (schema.BOTS, schema.VISITORS)]
     for i, name in enumerate(shown):
         names[f"#x{i}"] = name
-    expression = "ADD " + ", ".join(parts) + (" REMOVE " + ", ".join(f"#x{i}" for i in range(len(shown))) if shown else "")
+    expression = "ADD " + ", ".join(adds) + (" REMOVE " + ", ".join(f"#x{i}" for i in range(len(shown))) if shown else "")
     result = client.update_item(
         TableName=table, Key=schema.key(record["route"]), UpdateExpression=expression,
         ConditionExpression="attribute_exists(#route)", ExpressionAttributeNames=names,
@@ -435,18 +455,25 @@ def top_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: Text
 
 def reset_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     route = canonical(ctx.rules, args.route)
-    record = hit_record(ctx, route, "reset")
-    if not record:
+    view = ctx.view()
+    items = queries.route_items(ctx.client, ctx.table, route, view.regions)  # read once: shown, then subtracted
+    if not items:
+        print(f"{route} has not been hit: nothing to reset", file=sys.stderr)
         return NOT_FOUND
-    confirm(f"Reset {route} ({count_of(record['count'], 'hit')}) in {ctx.table}?", args.yes, stdin)
-    try:
-        left = int(reset(ctx.client, ctx.table, record).get(schema.COUNT, {}).get("N", "0"))
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
+    shown = view.record(parts.merge(route, items))
+    confirm(f"Reset {route} ({count_of(shown['count'], 'hit')}) in {ctx.table}?", args.yes, stdin)
+    left, reset_any = 0, False
+    for item in items:  # each part gives up what it showed
+        try:
+            left += int(reset(ctx.client, ctx.table, view._replace(series=True).record(item)).get(schema.COUNT, {}).get("N", "0"))
+            reset_any = True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+    if not reset_any:
         return gone(route, "reset")
     since = f"; {count_of(left, 'hit')} arrived since it was shown and {'is' if left == 1 else 'are'} kept" if left else ""
-    print(f"reset {route}: {count_of(record['count'], 'hit')} set back to zero (first seen kept){since}", file=out)
+    print(f"reset {route}: {count_of(shown['count'], 'hit')} set back to zero (first seen kept){since}", file=out)
     return 0
 
 
@@ -455,7 +482,7 @@ def set_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: Text
     record = queries.get_route(ctx.client, ctx.table, route, ctx.view())
     now = count_of(record['count'], "hit") if record else "never hit"
     confirm(f"Set {route} ({now}) to {count_of(args.count, 'hit')} in {ctx.table}?", args.yes, stdin)
-    old = set_count(ctx.client, ctx.table, route, args.count, clock.now())
+    old = set_count(ctx.client, ctx.table, route, args.count, clock.now(), ctx.view().regions)
     was = f"was {old:,}" if old is not None else "a new route"
     print(f"set {route} to {count_of(args.count, 'hit')} ({was}; its methods, history and first seen are kept)", file=out)
     return 0
@@ -467,7 +494,7 @@ def delete_command(ctx: Context, args: argparse.Namespace, out: TextIO, stdin: T
     if not record:
         return NOT_FOUND
     confirm(f"Delete {route} ({count_of(record['count'], 'hit')}, its history and first seen) from {ctx.table}?", args.yes, stdin)
-    old = delete_route(ctx.client, ctx.table, route)
+    old = delete_route(ctx.client, ctx.table, route, ctx.view().regions)
     if old is None:
         return gone(route, "delete")
     print(f"deleted {route} ({count_of(old, 'hit')}); a new hit starts it again from 1", file=out)

@@ -174,7 +174,7 @@ class RouteCounter(pulumi.ComponentResource):
         pairing.register(self.table, name, args.metered_names(), left_to_meters)
         self.counter = self._function(
             "counter", COUNTER_HANDLER,
-            (*policies.COUNTER_TABLE_ACTIONS, *(policies.IGNORED_HIT_ACTIONS if args.ignore_ips else ())), code,
+            policies.COUNTER_TABLE_ACTIONS, code,
             counter_env, COUNTER_TIMEOUT,
             args.memory_size, args.reserved_concurrency, self.downloads.object_arns if self.downloads else None,
             log_level="INFO", visitor_table_arn=self.visitor_table.arn if self.visitor_table else None,

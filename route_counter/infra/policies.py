@@ -12,9 +12,10 @@ from typing import Any
 import pulumi
 
 VERSION = "2012-10-17"
-COUNTER_TABLE_ACTIONS = ("dynamodb:UpdateItem",)
-IGNORED_HIT_ACTIONS = ("dynamodb:GetItem",)  # ignoreIps: an ignored hit reads the count it shows
-LISTING_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:Scan")
+# The counter reads only for a hot route (handler/store/spread.py): its head's part list when another
+# container listed more, and the parts' total it answers with; and, with ignoreIps, the count it shows.
+COUNTER_TABLE_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem")
+LISTING_TABLE_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Scan")  # parts are read by key
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 XRAY_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 VISITOR_TABLE_ACTIONS = ("dynamodb:DeleteItem", "dynamodb:PutItem")  # markers: put once a day, removed if the hit fails

@@ -2,8 +2,8 @@
 side chooses. A cold route's hit goes to its head. When DynamoDB throttles the head, this container
 registers hot parts on it and moves the hit to one of them at once, without sleeping; for HOT_SECONDS
 after its last throttle it sends that route's hits straight to a random part, so the head and the parts
-share the load. A throttled part moves the hit to another part; throttles on two parts in one hit double
-the parts (up to MAX_PARTS). Each container learns on its own: nothing is coordinated but the head's
+share the load. A throttled part moves the hit to another part; a third throttle in one hit doubles the
+parts (up to MAX_PARTS): they are too few. Each container learns on its own: nothing is coordinated but the head's
 ``parts``, which only grows.
 
 The answer of a hot hit is the route's total as this container last read it (at most READ_EVERY seconds
@@ -26,6 +26,7 @@ LOGGER = logging.getLogger("route_counter.spread")
 HOT_SECONDS = 60.0  # how long a container keeps spreading a route after its last throttle
 READ_EVERY = 1.0  # seconds: how old the total a hot hit answers with may be
 MAX_MOVES = 8  # throttled attempts one hit may move on from before it answers 503 throttled
+WIDEN_AFTER = 3  # throttles in one hit (the head's or a part's, then two parts') that double the parts
 MAX_ROUTES = 1024  # hot routes one container remembers (the oldest is forgotten first)
 
 
@@ -85,7 +86,7 @@ class Spread:
         when the head cannot be told."""
         hot = self.hot.get(route)
         want = parts.FIRST_PARTS if hot is None else min(parts.MAX_PARTS, hot.parts * 2)
-        if hot is None or (strikes >= 3 and want > hot.parts):
+        if hot is None or (strikes >= WIDEN_AFTER and want > hot.parts):
             hot = self._register(client, table, route, want, t, expires)
         hot.until = CLOCK.monotonic() + HOT_SECONDS
         return self._part(route, hot, throttled)
