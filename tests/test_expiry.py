@@ -14,7 +14,7 @@ from route_counter.handler.rules import schema, update
 from route_counter.handler.rules.settings import COUNT_BOTS, ROUTE_EXPIRY_DAYS, Settings
 from route_counter.infra.settings import SettingsError, parse
 from local.events import build_event
-from tests.conftest import START, TABLE
+from tests.conftest import START, TABLE, stored
 from tests.stack import run_program
 from tests.test_infra import check
 
@@ -26,8 +26,10 @@ def test_a_counted_hit_moves_the_expiry_in_its_one_update_and_a_bot_never_does()
     request = update.hit_request(TABLE, update.Hit("/x", "GET", START, expiry_days=30))
     assert request["ExpressionAttributeNames"]["#exp"] == schema.EXPIRES and ", #exp = :exp" in request["UpdateExpression"]
     assert request["ExpressionAttributeValues"][":exp"] == {"N": str(int(START) + 30 * D)}
-    for hit in (update.Hit("/x", "GET", START), update.Hit("/x", "GET", START, bot=True, expiry_days=30)):
-        assert "#exp" not in update.hit_request(TABLE, hit)["ExpressionAttributeNames"]
+    bot = update.hit_request(TABLE, update.Hit("/x", "GET", START, bot=True, expiry_days=30))
+    assert "#exp" not in bot["ExpressionAttributeNames"]
+    off = update.hit_request(TABLE, update.Hit("/x", "GET", START))  # expiry off: any old date goes
+    assert "#exp" in off["UpdateExpression"].partition(" REMOVE ")[2].split(", ") and ":exp" not in off["ExpressionAttributeValues"]
 
 
 @pytest.fixture
@@ -62,7 +64,7 @@ def test_each_counted_hit_pushes_the_route_s_expiry_with_no_extra_request(writer
 
 
 @pulumi.runtime.test
-def test_the_counts_table_has_ttl_only_with_route_expiry_days():
+def test_the_counts_table_has_ttl_and_the_counter_its_expiry_days():
     def assertions(recorder, _):
         tables = {t.name: t.inputs for t in recorder.of_type("aws:dynamodb/table:Table")}
         assert tables["route-counter-table"]["ttl"] == {"attributeName": "expires", "enabled": True}
@@ -74,12 +76,21 @@ def test_the_counts_table_has_ttl_only_with_route_expiry_days():
 
 
 @pulumi.runtime.test
-def test_without_expiry_the_table_is_left_as_it_was():
+def test_without_expiry_the_table_keeps_ttl_for_idempotency_claims():
     def assertions(recorder, _):
         tables = {t.name: t.inputs for t in recorder.of_type("aws:dynamodb/table:Table")}
-        assert "ttl" not in tables["route-counter-table"]
+        assert tables["route-counter-table"]["ttl"] == {"attributeName": "expires", "enabled": True}
 
     return check(run_program(), assertions)
+
+
+def test_with_expiry_off_a_hit_removes_a_date_an_earlier_setting_left(writer, settings):
+    expiring = settings._replace(expiry_days=30)
+    event, _ = build_event("GET", "/x")
+    counter.handle(event, None, expiring, writer)
+    assert "expires" in stored(writer.client, "/x")
+    counter.handle(event, None, settings, writer)  # routeExpiryDays back to 0
+    assert "expires" not in stored(writer.client, "/x") and stored(writer.client, "/x")["count"] == 2
 
 
 @pytest.mark.parametrize("value", ["-1", "3651", "soon"])

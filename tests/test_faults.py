@@ -30,7 +30,7 @@ def test_lost_responses_interleaved_with_hits_never_double_count(writer, setting
         if status == 200:
             ok_counts.append(body["count"])
         else:
-            assert (status, body["error"], headers["Retry-After"]) == (503, "outcome_unknown", "1")
+            assert (status, body["error"], "Retry-After" in headers) == (503, "outcome_unknown", False)
             unknown += 1
     applied = writer.sent["UpdateItem"]
     assert unknown == 100 and len(ok_counts) == 200

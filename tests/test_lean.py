@@ -315,3 +315,17 @@ def test_an_ignored_address_reads_the_count_and_writes_nothing_with_either_write
     ignoring = settings._replace(ignored=parse_networks("127.0.0.0/8"))  # build_event's source address
     assert hit(ignoring, table, client) == (200, {"route": "/w", "count": 1})
     assert proxy.forwarded == 2 and stored(store, table) == 1  # one write, one read
+
+
+@pytest.mark.parametrize("kind", WRITERS)
+def test_idempotency_keys_over_http_on_both_writers(kind, store, proxy, table, settings, monkeypatch):
+    """The hit and its claim as one TransactWriteItems; a repeat's cancellation reasons (the claim's
+    ConditionalCheckFailed, with the item it found) reach the counter alike from either writer."""
+    client = make_writer(kind, proxy.url, monkeypatch)
+    answers = []
+    for key in ("k1", "k1", "k2"):
+        event, _ = build_event("POST", "/w", [("Idempotency-Key", key)])
+        response = counter.handle(event, None, settings._replace(table_name=table), lambda: client)
+        answers.append((response["statusCode"], json.loads(response["body"])["count"],
+                        response["headers"].get("Idempotent-Replayed")))
+    assert answers == [(200, 1, None), (200, 1, "true"), (200, 2, None)] and stored(store, table) == 2

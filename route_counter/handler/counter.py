@@ -67,41 +67,92 @@ class RateLimited(Exception):
         self.limit, self.t, self.days = limit, t, days
 
 
-def count_hit(client: Any, table: str, hit: update.Hit, spread: Spread | None = None) -> update.Applied:
-    """Send the hit's one update (to the route's head, or to a hot part: handler/store/spread.py); then,
-    rarely, one cleanup of what a long idle gap left behind. Raises DynamoFailure, or RateLimited when the
-    route's window is full. A rate-limited route stays in its head: its window is one exact counter."""
+class Replayed(Exception):
+    """A repeat of a request whose Idempotency-Key was seen within the day: nothing counted. ``count``: the
+    first answer's (None when it has not been recorded: the first is still in flight, or was cut short)."""
+
+    def __init__(self, count: int | None) -> None:
+        super().__init__("replayed")
+        self.count = count
+
+
+def count_hit(client: Any, table: str, hit: update.Hit, spread: Spread | None = None, claim: str | None = None) -> update.Applied:
+    """Send the hit's one update (to the route's head, or to a hot part: handler/store/spread.py), as one
+    transaction with its Idempotency-Key's claim when it has one; then, rarely, one cleanup of what a long
+    idle gap left behind. Raises DynamoFailure, RateLimited when the route's window is full, or Replayed.
+    A rate-limited route stays in its head: its window is one exact counter."""
     spread = SPREAD if spread is None else spread
     if hit.limit or not spread.can_spread(hit.route):
-        return _written(client, table, hit, spread.head(hit.route))[1]
+        return _recorded(client, table, claim, *_written(client, table, hit, spread.head(hit.route), claim=claim)[1:])
     key = spread.first_key(hit.route)
     expires = int(hit.t) + hit.expiry_days * DAY if hit.expiry_days and not hit.bot else None
     for strike in range(1, MAX_MOVES + 1):
         try:
-            item, outcome = _written(client, table, hit, key, move=True)
+            # A hot part never expires on its own: its head's date (moved by the spread) speaks for the route.
+            at = hit if key == spread.head(hit.route) else hit._replace(expiry_days=0)
+            item, outcome = _written(client, table, at, key, move=True, claim=claim)
         except DynamoFailure as failure:
             if failure.code != "throttled" or strike == MAX_MOVES:
                 raise
             key = spread.moved(client, table, hit.route, key, strike, hit.t, expires)
             continue
         total = spread.total(client, table, hit.route, key, item, hit.t, expires)
-        return outcome._replace(total=total)
+        return _recorded(client, table, claim, outcome._replace(total=total))
     raise AssertionError("unreachable")  # the last strike re-raises
 
 
-def _written(client: Any, table: str, hit: update.Hit, key: str, move: bool = False) -> tuple[dict[str, Any], update.Applied]:
+def _written(client: Any, table: str, hit: update.Hit, key: str, move: bool = False,
+             claim: str | None = None) -> tuple[dict[str, Any], update.Applied]:
     """One update of ``key`` (re-sent while certainly not applied; with ``move``, a throttled one raises at
-    once instead), its ALL_NEW item and what it says; and the cleanup of what it found expired."""
+    once instead), its ALL_NEW item and what it says; and the cleanup of what it found expired. With a
+    ``claim``, the update and the claim go as one transaction, and the item is read after it."""
     request = update.hit_request(table, hit, key)
     try:
-        item = call_once_retry_safe(lambda: client.update_item(**request), throttled_at_once=move)["Attributes"]
-    except ConditionFailed:
+        if claim is None:
+            item = call_once_retry_safe(lambda: client.update_item(**request), throttled_at_once=move)["Attributes"]
+        else:
+            item = _claimed(client, table, request, claim, hit.t, move)
+    except ConditionFailed as failed:
+        if claim is not None:
+            from .rules import idempotency
+
+            seen, count = idempotency.repeat(failed.reasons)
+            if seen:
+                raise Replayed(count) from None
         assert hit.limit is not None  # only a rate-limited hit's update has a condition
         raise RateLimited(hit.limit, hit.t, hit.days) from None
     outcome = update.applied(hit, item)
     if outcome.leftovers:
         cleanup(client, table, key, outcome.leftovers)
     return item, outcome
+
+
+def _claimed(client: Any, table: str, request: dict[str, Any], claim: str, t: float, move: bool) -> dict[str, Any]:
+    """The hit and its claim as one transaction, then the item it wrote (a strongly consistent read)."""
+    from .rules import idempotency
+
+    both = idempotency.transaction(table, request, claim, t)
+    call_once_retry_safe(lambda: client.transact_write_items(**both), throttled_at_once=move)
+    read = {"TableName": table, "Key": request["Key"], "ConsistentRead": True}
+    try:
+        item: dict[str, Any] = call_once_retry_safe(lambda: client.get_item(**read)).get("Item", {})
+    except DynamoFailure as failure:
+        raise DynamoFailure(503, "count_unread", "the hit was counted but its count could not be read; the same "
+                            "request with the same Idempotency-Key answers it without counting again", failure.cause) from None
+    return item
+
+
+def _recorded(client: Any, table: str, claim: str | None, outcome: update.Applied) -> update.Applied:
+    """Keep the answer's count in the claim, for the repeats; a failure only makes a repeat read the count."""
+    if claim is not None:
+        from .rules import idempotency
+
+        request = idempotency.record_request(table, claim, outcome.total)
+        try:
+            call_once_retry_safe(lambda: client.update_item(**request))
+        except (ConditionFailed, DynamoFailure) as exc:
+            LOGGER.warning("idempotent answer not recorded", extra={"cause": str(exc)})
+    return outcome
 
 
 def cleanup(client: Any, table: str, key: str, names: list[str]) -> None:
@@ -174,23 +225,44 @@ def counted(
     from an ignored address (ignoreIps) is answered the same way with the current count, and writes nothing."""
     if settings.ignored and _ignored(request.source_ip, settings):
         return not_counted(status, request, route, settings, client, cors, headers)
+    claim = None
+    if request.header("idempotency-key") is not None:
+        from .rules import idempotency  # only requests with the header load it
+
+        try:
+            claim = idempotency.claim_key(request.method, route, idempotency.parse_key(request.header(idempotency.HEADER) or ""))
+        except ValueError as exc:
+            return error_response(400, "bad_idempotency_key", str(exc), cors, request.request_id)
     hit = new_hit(request, route, settings)
     marker = None
     if settings.visitor_table and not hit.bot:
         marker = mark_visitor(client(), settings, request, hit)
         hit = hit._replace(new_visitor=marker is not None)
     try:
-        outcome = count_hit(client(), settings.table_name, hit)
-    except (DynamoFailure, RateLimited) as exc:
-        if marker is not None and not (isinstance(exc, DynamoFailure) and exc.code == "outcome_unknown"):
+        outcome = count_hit(client(), settings.table_name, hit, claim=claim)
+    except (DynamoFailure, RateLimited, Replayed) as exc:
+        if marker is not None and not (isinstance(exc, DynamoFailure) and exc.code in ("outcome_unknown", "count_unread")):
             unmark_visitor(client(), settings, marker)
         if isinstance(exc, RateLimited):
             return rate_limited(exc, request, route, cors)
+        if isinstance(exc, Replayed):
+            return replayed(exc, status, request, route, settings, client, cors, headers)
         return failed(exc, request, route, cors)
     headers = dict(headers or {})
     if hit.limit and outcome.remaining is not None:
         headers.update({**hit.limit.headers(outcome.remaining, hit.t, hit.days), **EXPOSE})
     return answer(status, request, route, outcome.total, cors, headers)
+
+
+def replayed(repeat: Replayed, status: int, request: events.Request, route: str, settings: Settings,
+             client: Callable[[], Any], cors: dict[str, str], headers: dict[str, str] | None) -> dict[str, Any]:
+    """A repeat of a counted request: the first answer's count, marked ``Idempotent-Replayed: true``;
+    the count as it stands when the first has not recorded one."""
+    marked = {**(headers or {}), "Idempotent-Replayed": "true", "Access-Control-Expose-Headers": "Idempotent-Replayed",
+              metrics.NOT_COUNTED: "false"}
+    if repeat.count is None:
+        return not_counted(status, request, route, settings, client, cors, marked)
+    return answer(status, request, route, repeat.count, cors, marked)
 
 
 def not_counted(

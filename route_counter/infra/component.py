@@ -70,10 +70,8 @@ def counts_table(name: str, args: StackSettings, opts: Callable[..., pulumi.Reso
         point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
         server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
         deletion_protection_enabled=protect,
-        # routeExpiryDays. Left out when 0: the provider's ttl block is optional and computed, so leaving it
-        # out changes nothing on a table that never had TTL (docs/data-model.md: turning expiry off).
-        ttl=aws.dynamodb.TableTtlArgs(attribute_name=schema.EXPIRES, enabled=True) if args.route_expiry_days
-        else None,
+        # Always on: Idempotency-Key claims expire after a day, and with routeExpiryDays idle routes too.
+        ttl=aws.dynamodb.TableTtlArgs(attribute_name=schema.EXPIRES, enabled=True),
         opts=opts(protect=protect),
     )
 

@@ -66,16 +66,20 @@ def hit_request(table: str, hit: Hit, key: str | None = None) -> dict[str, Any]:
     names = {"#last": schema.LAST_SEEN, "#first": schema.FIRST_SEEN}
     # A bot's hit (countBots) never keeps a route alive: crawlers probe exactly the junk routes expiry is for.
     expires = int(hit.t) + hit.expiry_days * buckets.DAY if hit.expiry_days and not hit.bot else None
-    if expires:
+    if expires or not hit.expiry_days:
         names["#exp"] = schema.EXPIRES
+    if not hit.expiry_days:
+        # Expiry off: a date an earlier setting left goes with the next hit (the table keeps TTL on for
+        # Idempotency-Key claims, so a stale date would still delete the route).
+        removes = [*removes, "#exp"]
     names.update({f"#a{i}": name for i, name in enumerate(adds)})
-    names.update({f"#r{i}": name for i, name in enumerate(removes)})
+    names.update({f"#r{i}": name for i, name in enumerate(removes) if name != "#exp"})
     if condition and "#w" in condition and hit.limit:
         names["#w"] = hit.limit.counter(hit.t, hit.days)
     expression = (
         "ADD " + ", ".join(f"#a{i} :one" for i in range(len(adds)))
         + " SET #last = :now, #first = if_not_exists(#first, :now)" + (", #exp = :exp" if expires else "")
-        + (" REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes))) if removes else "")
+        + (" REMOVE " + ", ".join(r if r == "#exp" else f"#r{i}" for i, r in enumerate(removes)) if removes else "")
     )
     values = {":one": {"N": "1"}, ":now": {"S": schema.iso(hit.t)}}
     if expires:

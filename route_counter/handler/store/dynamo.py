@@ -88,7 +88,7 @@ def write_error(exc: Exception) -> WriteError | None:
         if code in RETRYABLE_CODES:
             return WriteError(NOT_APPLIED, code, "throttled" if code in THROTTLING_CODES else "conflict")
         # A 5xx from DynamoDB does not say whether the write was applied.
-        return WriteError(UNKNOWN if status >= 500 else REJECTED, code, f"HTTP {status}")
+        return WriteError(UNKNOWN if status >= 500 else REJECTED, code, f"HTTP {status}", exc.response.get("CancellationReasons"))
     if isinstance(exc, NOT_SENT):
         return WriteError(NOT_APPLIED, "", type(exc).__name__)
     if isinstance(exc, BotoCoreError):  # read timeout, connection reset after sending, ...: do NOT resend

@@ -133,6 +133,9 @@ class LeanDynamoDB:
     def batch_get_item(self, **request: Any) -> dict[str, Any]:  # a hot route's total (its parts)
         return self.call("BatchGetItem", request)
 
+    def transact_write_items(self, **request: Any) -> dict[str, Any]:  # a hit with an Idempotency-Key
+        return self.call("TransactWriteItems", request)
+
     def call(self, operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
         body = json.dumps(request, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         headers = self._signed_headers(operation, body)
@@ -218,4 +221,5 @@ class LeanDynamoDB:
             raise WriteError(UNKNOWN, code, f"HTTP {status}")
         if code in RETRYABLE_CODES:
             raise WriteError(NOT_APPLIED, code, f"HTTP {status}")
-        raise WriteError(REJECTED, code, f"HTTP {status}")
+        reasons = data.get("CancellationReasons")
+        raise WriteError(REJECTED, code, f"HTTP {status}", reasons if isinstance(reasons, list) else None)

@@ -6,6 +6,8 @@ and nothing of theirs: so neither imports the other, nor the retry policy that u
 
 from __future__ import annotations
 
+from typing import Any
+
 NOT_APPLIED, UNKNOWN, REJECTED = "not_applied", "unknown", "rejected"
 # DynamoDB error codes that mean it refused the request before applying it.
 THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
@@ -21,12 +23,20 @@ RETRY_AFTER = "1"  # seconds, sent with every 503
 CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
-class WriteError(Exception):
-    """A write that did not return an answer: its outcome, DynamoDB's error code (if any), and a cause."""
+CANCELLED = "TransactionCanceledException"
+# A cancelled transaction says why per item (CancellationReason in the DynamoDB API reference): these mean
+# the item was throttled or held by another transaction, so nothing was applied and it may be sent again.
+CANCELLED_THROTTLED = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
+CANCELLED_CONFLICT = "TransactionConflict"
 
-    def __init__(self, outcome: str, code: str, cause: str) -> None:
+
+class WriteError(Exception):
+    """A write that did not return an answer: its outcome, DynamoDB's error code (if any), a cause, and
+    for a cancelled transaction the reason of each item (``CancellationReasons``)."""
+
+    def __init__(self, outcome: str, code: str, cause: str, reasons: list[dict[str, Any]] | None = None) -> None:
         super().__init__(f"{outcome}: {code or cause}")
-        self.outcome, self.code, self.cause = outcome, code, cause
+        self.outcome, self.code, self.cause, self.reasons = outcome, code, cause, reasons or []
 
 
 class DynamoFailure(Exception):
@@ -38,9 +48,15 @@ class DynamoFailure(Exception):
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Retry-After": RETRY_AFTER} if self.status == 503 else {}
+        """Retry-After with every 503 but outcome_unknown: retrying that one blindly may count twice."""
+        return {"Retry-After": RETRY_AFTER} if self.status == 503 and self.code != "outcome_unknown" else {}
 
 
 class ConditionFailed(Exception):
     """DynamoDB refused the update because its condition did not hold: certainly not applied. Not an
-    error of the store: the caller's rule said no (a rate limit reached, an item gone)."""
+    error of the store: the caller's rule said no (a rate limit reached, an item gone). For a transaction,
+    ``reasons`` says which item's condition failed (and, where asked for, what that item held)."""
+
+    def __init__(self, cause: str, reasons: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(cause)
+        self.reasons = reasons or []

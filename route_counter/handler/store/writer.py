@@ -21,6 +21,9 @@ from typing import Callable, TypeVar
 from .. import clock as _clock
 from ..clock import Clock
 from ..store.outcomes import (
+    CANCELLED,
+    CANCELLED_CONFLICT,
+    CANCELLED_THROTTLED,
     CONDITION_FAILED,
     CONFLICT_CODES,
     NOT_APPLIED,
@@ -34,6 +37,9 @@ from ..store.outcomes import (
 
 T = TypeVar("T")
 
+# No Retry-After with it: a blind retry could count the hit twice. The Idempotency-Key header makes it safe.
+UNKNOWN_MESSAGE = ("the hit may have been counted; a retry counts it again unless it carries the same "
+                   "Idempotency-Key header as the first request (then a retry is safe)")
 RETRY_BUDGET = 1.0  # seconds in which the writer may start another attempt
 BACKOFF_BASE, BACKOFF_CAP = 0.025, 0.25  # seconds; "full jitter" exponential backoff
 # Bounds that hold whatever the clock does: 2**8 puts the backoff past its cap already (so it never grows
@@ -51,8 +57,21 @@ def failure(error: WriteError) -> DynamoFailure:
             return DynamoFailure(503, "write_conflict", "the route is being written by another request; try again shortly", cause)
         return DynamoFailure(503, "storage_unavailable", "the counts store cannot be reached", cause)
     if error.outcome == UNKNOWN:
-        return DynamoFailure(503, "outcome_unknown", "the hit may or may not have been counted", cause)
+        return DynamoFailure(503, "outcome_unknown", UNKNOWN_MESSAGE, cause)
     return DynamoFailure(500, "internal_error", "the counter is misconfigured", cause)
+
+
+def cancelled(error: WriteError) -> WriteError:
+    """A cancelled transaction as what became of it: throttled or in conflict (nothing applied: may be sent
+    again), a failed condition (with each item's reason), or refused."""
+    codes = {reason.get("Code") for reason in error.reasons if isinstance(reason, dict)}
+    if codes & CANCELLED_THROTTLED:
+        return WriteError(NOT_APPLIED, "ThrottlingException", error.cause)
+    if CANCELLED_CONFLICT in codes:
+        return WriteError(NOT_APPLIED, "TransactionConflictException", error.cause)
+    if "ConditionalCheckFailed" in codes:
+        return WriteError(REJECTED, CONDITION_FAILED, error.cause, error.reasons)
+    return error
 
 
 def as_write_error(exc: Exception) -> WriteError | None:
@@ -91,8 +110,10 @@ def call_once_retry_safe(
             error = as_write_error(exc)
             if error is None:
                 raise
+            if error.outcome == REJECTED and error.code == CANCELLED:
+                error = cancelled(error)
             if error.outcome == REJECTED and error.code == CONDITION_FAILED:
-                raise ConditionFailed(error.cause) from exc
+                raise ConditionFailed(error.cause, error.reasons) from exc
             if error.outcome != NOT_APPLIED or (throttled_at_once and error.code in THROTTLING_CODES):
                 raise failure(error) from exc
             last = error
