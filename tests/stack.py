@@ -44,12 +44,17 @@ class Recorder(pulumi.runtime.Mocks):
     resources: dict[str, Registered] = field(default_factory=dict)  # by logical name
     registered: list[Registered] = field(default_factory=list)  # all, even two of one name and other types
     function_generation: int = 1  # bump to simulate replaced functions (new invoke ARNs)
+    stacks: dict[str, dict[str, Any]] = field(default_factory=dict)  # other stacks' outputs, for StackReferences
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        resource_id = f"{args.name}-id"
+        if args.typ == "pulumi:pulumi:StackReference":
+            outputs = self.stacks[args.inputs["name"]]  # a stack the test did not set up is a KeyError
+            return [args.inputs["name"], {"name": args.inputs["name"], "outputs": outputs, "secretOutputNames": []}]
+        resource_id = args.resource_id or f"{args.name}-id"  # a get() reads the resource of that id
         state = dict(args.inputs)
-        # Physical names as Pulumi's auto-naming makes them (logical name, "-", 7 random hex digits).
-        name = args.inputs.get("name") or (args.inputs.get("namePrefix") or f"{args.name}-") + AUTONAME_SUFFIX
+        # Physical names as Pulumi's auto-naming makes them (logical name, "-", 7 random hex digits); a read
+        # resource's is its id.
+        name = args.resource_id or args.inputs.get("name") or (args.inputs.get("namePrefix") or f"{args.name}-") + AUTONAME_SUFFIX
         state.setdefault("name", name)
         arn = aws_shapes.arn(args.typ, name, resource_id, args.inputs)
         if arn:

@@ -114,8 +114,9 @@ class Context(NamedTuple):
     settings: stack.StackSettings
 
     def view(self, window: str | None = None, series: bool = False) -> queries.View:
-        """How records are read: as of now (the one wall clock the handlers use), in the stack's days."""
-        return queries.View(clock.now(), window, series, self.days)
+        """How records are read: as of now (the one wall clock the handlers use), in the stack's days, every
+        region's items of a global table summed (replicaRegions: run the CLI on the table's own stack)."""
+        return queries.View(clock.now(), window, series, self.days, ("", *self.settings.replica_regions))
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

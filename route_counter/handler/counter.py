@@ -47,7 +47,7 @@ def create_writer(kind: str) -> Any:
 
 
 _client = None
-SPREAD = Spread()  # this container's view of which routes are hot (handler/store/spread.py)
+SPREAD = Spread(SETTINGS.own_part)  # this container's view of which routes are hot (handler/store/spread.py)
 
 
 def _dynamodb() -> Any:
@@ -273,14 +273,15 @@ def not_counted(
     ``X-Counted: false`` so its owner can see it was skipped (and the metrics line leaves it out)."""
     from .store import queries  # only ignored hits read: kept out of every other cold start
 
-    request_args = queries.count_request(settings.table_name, route)
+    head = parts.head_key(route, settings.own_part)  # this region's count, as a counted hit here answers
+    request_args = queries.count_request(settings.table_name, head)
     try:
         item = call_once_retry_safe(lambda: client().get_item(**request_args)).get("Item", {})
     except DynamoFailure as failure:  # a read: nothing to be unsure about, so never "outcome_unknown"
         return failed(DynamoFailure(503, "storage_unavailable", "the counts store cannot be reached", failure.cause),
                       request, route, cors)
     total = int(item.get(schema.COUNT, {}).get("N", "0"))
-    hot = parts.hot_keys(route, "", item)
+    hot = parts.hot_keys(route, settings.own_part, item)
     if hot:  # a hot route: its parts' totals too (one BatchGetItem)
         batch = {"RequestItems": {settings.table_name: {"Keys": [schema.key(k) for k in hot], "ProjectionExpression": "#c",
                                                         "ExpressionAttributeNames": {"#c": schema.COUNT}}}}

@@ -89,7 +89,7 @@ def cached_top(
     return result
 
 
-def _view(query: Mapping[str, str], html: bool, days: buckets.Days) -> View:
+def _view(query: Mapping[str, str], html: bool, days: buckets.Days, regions: tuple[str, ...] = ("",)) -> View:
     """``window=1h|24h|7d|30d`` and ``series=1`` (hourly and daily buckets in every record; the page's own)."""
     window = query.get("window")
     if window is not None and window not in buckets.WINDOWS:
@@ -97,7 +97,7 @@ def _view(query: Mapping[str, str], html: bool, days: buckets.Days) -> View:
     series = query.get("series", "0")
     if series not in ("0", "1"):
         raise BadQuery("series must be 0 or 1")
-    return View(now(), window, series == "1" or html, days)
+    return View(now(), window, series == "1" or html, days, regions)
 
 
 def lookup(rules: RouteRules, raw: str) -> str:
@@ -134,7 +134,7 @@ def badge_answer(request: events.Request, settings: Settings, client: Callable[[
     except badge.BadBadge as exc:
         raise BadQuery(str(exc)) from None
     route = lookup(settings.rules, request.query["route"])
-    record = get_route(client(), settings.table_name, route, View(now(), days=settings.days))
+    record = get_route(client(), settings.table_name, route, View(now(), days=settings.days, regions=settings.read_regions))
     svg, shields = badge.badge(badge.badge_label(request.query.get("label")), record["count"] if record else 0, options)
     if request.query.get("format") == "shields":
         return json_response(200, {**shields, "cacheSeconds": 300}, cors, {"Cache-Control": BADGE_CACHE})
@@ -149,7 +149,7 @@ def answer(
     picked = [name for name in ("route", "top", "cursor") if name in query]
     if len(picked) > 1:
         raise BadQuery(f"use only one of route, top and cursor (got {', '.join(picked)})")
-    view = _view(query, html, settings.days)
+    view = _view(query, html, settings.days, settings.read_regions)
     if "route" in query:
         route = lookup(rules, query["route"])
         record = get_route(client(), table, route, view)

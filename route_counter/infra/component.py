@@ -41,6 +41,7 @@ OUTPUT_METER_FORMAT = "meter_access_log_format"  # {"rest": ..., "http": ...}
 OUTPUT_METER_LOG_GROUP = "meter_log_group_arn"  # only with meterLogGroup
 OUTPUT_METER_TABLE = "meter_table_name"
 OUTPUT_METER_DLQ = "meter_dead_letter_queue_url"
+OUTPUT_TABLE_REGIONS = "table_regions"  # only with replicaRegions or replicaOf: the global table's regions, home first
 # Each output, what it is (docs/component.md is generated from this).
 OUTPUT_DOCS = {
     OUTPUT_URL: "the stage's invoke URL (or https://domainName)",
@@ -55,6 +56,7 @@ OUTPUT_DOCS = {
     OUTPUT_METER_LOG_GROUP: "the log group meterLogGroup made (that key only)",
     OUTPUT_METER_TABLE: "the metering table: markers and usage per API key (metering only)",
     OUTPUT_METER_DLQ: "the metering dead-letter queue (metering only)",
+    OUTPUT_TABLE_REGIONS: "the global counts table's regions, home first (replicaRegions or replicaOf only)",
 }
 OUTPUTS = tuple(OUTPUT_DOCS)
 
@@ -72,8 +74,19 @@ def counts_table(name: str, args: StackSettings, opts: Callable[..., pulumi.Reso
         deletion_protection_enabled=protect,
         # Always on: Idempotency-Key claims expire after a day, and with routeExpiryDays idle routes too.
         ttl=aws.dynamodb.TableTtlArgs(attribute_name=schema.EXPIRES, enabled=True),
+        # replicaRegions: a global table (version 2019.11.21), which replicates through a stream of new and
+        # old images; each replica keeps point-in-time recovery like the home table.
+        stream_enabled=True if args.replica_regions else None,
+        stream_view_type="NEW_AND_OLD_IMAGES" if args.replica_regions else None,
+        replicas=[aws.dynamodb.TableReplicaArgs(region_name=region, point_in_time_recovery=True)
+                  for region in args.replica_regions] or None,
         opts=opts(protect=protect),
     )
+
+
+def table_regions(table: aws.dynamodb.Table, replicas: tuple[str, ...]) -> pulumi.Output[str]:
+    """TABLE_REGIONS of a global table: its home region (from its ARN), then the replicas."""
+    return table.arn.apply(lambda arn: ",".join([arn.split(":")[3], *replicas]))
 
 
 DEFAULT_NAME = "route-counter"  # the ready-made program's component: its fixed names hold project and stack alone
@@ -143,7 +156,7 @@ class RouteCounter(pulumi.ComponentResource):
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
 
-        self.table = self._create_table()
+        self.table, self.table_regions = self._create_table()
         files = stack.downloads(args)
         self.downloads = downloads.create(name, files, self._child) if files else None
         code = pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in asset_files(args.timezone).items()})
@@ -167,7 +180,7 @@ class RouteCounter(pulumi.ComponentResource):
         usage_read = [{"Sid": "Usage", "Effect": "Allow", "Action": list(metering.USAGE_READ_ACTIONS),
                        "Resource": self.meter_table.arn}] if self.meter_table else None
         # The names an ApiMeter given this table meters are the counter's to leave alone too (infra/pairing.py).
-        counter_env = args.function_environment("counter", *names)
+        counter_env = args.function_environment("counter", *names, table_regions=self.table_regions)
         counter_env[ENV_METERED] = ",".join([*args.metered_names(), *left_to_meters])
         pairing.register(self.table, name, args.metered_names(), left_to_meters)
         self.counter = self._function(
@@ -178,7 +191,8 @@ class RouteCounter(pulumi.ComponentResource):
             log_level="INFO", visitor_table_arn=self.visitor_table.arn if self.visitor_table else None,
         )
         self.listing = self._function(
-            "listing", LISTING_HANDLER, policies.LISTING_TABLE_ACTIONS, code, args.function_environment("listing", *names),
+            "listing", LISTING_HANDLER, policies.LISTING_TABLE_ACTIONS, code,
+            args.function_environment("listing", *names, table_regions=self.table_regions),
             LISTING_TIMEOUT,
             args.listing_memory_size, args.listing_reserved_concurrency, extra_statements=usage_read,
         )
@@ -214,6 +228,7 @@ class RouteCounter(pulumi.ComponentResource):
             OUTPUT_URL: self.url,
             OUTPUT_COUNTS_URL: self.counts_url,
             OUTPUT_TABLE_NAME: self.table.name,
+            **({OUTPUT_TABLE_REGIONS: pulumi.Output.from_input(self.table_regions)} if self.table_regions else {}),
             OUTPUT_COUNTER_FUNCTION: self.counter.function.name,
             OUTPUT_LISTING_FUNCTION: self.listing.function.name,
             OUTPUT_DASHBOARD_URL: self.dashboard_url,
@@ -235,8 +250,8 @@ class RouteCounter(pulumi.ComponentResource):
 
     def _tag(self, args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
         init = getattr(type(args.resource), "_internal_init", None)
-        if init is None or "tags" not in inspect.signature(init).parameters:
-            return None  # the component itself, and AWS resources that take no tags
+        if init is None or "tags" not in inspect.signature(init).parameters or args.opts.id:
+            return None  # the component itself, AWS resources that take no tags, and those only read (get)
         own = args.props.get("tags")
         tags = {**self._tags, **(own if isinstance(own, dict) else {})}
         return pulumi.ResourceTransformationResult({**args.props, "tags": tags}, args.opts)
@@ -244,8 +259,28 @@ class RouteCounter(pulumi.ComponentResource):
     def _opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(**kwargs))
 
-    def _create_table(self) -> aws.dynamodb.Table:
-        return counts_table(self._name, self._args, self._opts)
+    def _create_table(self) -> tuple[aws.dynamodb.Table, pulumi.Output[str] | str]:
+        """The counts table and its TABLE_REGIONS: a table of its own, or with replicaOf the replica in this
+        region of another stack's global table (looked up, never created or deleted here)."""
+        args = self._args
+        if not args.replica_of:
+            table = counts_table(self._name, args, self._opts)
+            return table, table_regions(table, args.replica_regions) if args.replica_regions else ""
+        home = pulumi.StackReference(f"{self._name}-replica-of", stack_name=args.replica_of, opts=self._opts())
+        name = home.require_output(OUTPUT_TABLE_NAME)
+        regions = home.require_output(OUTPUT_TABLE_REGIONS)
+        own = aws.get_region_output(opts=pulumi.InvokeOptions(parent=self)).region
+
+        def check(found: list[Any]) -> str:
+            listed, here = str(found[0]).split(","), str(found[1])
+            if here not in listed[1:]:
+                raise pulumi.RunError(f"replicaOf: {args.replica_of}'s table has no replica in {here} (its regions: "
+                                      f"{', '.join(listed)}); add {here} to its replicaRegions first")
+            return str(found[0])
+
+        checked = pulumi.Output.all(regions, own).apply(check)
+        table = aws.dynamodb.Table.get(f"{self._name}-table", name, opts=self._opts())
+        return table, checked
 
     def _create_visitor_table(self) -> aws.dynamodb.Table:
         """uniqueVisitors: today's visitor markers, each deleted by TTL within two days (handler/rules/visitors.py).

@@ -54,6 +54,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:certificate/[0-9a-f-]{36}$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
+_STACK_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}/[A-Za-z0-9._-]{1,100}/[A-Za-z0-9._-]{1,100}$")
 
 
 T = TypeVar("T")
@@ -110,6 +112,8 @@ class StackSettings:
     meter: str  # NAME=LOG_GROUP,... (validated)
     meter_log_group: bool
     alarm_email: str | None
+    replica_regions: tuple[str, ...] = ()  # replicaRegions: the global table's other regions
+    replica_of: str | None = None  # replicaOf: the stack whose global table this stack's region holds a replica of
     # Metered APIs whose log groups a program gives in code (RouteCounter's meter_log_groups: a StackReference's
     # outputs, say), by name; their groups are known only at deploy time. Never from config.
     meter_in_code: tuple[str, ...] = ()
@@ -156,16 +160,16 @@ class StackSettings:
 
     def function_environment(
         self, function: str, table_name: T, download_bucket: T | str = "", visitor_table: T | str = "",
-        visitor_secret: T | str = "", meter_table: T | str = "", meter_group: str = "",
+        visitor_secret: T | str = "", meter_table: T | str = "", meter_group: str = "", table_regions: T | str = "",
     ) -> dict[str, T | str]:
         """One function's Lambda environment: only the variables it reads (handler.rules.settings.FUNCTION_VARIABLES)."""
         everything = self.handler_environment(table_name, download_bucket, visitor_table, visitor_secret, meter_table,
-                                              meter_group)
+                                              meter_group, table_regions)
         return {name: everything[name] for name in env.FUNCTION_VARIABLES[function]}
 
     def handler_environment(
         self, table_name: T, download_bucket: T | str = "", visitor_table: T | str = "", visitor_secret: T | str = "",
-        meter_table: T | str = "", meter_group: str = "",
+        meter_table: T | str = "", meter_group: str = "", table_regions: T | str = "",
     ) -> dict[str, T | str]:
         """Every variable the handlers read (names from handler.rules.settings): the one function that turns
         settings into them, for the Pulumi program (names and the secret are Outputs there, and each
@@ -194,6 +198,7 @@ class StackSettings:
             env.METER_SOURCES: self.meter_sources(meter_group),
             env.METERED: ",".join(self.metered_names()),
             env.COUNTS_ACCESS: self.counts_access,
+            env.TABLE_REGIONS: table_regions,  # "" for a table in one region; else its home region, then replicas
         }
 
 
@@ -224,6 +229,17 @@ def _int(key: str, value: Any, low: int, high: int) -> int:
     if not low <= number <= high:
         raise SettingsError(f"{key} must be an integer from {low} to {high}, got {number}")
     return number
+
+
+def _regions(value: Any, region: str | None) -> tuple[str, ...]:
+    """replicaRegions: AWS region names, each once, none the stack's own."""
+    found = tuple(split_list(str(value)))
+    for name in found:
+        if not _REGION.fullmatch(name):
+            raise SettingsError(f"replicaRegions: {name!r} is not an AWS region like eu-west-1")
+        if found.count(name) > 1 or name == region:
+            raise SettingsError(f"replicaRegions: {name} is listed twice or is the stack's own region ({region})")
+    return found
 
 
 def _bool(key: str, value: Any) -> bool:
@@ -370,7 +386,14 @@ def parse(raw: Mapping[str, Any], path: Path = PROJECT_FILE, region: str | None 
         alarm_email=_match("alarmEmail", values["alarmEmail"], _EMAIL, "an email address")
         if str(values["alarmEmail"]).strip()
         else None,
+        replica_regions=_regions(values["replicaRegions"], region),
+        replica_of=_optional("replicaOf", values["replicaOf"], _STACK_NAME, "a stack's org/project/stack"),
     )
+    if settings.replica_of and settings.replica_regions:
+        raise SettingsError("replicaRegions and replicaOf exclude each other: the stack that owns the global table "
+                            "lists its replicas; each replica region's stack names that stack in replicaOf")
+    if settings.replica_of and settings.metering:
+        raise SettingsError("meter and meterLogGroup belong with the global table's own stack, not with replicaOf")
     try:
         own_name_taken = settings.meter_log_group and OWN_SOURCE in parse_sources(settings.meter)
     except ValueError:
@@ -416,13 +439,22 @@ _NAME_ROOM = "n" * 64
 _SECRET_ROOM = "s" * 44
 
 
+def _regions_room(settings: StackSettings) -> str:
+    """TABLE_REGIONS at its longest: the home region (unknown here) and the replicas, or with replicaOf room
+    for a table in eight regions."""
+    longest = "r" * 16  # "ap-southeast-5" and the like
+    if settings.replica_regions:
+        return ",".join([longest, *settings.replica_regions])
+    return ",".join([longest] * 8) if settings.replica_of else ""
+
+
 def check_environment_size(settings: StackSettings, own_group: str, in_code: Mapping[str, str] | None = None) -> None:
     """Refuse, before anything is created, an environment Lambda would refuse half-way through a deploy. The
     metered log groups are measured by their real names (the own group's comes from project and stack, those
     given in code once known: ``in_code``)."""
     for function in env.FUNCTION_VARIABLES:
         variables = settings.function_environment(function, _NAME_ROOM, _NAME_ROOM, _NAME_ROOM, _SECRET_ROOM, _NAME_ROOM,
-                                                  own_group)
+                                                  own_group, _regions_room(settings))
         variables[env.METER_SOURCES] = settings.meter_sources(own_group, in_code)
         variables = {name: value for name, value in variables.items() if name in env.FUNCTION_VARIABLES[function]}
         size = len(json.dumps(variables, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))

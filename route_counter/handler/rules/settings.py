@@ -41,16 +41,21 @@ METER_TABLE = "METER_TABLE"  # "" unless metering: batch markers and usage per A
 METER_SOURCES = "METER_SOURCES"  # "NAME=LOG_GROUP,...": the metered APIs (meter, meterLogGroup)
 COUNTS_ACCESS = "COUNTS_ACCESS"  # the listing's: "public", "apiKey" or "iam" (countsAccess): usage is never public
 METERED = "METERED"  # "NAME,...": the counter's share of METER_SOURCES: /NAME/... is counted only from logs
+# "" for a table in one region; for a global table (replicaRegions) its home region, then its replicas: each
+# region's functions write their own region's items and read every region's (handler/rules/parts.py).
+TABLE_REGIONS = "TABLE_REGIONS"
 VARIABLES = (TABLE_NAME, CORS_ORIGINS, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH, WRITER,
              DOWNLOADS, DOWNLOAD_BUCKET, REDIRECTS, RATE_LIMITS, COUNT_COUNTRIES, COUNT_BOTS, VISITOR_TABLE,
-             VISITOR_SECRET, IGNORE_IPS, ROUTE_EXPIRY_DAYS, TIMEZONE, METER_TABLE, METER_SOURCES, METERED, COUNTS_ACCESS)
+             VISITOR_SECRET, IGNORE_IPS, ROUTE_EXPIRY_DAYS, TIMEZONE, METER_TABLE, METER_SOURCES, METERED, COUNTS_ACCESS,
+             TABLE_REGIONS)
 MAX_EXPIRY_DAYS = 3650
 # What each function reads, and so all it is given (least privilege for configuration too): the listing
 # resolves routes, marks links and says which features are on, but never writes, presigns, limits, or sees
 # the visitor secret (nor may its role read the markers table whose name it is told).
 COUNTER_VARIABLES = tuple(name for name in VARIABLES if name not in (METER_TABLE, METER_SOURCES, COUNTS_ACCESS))
 LISTING_VARIABLES = (TABLE_NAME, CORS_ORIGINS, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH,
-                     DOWNLOADS, REDIRECTS, COUNT_COUNTRIES, COUNT_BOTS, VISITOR_TABLE, TIMEZONE, METER_TABLE, COUNTS_ACCESS)
+                     DOWNLOADS, REDIRECTS, COUNT_COUNTRIES, COUNT_BOTS, VISITOR_TABLE, TIMEZONE, METER_TABLE, COUNTS_ACCESS,
+                     TABLE_REGIONS)
 # The metering function: the route rules, the days, expiry, and where markers and usage go.
 METER_VARIABLES = (TABLE_NAME, MAX_ROUTE_BYTES, ALLOW_PREFIXES, ROUTE_TEMPLATES, COUNTS_PATH, ROUTE_EXPIRY_DAYS,
                    TIMEZONE, METER_TABLE, METER_SOURCES)
@@ -89,11 +94,24 @@ class Settings(NamedTuple):
     meter_table: str = ""  # batch markers and usage per API key ("" without metering)
     sources: Mapping[str, str] = {}  # metered log group -> its name (the route prefix)
     counts_access: str = ACCESS_MODES[0]  # how the listing path is guarded (countsAccess)
+    regions: tuple[str, ...] = ()  # the global table's regions, home first (TABLE_REGIONS); () in one region
+    region: str = ""  # this function's region (Lambda's AWS_REGION)
+
+    @property
+    def own_part(self) -> str:
+        """The region label this function writes under (handler/rules/parts.py): "" in the home region."""
+        return "" if not self.regions or self.region == self.regions[0] else self.region
+
+    @property
+    def read_regions(self) -> tuple[str, ...]:
+        """Whose heads a route sums: the home region's ("") and each replica region's."""
+        return ("", *self.regions[1:])
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], variables: tuple[str, ...] = COUNTER_VARIABLES) -> Settings:
         """Parse and validate the ``variables`` a function is given (each one required); what it is not
         given is off or empty. Every problem names the variable and what it accepts."""
+        raw_region = env.get("AWS_REGION")  # set by Lambda itself
         missing = [name for name in variables if name not in env]
         if missing:
             raise ConfigError(f"missing environment variable(s) {', '.join(missing)}: set by the Pulumi program")
@@ -190,6 +208,11 @@ class Settings(NamedTuple):
         meter_table = env[METER_TABLE].strip()
         if sources and not meter_table and METER_TABLE in variables:
             raise ConfigError(f"{METER_TABLE} is required with {METER_SOURCES}")
+        regions = tuple(split_list(env[TABLE_REGIONS]))
+        region = (raw_region or "").strip()
+        if regions and region and region not in regions:
+            raise ConfigError(f"{TABLE_REGIONS}: this function runs in {region}, which is not one of the table's regions "
+                              f"({', '.join(regions)})")
         return cls(table, origins, rules, counts_path, writer, links, bucket, limits, flags[COUNT_COUNTRIES],
                    flags[COUNT_BOTS], visitor_table, secret, ignored, int(raw_days), days, meter_table,
-                   {group: name for name, group in sources.items()}, access)
+                   {group: name for name, group in sources.items()}, access, regions, region if regions else "")

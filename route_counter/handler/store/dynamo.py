@@ -54,7 +54,7 @@ class _DynamoDBOnlyLoader(Loader):  # type: ignore[misc]  # botocore has no type
 _LOADER = _DynamoDBOnlyLoader()
 
 
-def create_client(*, retries: bool, read_timeout: float = READ_TIMEOUT) -> Any:
+def create_client(*, retries: bool, read_timeout: float = READ_TIMEOUT, region: str | None = None) -> Any:
     """A low-level DynamoDB client with short timeouts; ``retries=False`` for the writer (see module doc).
 
     Built on botocore directly: the Lambda runtime ships it, and skipping boto3's resource layer makes
@@ -62,6 +62,7 @@ def create_client(*, retries: bool, read_timeout: float = READ_TIMEOUT) -> Any:
     A fixed User-Agent spares botocore rebuilding its telemetry string twice per request.
     The endpoint can be redirected for local runs with botocore's own AWS_ENDPOINT_URL_DYNAMODB.
     ``read_timeout``: the admin CLI waits longer (a 100-item transaction takes seconds in a local store).
+    ``region``: another region than the environment's (a global table's replica).
     """
     config = Config(
         connect_timeout=CONNECT_TIMEOUT,
@@ -74,10 +75,10 @@ def create_client(*, retries: bool, read_timeout: float = READ_TIMEOUT) -> Any:
     try:
         session = botocore.session.get_session()
         session.register_component("data_loader", _LOADER)
-        return session.create_client("dynamodb", config=config)
+        return session.create_client("dynamodb", config=config, region_name=region)
     except Exception:  # noqa: BLE001 - the shortcut is an undocumented hook: any failure -> botocore's own way
         LOGGER.warning("botocore data-loader shortcut failed; using the default loader", exc_info=True)
-    return botocore.session.get_session().create_client("dynamodb", config=config)
+    return botocore.session.get_session().create_client("dynamodb", config=config, region_name=region)
 
 
 def write_error(exc: Exception) -> WriteError | None:
