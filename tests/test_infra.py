@@ -622,13 +622,20 @@ def test_api_gateway_own_errors_carry_cors_and_the_product_error_shape(origins, 
     """429 throttled, 403, 502, 504 from API Gateway itself: readable by the allowed pages, JSON like ours."""
     def assertions(recorder, _):
         responses = api_document(recorder)["x-amazon-apigateway-gateway-responses"]
-        assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
-        for response in responses.values():
+        assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"}
+        for kind, response in responses.items():
             params = response["responseParameters"]
             assert params["gatewayresponse.header.Access-Control-Allow-Origin"] == allow
             assert params.get("gatewayresponse.header.Vary") == vary
             assert params["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'"
             template = response["responseTemplates"]["application/json"]
+            if kind == "THROTTLED":  # the stage's own limit: 429, Retry-After, and the key that raises it
+                answer = json.loads(template.replace("$context.requestId", "r-1"))
+                assert (response["statusCode"], params["gatewayresponse.header.Retry-After"]) == ("429", "'1'")
+                assert answer["error"] == "stage_throttled" and answer["requestId"] == "r-1"
+                assert "takes 20 requests a second (bursts of 40)" in answer["message"]  # Pulumi.dev.yaml
+                assert "pulumi config set throttleRateLimit" in answer["message"]
+                continue
             sample = (template.replace("$context.error.responseType", "THROTTLED")
                       .replace("$context.error.messageString", '"Too Many Requests"').replace("$context.requestId", "r-1"))
             assert json.loads(sample) == {"error": "THROTTLED", "message": "Too Many Requests", "requestId": "r-1"}

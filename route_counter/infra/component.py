@@ -308,7 +308,7 @@ class RouteCounter(pulumi.ComponentResource):
         self.api_body = pulumi.Output.json_dumps(
             openapi.document(
                 self.counter.function.invoke_arn, self.listing.function.invoke_arn, args.counts_path, args.cors_origins,
-                args.counts_access,
+                args.counts_access, (args.throttle_rate_limit, args.throttle_burst_limit),
             )
         )
         self.api = aws.apigateway.RestApi(

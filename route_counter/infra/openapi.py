@@ -10,6 +10,8 @@ replaced and the stage points at a snapshot of exactly this document.
 
 from __future__ import annotations
 
+import json
+
 import functools
 import hashlib
 from typing import Any
@@ -34,6 +36,20 @@ GATEWAY_ERROR_TEMPLATE = (
     '{"error":"$context.error.responseType","message":$context.error.messageString,'
     '"requestId":"$context.requestId"}'
 )
+
+
+def throttled_response(cors_origins: str, rate: int, burst: int) -> dict[str, Any]:
+    """The stage's own 429 (every counted route shares its rate): the product's error shape, Retry-After,
+    and which stack config key raises the limit."""
+    message = (f"this API's stage takes {rate} requests a second (bursts of {burst}) across every route; try again "
+               "shortly. Its owner raises it with: pulumi config set throttleRateLimit N (and throttleBurstLimit)")
+    return {
+        "statusCode": "429",
+        "responseParameters": {**gateway_cors(cors_origins), "gatewayresponse.header.X-Content-Type-Options": "'nosniff'",
+                               "gatewayresponse.header.Retry-After": "'1'"},
+        "responseTemplates": {"application/json": json.dumps(
+            {"error": "stage_throttled", "message": message, "requestId": "$context.requestId"}, separators=(",", ":"))},
+    }
 
 
 def _operation(invoke_arn: Any, proxy: bool, security: list[dict[str, list[str]]] | None = None) -> dict[str, Any]:
@@ -73,7 +89,8 @@ def gateway_cors(cors_origins: str) -> dict[str, str]:
 
 
 def document(
-    counter_invoke_arn: Any, listing_invoke_arn: Any, counts_path: str, cors_origins: str, counts_access: str = "public"
+    counter_invoke_arn: Any, listing_invoke_arn: Any, counts_path: str, cors_origins: str, counts_access: str = "public",
+    throttle: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """The whole API. Invoke ARNs may be Outputs (serialise with pulumi.Output.json_dumps).
 
@@ -81,7 +98,8 @@ def document(
     the listing for every method (GET, HEAD, OPTIONS, and ANY so that other methods get its 405 with Allow
     rather than API Gateway's 403), so nothing under the listing path ever reaches the counter. With
     ``counts_access`` apiKey or iam, those methods but OPTIONS need the key or a signature, except on
-    ``/<countsPath>/badge`` and ``/<countsPath>/dashboard``.
+    ``/<countsPath>/badge`` and ``/<countsPath>/dashboard``. ``throttle``, the stage's (rate, burst): its 429
+    says so, and names the key that raises it.
     """
     schemes = SECURITY_SCHEMES.get(counts_access, {})
     guarded: list[dict[str, list[str]]] | None = [{name: []} for name in schemes] or None
@@ -103,6 +121,8 @@ def document(
         }
         for kind in ("DEFAULT_4XX", "DEFAULT_5XX")
     }
+    if throttle:
+        responses["THROTTLED"] = throttled_response(cors_origins, *throttle)
     api: dict[str, Any] = {
         "openapi": "3.0.1",
         "info": {"title": TITLE, "version": "1.0"},
