@@ -331,9 +331,10 @@ def main(argv: list[str] | None = None) -> int:
     top = top_scan_cpu()
     asset = code_asset()
     items = item_growth()
-    from bench import library, metering
+    from bench import hot, library, metering
 
     metered = metering.numbers()
+    hotter = hot.numbers()
     packaged = library.numbers()
 
     rows = [("what", "ours", "baseline", "ours/baseline", "target")]
@@ -400,6 +401,16 @@ def main(argv: list[str] | None = None) -> int:
     rows.append((f"cost per million metered requests: logs {metered['line_bytes']} B/line ${cost['logs']:.3f} + Lambda "
                  f"${cost['lambda']:.3f} + DynamoDB ${cost['dynamodb']:.3f} (1,000 lines a delivery, 50 routes)",
                  f"${metered['total']:.2f}", "$4.89 (counted)", f"{metered['total'] / 4.89:.2f}", "<= $0.50"))
+    rows.append((f"hits/s one route sustains at {hot.OFFERED:,} offered, every one counted once: parts off / on "
+                  "(per-key stand-in: 1,000 WCU/s)", f"{hotter['on']:,.0f}", f"{hotter['off']:,.0f} (parts off)",
+                  f"{hotter['on'] / hotter['off']:.1f}", ">= 10,000"))
+    for label, found in hotter["per_hit"].items():
+        rows.append((f"{label} hit: DynamoDB requests / write units / read units per hit, DynamoDB cost per million",
+                     f"{found['requests']:.3f} / {found['wcu']:.2f} / {found['rcu']:.3f}, ${found['per_million']:.3f}",
+                     "", "", "cold: 1 / 1 / 0"))
+    lost = hotter["lost"]
+    rows.append(("increments lost of 200 hits, two regions (last writer wins): one shared item / parts per region",
+                 str(lost["parts per region"]), f"{lost['one shared item']} (one shared item)", "", "0"))
     rows.append(("route-counter wheel (pip install), bytes", f"{packaged['wheel_bytes'] / 1024:.1f} KB", "", "", ""))
     inst, check = packaged["installed"], packaged["checkout"]
     rows.append(("code asset zipped from an installed wheel / from a checkout",

@@ -50,6 +50,7 @@ class PartitionLimits:
         self.sent: Counter[str] = Counter()
         self.throttled: Counter[str] = Counter()
         self.write_units = 0  # every write unit consumed
+        self.read_units = 0.0  # every read unit consumed
 
     def __call__(self) -> Any:
         return self
@@ -63,6 +64,8 @@ class PartitionLimits:
         self.used[(kind, key, int(self.now() / WINDOW))] += units  # type: ignore[assignment]
         if kind == "write":
             self.write_units += int(units)
+        else:
+            self.read_units += units
 
     def update_item(self, **request: Any) -> dict[str, Any]:
         key = request["Key"][schema.KEY]["S"]
@@ -102,6 +105,18 @@ class PartitionLimits:
         for key in keys:
             self._charge("read", key, 0.5)
         return self.client.batch_get_item(**request)
+
+    def transact_write_items(self, **request: Any) -> dict[str, Any]:
+        """Each item of a transaction costs twice its write units (DynamoDB's pricing: transactional writes)."""
+        keys = [next(iter(op.values()))["Key" if "Update" in op else "Item"][schema.KEY]["S"] for op in request["TransactItems"]]
+        for key in keys:
+            self._admit("write", key, "TransactWriteItems")
+        self.sent["TransactWriteItems"] += 1
+        try:
+            return self.client.transact_write_items(**request)
+        finally:
+            for key in keys:
+                self._charge("write", key, 2)
 
     def __getattr__(self, name: str) -> Any:  # scans, deletes and the rest, unlimited
         return getattr(self.client, name)
