@@ -128,7 +128,7 @@ def numbers() -> dict[str, Any]:
     many, written_many, read_many = _requests(50)
     hot = hot_route()
     line_bytes = len(line("/orders/{id}", 12345, START)) + EVENT_OVERHEAD
-    per_million = {
+    costs = {
         "logs": 1e6 * line_bytes / 1e9 * LOGS_PER_GB,
         "lambda": 1e6 / LINES_PER_DELIVERY * (LAMBDA_PER_REQUEST + 0.2 * MEMORY_GB * LAMBDA_PER_GB_S)
         + 1e6 * hot["cpu_per_thousand"] / 1000 * MEMORY_GB * LAMBDA_PER_GB_S,
@@ -139,5 +139,5 @@ def numbers() -> dict[str, Any]:
     assert written_many == 50 + 1 and read_many == 50, (written_many, read_many)
     return {"one_route": sum(one.values()), "fifty_routes": sum(many.values()), "sent": dict(many),
             "shapes": {shape: per_million(shape) for shape in SHAPES}, "own_log_bytes": own_log_bytes(),
-            "hot": hot, "line_bytes": line_bytes, "per_million": per_million,
-            "total": sum(per_million.values()), "written": written_many, "read": read_many}
+            "hot": hot, "line_bytes": line_bytes, "per_million": costs,
+            "total": sum(costs.values()), "written": written_many, "read": read_many}

@@ -528,7 +528,29 @@ class StandInProvider(provider_pb2_grpc.ResourceProviderServicer):
         return empty_pb2.Empty()
 
     async def Read(self, request, context):
+        typ = request.type or request.urn.split("::")[-2]
+        if typ == "aws:dynamodb/table:Table" and not _to_dict(request.properties):  # a get(): look it up
+            found = self._table_here(request.id)
+            if found is None:
+                # What the bridged provider answers for a resource that does not exist: no id (pulumi-terraform-
+                # bridge, pkg/tfbridge/provider.go, Read), which the engine reports as not found.
+                return provider_pb2.ReadResponse(id="")
+            outputs = self._outputs(typ, request.urn, request.id, found)
+            return provider_pb2.ReadResponse(id=request.id, properties=_to_struct(outputs), inputs=_to_struct({}))
         return provider_pb2.ReadResponse(id=request.id, properties=request.properties, inputs=request.inputs)
+
+    def _table_here(self, name: str) -> dict[str, Any] | None:
+        """A table of that name in this region: made here, or a global table's replica here (DynamoDB keeps
+        a replica under its table's name in each replica region)."""
+        with account() as data:
+            for key, held in data["objects"].items():
+                typ, region, held_name = key.split("|", 2)
+                if typ != "aws:dynamodb/table:Table" or held_name != name:
+                    continue
+                replicas = {r.get("regionName") for r in held["props"].get("replicas") or []}
+                if region == self.region or self.region in replicas:
+                    return {k: v for k, v in held["props"].items() if k != "tags"}
+        return None
 
     async def Invoke(self, request, context):
         args = _plain(_to_dict(request.args))

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from route_counter.infra import component as rc
+from tests import aws_shapes
 from tests.engine import harness, provider
 from tests.engine.harness import Engine, changes, created_types
 
@@ -206,6 +207,33 @@ def test_every_option_on_two_stacks_side_by_side_up_and_destroy(engine, project)
     taken = engine.up(project, "side-b", ok=False)
     assert taken.code != 0 and "AlreadyExists" in taken.text
     for stack in ("side-a", "side-b"):
+        engine.destroy(project, stack)
+        assert engine.resources(project, stack) == []
+
+
+def test_a_global_table_and_a_stack_in_its_replica_region_go_up_and_destroy(engine, tmp_path):
+    """replicaRegions on the table's own stack; replicaOf on a stack in the replica region, which looks the
+    replica up (a get: nothing created, nothing deleted) and counts into it (docs/deploy.md)."""
+    project = harness.copy_project(tmp_path / "route-counter")
+    engine.new_stack(project, "home", protectData="false", replicaRegions="eu-west-1")
+    engine.up(project, "home")
+    home = engine.outputs(project, "home")
+    assert home[rc.OUTPUT_TABLE_REGIONS] == f"{aws_shapes.REGION},eu-west-1"
+    engine.new_stack(project, "eu", replicaOf="organization/route-counter/home", **{"aws:region": "eu-west-1"})
+    preview = engine.preview_json(project, "eu")
+    created = {step["urn"].split("::")[-2] for step in preview["steps"] if step["op"] == "create"}
+    assert "aws:dynamodb/table:Table" not in created  # read, not created
+    engine.up(project, "eu")
+    assert engine.preview(project, "eu", "--expect-no-changes").code == 0
+    functions = {r["urn"].split("::")[-1]: r for r in engine.resources(project, "eu")
+                 if r["type"] == "aws:lambda/function:Function"}
+    env = functions["route-counter-counter"]["outputs"]["environment"]["variables"]
+    assert (env["TABLE_NAME"], env["TABLE_REGIONS"]) == (home[rc.OUTPUT_TABLE_NAME], f"{aws_shapes.REGION},eu-west-1")
+    # A stack in a region the table does not reach stops at preview, in one line.
+    engine.new_stack(project, "ap", replicaOf="organization/route-counter/home", **{"aws:region": "ap-southeast-2"})
+    refused = engine.preview(project, "ap", ok=False)
+    assert refused.code != 0 and "has no replica in ap-southeast-2" in refused.text and "Traceback" not in refused.text
+    for stack in ("eu", "home"):  # the replica region's stack first: its functions use the table
         engine.destroy(project, stack)
         assert engine.resources(project, stack) == []
 
