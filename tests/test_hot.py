@@ -148,3 +148,13 @@ def test_set_reset_and_delete_act_on_every_part_of_a_hot_route(limits, settings,
     assert stored(reader.client, "/hot")["count"] == 7
     assert cli.delete_route(reader.client, TABLE, "/hot") == 7
     assert stored(reader.client, "/hot") is None and queries.route_items(reader.client, TABLE, "/hot") == []
+
+
+def test_with_route_expiry_the_head_keeps_the_date_and_the_parts_carry_none(limits, settings, clock):
+    expiring = settings._replace(expiry_days=30)
+    offer(limits, expiring, clock, 10 * KEY_UNITS, 0.5)
+    items = queries.route_items(limits.client, TABLE, "/hot")
+    head, hot = items[0], items[1:]
+    assert hot and all(schema.EXPIRES not in item for item in hot)  # a part never expires on its own
+    # The head's date: a day beyond a hit's, moved by the instance spreading the route.
+    assert int(head[schema.EXPIRES]["N"]) >= int(clock.time()) + 30 * 86400
