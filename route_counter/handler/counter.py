@@ -19,7 +19,7 @@ from .rules.buckets import DAY, Days
 from .rules.limits import Limit
 from .rules.routes import RouteError
 from .rules.settings import Settings
-from .store.outcomes import ConditionFailed, DynamoFailure
+from .store.outcomes import ConditionFailed, DynamoFailure, Replayed
 from .store.spread import MAX_MOVES, Spread
 from .store.writer import call_once_retry_safe
 from .web import events, metrics
@@ -67,15 +67,6 @@ class RateLimited(Exception):
         self.limit, self.t, self.days = limit, t, days
 
 
-class Replayed(Exception):
-    """A repeat of a request whose Idempotency-Key was seen within the day: nothing counted. ``count``: the
-    first answer's (None when it has not been recorded: the first is still in flight, or was cut short)."""
-
-    def __init__(self, count: int | None) -> None:
-        super().__init__("replayed")
-        self.count = count
-
-
 def count_hit(client: Any, table: str, hit: update.Hit, spread: Spread | None = None, claim: str | None = None) -> update.Applied:
     """Send the hit's one update (to the route's head, or to a hot part: handler/store/spread.py), as one
     transaction with its Idempotency-Key's claim when it has one; then, rarely, one cleanup of what a long
@@ -111,14 +102,10 @@ def _written(client: Any, table: str, hit: update.Hit, key: str, move: bool = Fa
         if claim is None:
             item = call_once_retry_safe(lambda: client.update_item(**request), throttled_at_once=move)["Attributes"]
         else:
-            item = _claimed(client, table, request, claim, hit.t, move)
-    except ConditionFailed as failed:
-        if claim is not None:
-            from .rules import idempotency
+            from .store import claims  # only requests with an Idempotency-Key load it
 
-            seen, count = idempotency.repeat(failed.reasons)
-            if seen:
-                raise Replayed(count) from None
+            item = claims.write(client, table, request, claim, hit.t, move)
+    except ConditionFailed:
         assert hit.limit is not None  # only a rate-limited hit's update has a condition
         raise RateLimited(hit.limit, hit.t, hit.days) from None
     outcome = update.applied(hit, item)
@@ -127,31 +114,11 @@ def _written(client: Any, table: str, hit: update.Hit, key: str, move: bool = Fa
     return item, outcome
 
 
-def _claimed(client: Any, table: str, request: dict[str, Any], claim: str, t: float, move: bool) -> dict[str, Any]:
-    """The hit and its claim as one transaction, then the item it wrote (a strongly consistent read)."""
-    from .rules import idempotency
-
-    both = idempotency.transaction(table, request, claim, t)
-    call_once_retry_safe(lambda: client.transact_write_items(**both), throttled_at_once=move)
-    read = {"TableName": table, "Key": request["Key"], "ConsistentRead": True}
-    try:
-        item: dict[str, Any] = call_once_retry_safe(lambda: client.get_item(**read)).get("Item", {})
-    except DynamoFailure as failure:
-        raise DynamoFailure(503, "count_unread", "the hit was counted but its count could not be read; the same "
-                            "request with the same Idempotency-Key answers it without counting again", failure.cause) from None
-    return item
-
-
 def _recorded(client: Any, table: str, claim: str | None, outcome: update.Applied) -> update.Applied:
-    """Keep the answer's count in the claim, for the repeats; a failure only makes a repeat read the count."""
     if claim is not None:
-        from .rules import idempotency
+        from .store import claims
 
-        request = idempotency.record_request(table, claim, outcome.total)
-        try:
-            call_once_retry_safe(lambda: client.update_item(**request))
-        except (ConditionFailed, DynamoFailure) as exc:
-            LOGGER.warning("idempotent answer not recorded", extra={"cause": str(exc)})
+        claims.record(client, table, claim, outcome.total)
     return outcome
 
 

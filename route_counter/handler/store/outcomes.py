@@ -60,3 +60,12 @@ class ConditionFailed(Exception):
     def __init__(self, cause: str, reasons: list[dict[str, Any]] | None = None) -> None:
         super().__init__(cause)
         self.reasons = reasons or []
+
+
+class Replayed(Exception):
+    """A repeat of a request whose Idempotency-Key was seen within the day: nothing written. ``count``: the
+    first answer's (None when it has not been recorded: the first is still in flight, or was cut short)."""
+
+    def __init__(self, count: int | None) -> None:
+        super().__init__("replayed")
+        self.count = count
