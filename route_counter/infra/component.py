@@ -276,11 +276,13 @@ class RouteCounter(pulumi.ComponentResource):
             if here not in listed[1:]:
                 raise pulumi.RunError(f"replicaOf: {args.replica_of}'s table has no replica in {here} (its regions: "
                                       f"{', '.join(listed)}); add {here} to its replicaRegions first")
-            return str(found[0])
+            return str(found[2])
 
-        checked = pulumi.Output.all(regions, own).apply(check)
-        table = aws.dynamodb.Table.get(f"{self._name}-table", name, opts=self._opts())
-        return table, checked
+        # The replica is looked up only once the region is known to hold one: a plain "does not exist" from
+        # the lookup would say less than the check does.
+        checked_name = pulumi.Output.all(regions, own, name).apply(check)
+        table = aws.dynamodb.Table.get(f"{self._name}-table", checked_name, opts=self._opts())
+        return table, regions.apply(str)
 
     def _create_visitor_table(self) -> aws.dynamodb.Table:
         """uniqueVisitors: today's visitor markers, each deleted by TTL within two days (handler/rules/visitors.py).
