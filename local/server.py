@@ -88,6 +88,9 @@ class Backend:
         if self.config.endpoint is None:
             from moto import mock_aws
 
+            from local import moto_cache
+
+            moto_cache.install()
             os.environ.update(FAKE_CREDENTIALS)
             os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
             os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -165,8 +168,21 @@ class Backend:
             return [body]
 
         server = create_server(app, host="127.0.0.1", port=0, threads=4, ident="route-counter-local-store")
-        threading.Thread(target=server.run, daemon=True, name="embedded-store").start()
-        self._stack.callback(server.close)
+        closing = threading.Event()
+
+        def serve() -> None:
+            try:
+                server.run()
+            except (OSError, ValueError):  # its sockets closed under its select() by close() below: stopping
+                if not closing.is_set():
+                    raise
+
+        def close() -> None:
+            closing.set()
+            server.close()
+
+        threading.Thread(target=serve, daemon=True, name="embedded-store").start()
+        self._stack.callback(close)
         return f"http://127.0.0.1:{server.effective_port}"
 
     def s3_get(self, path: str, query: str) -> tuple[int, list[tuple[str, str]], bytes]:
