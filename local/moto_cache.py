@@ -15,9 +15,10 @@ Only for the moto release it was written against (requirements-dev.txt pins it);
 from __future__ import annotations
 
 import copy
+import importlib
 import pickle
 import threading
-from typing import Any
+from typing import Any, cast
 
 MOTO_VERSION = "5.2.5"
 MAX_EXPRESSIONS = 4096  # distinct expression texts kept; beyond that, parsed afresh as moto does
@@ -41,10 +42,12 @@ def install() -> bool:
 
 
 def _patch() -> None:
-    from moto.dynamodb.parsing import expressions, validators
-    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
-
-    parse = expressions.UpdateExpressionParser.make.__func__
+    # moto's parsing modules as untyped: their internals are what is patched here.
+    ast_nodes, expressions, validators = (cast(Any, importlib.import_module(f"moto.dynamodb.parsing.{name}"))
+                                          for name in ("ast_nodes", "expressions", "validators"))
+    parser: Any = expressions.UpdateExpressionParser
+    traverser: Any = ast_nodes.DepthFirstTraverser
+    parse = parser.make.__func__
     trees: dict[str, Any] = {}  # expression text -> its parsed tree, kept alive so its id stays its own
     pickled: dict[int, bytes] = {}  # id of a kept tree -> that tree, pickled
 
@@ -61,9 +64,9 @@ def _patch() -> None:
         frozen = pickled.get(id(value)) if memo is None else None
         return pickle.loads(frozen) if frozen is not None else copy.deepcopy(value, memo)
 
-    node_types = DepthFirstTraverser.nodes_to_be_processed
+    node_types = traverser.nodes_to_be_processed
 
-    def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
+    def nodes_to_be_processed(self: Any) -> Any:
         found = self.__dict__.get("_cached_node_types")
         if found is None:
             found = self.__dict__["_cached_node_types"] = node_types(self)
@@ -78,7 +81,7 @@ def _patch() -> None:
                 return processor(node)
         return None
 
-    expressions.UpdateExpressionParser.make = classmethod(make)
+    parser.make = classmethod(make)
     validators.deepcopy = deepcopy
-    DepthFirstTraverser.nodes_to_be_processed = nodes_to_be_processed
-    DepthFirstTraverser.process = process
+    traverser.nodes_to_be_processed = nodes_to_be_processed
+    traverser.process = process

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -130,3 +131,20 @@ def test_concurrent_hits_are_exact_on_dynalite(dynalite, routes):
         assert hammer(api, routes) == []
         _, _, body = api.request("GET", "/_counts?limit=1000")
         assert {r["route"]: r["count"] for r in body["routes"]} == expected_counts(routes)
+
+
+def test_the_embedded_store_s_cache_changes_no_answer_of_moto(capsys):
+    """local/moto_cache.py (installed for make dev and these tests) against plain moto in a fresh process:
+    the counter's writes over hours, a rate limit that fills and refused expressions answer alike."""
+    from local import moto_cache
+    from tests import moto_answers
+
+    assert moto_cache.install(), "moto is not the release local/moto_cache.py knows: check it against the new one"
+    moto_answers.main()
+    cached = json.loads(capsys.readouterr().out)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    plain = subprocess.run([sys.executable, "-m", "tests.moto_answers"], cwd=Path(__file__).parent.parent, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert plain.returncode == 0, plain.stderr
+    assert cached == json.loads(plain.stdout)
+    assert sum("error" in answer for answer in cached) == 17  # the refused writes were refused
