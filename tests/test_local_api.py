@@ -126,14 +126,14 @@ def expected_counts(routes, threads=8, per_thread=PER_THREAD):
     return counts
 
 
-@pytest.mark.parametrize("routes", [["/hot"], [f"/many/{i}" for i in range(5)]], ids=["one-route", "five-routes"])
-def test_concurrent_hits_are_counted_exactly(routes):
-    with LocalApi("--quiet") as api:  # a fresh store: exact totals, nothing else counted
-        errors = hammer(api, routes)
-        assert errors == []
-        _, _, body = api.request("GET", "/_counts?limit=1000")
-        assert {r["route"]: r["count"] for r in body["routes"]} == expected_counts(routes)
-        assert sum(r["count"] for r in body["routes"]) == 8 * PER_THREAD
+@pytest.mark.parametrize("routes", [["/conc1/hot"], [f"/conc5/{i}" for i in range(5)]], ids=["one-route", "five-routes"])
+def test_concurrent_hits_are_counted_exactly(api, routes):
+    errors = hammer(api, routes)
+    assert errors == []
+    prefix = routes[0].rsplit("/", 1)[0]  # the module's server: exact totals under a prefix of this test's own
+    _, _, body = api.request("GET", f"/_counts?prefix={prefix}&limit=1000")
+    assert {r["route"]: r["count"] for r in body["routes"]} == expected_counts(routes)
+    assert sum(r["count"] for r in body["routes"]) == 8 * PER_THREAD
 
 
 def test_sigterm_exits_zero():
@@ -252,65 +252,61 @@ def test_ipv6_loopback_serves_and_keeps_the_admin_pass_through():
         assert any("manage:" in line for line in api.read_banner())  # ::1 is loopback: admin stays on
 
 
-def test_stalled_clients_hold_no_worker_and_http10_keep_alive_completes():
+def test_stalled_clients_hold_no_worker_and_http10_keep_alive_completes(api):
     """A client that announces 10 MB and sends nothing, many times over, does not stop anyone else; an
     HTTP/1.0 keep-alive client (ApacheBench -k) gets its answers on one connection, each closed by length."""
-    with LocalApi("--quiet") as api:
-        stalled = []
-        for _ in range(12):  # more than the server's 8 worker threads
-            sock = socket.create_connection((api.host, api.port), timeout=10)
-            sock.sendall(b"POST /stall HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\npartial")
-            stalled.append(sock)
-        try:
-            assert api.request("GET", "/not-blocked")[0] == 200
-            with socket.create_connection((api.host, api.port), timeout=10) as sock:
-                for i in range(3):
-                    sock.sendall("GET /keepalive HTTP/1.0\r\nConnection: Keep-Alive\r\nHost: x\r\n\r\n".encode())
-                    head = b""
-                    while b"\r\n\r\n" not in head:
-                        head += sock.recv(1)
-                    headers = {k.lower(): v for k, v in (l.split(": ", 1) for l in head.decode().split("\r\n")[1:] if ": " in l)}
-                    assert headers["connection"].lower() == "keep-alive", head  # says so, for a 1.0 client
-                    body = b""
-                    while len(body) < int(headers["content-length"]):
-                        body += sock.recv(4096)
-                    assert json.loads(body)["count"] == i + 1
-        finally:
-            for sock in stalled:
-                sock.close()
+    stalled = []
+    for _ in range(12):  # more than the server's 8 worker threads
+        sock = socket.create_connection((api.host, api.port), timeout=10)
+        sock.sendall(b"POST /stall HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\npartial")
+        stalled.append(sock)
+    try:
+        assert api.request("GET", "/not-blocked")[0] == 200
+        with socket.create_connection((api.host, api.port), timeout=10) as sock:
+            for i in range(3):
+                sock.sendall("GET /keepalive HTTP/1.0\r\nConnection: Keep-Alive\r\nHost: x\r\n\r\n".encode())
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    head += sock.recv(1)
+                headers = {k.lower(): v for k, v in (l.split(": ", 1) for l in head.decode().split("\r\n")[1:] if ": " in l)}
+                assert headers["connection"].lower() == "keep-alive", head  # says so, for a 1.0 client
+                body = b""
+                while len(body) < int(headers["content-length"]):
+                    body += sock.recv(4096)
+                assert json.loads(body)["count"] == i + 1
+    finally:
+        for sock in stalled:
+            sock.close()
 
 
 @pytest.mark.skipif(not shutil.which("ab"), reason="needs ApacheBench: apt-get install apache2-utils")
-def test_apachebench_keep_alive_completes_and_counts_exactly():
-    with LocalApi("--quiet") as api:
-        # -l: the body's length varies (the count grows a digit), which ab would otherwise call a failure.
-        result = subprocess.run(["ab", "-k", "-l", "-n", "400", "-c", "4", "-s", "20", f"{api.base}/ab"],
-                                capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stderr
-        assert re.search(r"Complete requests:\s+400", result.stdout) and re.search(r"Failed requests:\s+0", result.stdout)
-        assert re.search(r"Keep-Alive requests:\s+[1-9]", result.stdout), result.stdout  # the connections were reused
-        assert api.request("GET", "/_counts?route=/ab")[2]["count"] == 400
+def test_apachebench_keep_alive_completes_and_counts_exactly(api):
+    # -l: the body's length varies (the count grows a digit), which ab would otherwise call a failure.
+    result = subprocess.run(["ab", "-k", "-l", "-n", "400", "-c", "4", "-s", "20", f"{api.base}/ab"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"Complete requests:\s+400", result.stdout) and re.search(r"Failed requests:\s+0", result.stdout)
+    assert re.search(r"Keep-Alive requests:\s+[1-9]", result.stdout), result.stdout  # the connections were reused
+    assert api.request("GET", "/_counts?route=/ab")[2]["count"] == 400
 
 
 @pytest.mark.skipif(not shutil.which("wrk"), reason="needs wrk: apt-get install wrk")
-def test_wrk_completes_with_no_errors():
-    with LocalApi("--quiet") as api:
-        result = subprocess.run(["wrk", "-t", "2", "-c", "8", "-d", "2s", "--timeout", "10s", f"{api.base}/wrk"],
-                                capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
-        done = int(re.search(r"(\d+) requests in", result.stdout).group(1))
-        assert "Socket errors" not in result.stdout and "Non-2xx" not in result.stdout, result.stdout
-        counted = api.request("GET", "/_counts?route=/wrk")[2]["count"]
-        assert done <= counted <= done + 8  # wrk stops with at most one request in flight per connection
+def test_wrk_completes_with_no_errors(api):
+    result = subprocess.run(["wrk", "-t", "2", "-c", "8", "-d", "2s", "--timeout", "10s", f"{api.base}/wrk"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    done = int(re.search(r"(\d+) requests in", result.stdout).group(1))
+    assert "Socket errors" not in result.stdout and "Non-2xx" not in result.stdout, result.stdout
+    counted = api.request("GET", "/_counts?route=/wrk")[2]["count"]
+    assert done <= counted <= done + 8  # wrk stops with at most one request in flight per connection
 
 
 @pytest.mark.parametrize("body", [b'{"Key": 5}', b"[]", b"not json", b'{"TableName": 5}', b'{"TableName": "route-counts-local", "Key": {"route": 5}}'])
-def test_a_malformed_admin_call_is_a_400_json_answer(body):
-    with LocalApi("--quiet") as api:
-        status, headers, answer = api.request(
-            "POST", "/", {**api.proof(), "X-Amz-Target": "DynamoDB_20120810.GetItem", "Content-Type": "application/x-amz-json-1.0"}, body)
-        assert status == 400 and json.loads(answer)["__type"].endswith("ValidationException"), answer
-        assert api.request("GET", "/still-up")[0] == 200
+def test_a_malformed_admin_call_is_a_400_json_answer(api, body):
+    status, headers, answer = api.request(
+        "POST", "/", {**api.proof(), "X-Amz-Target": "DynamoDB_20120810.GetItem", "Content-Type": "application/x-amz-json-1.0"}, body)
+    assert status == 400 and json.loads(answer)["__type"].endswith("ValidationException"), answer
+    assert api.request("GET", "/still-up")[0] == 200
 
 
 def test_rate_limits_countries_and_series_over_http():
@@ -375,16 +371,16 @@ UNROUTABLE = [
 ]
 
 
-def test_request_targets_api_gateway_would_never_route_are_400_and_not_counted():
-    with LocalApi("--quiet") as api:
-        for request_line in UNROUTABLE:
-            answer = raw_exchange(api, request_line + (b"\r\nHost: x\r\n\r\n" if b" HTTP/" in request_line else b"\r\n\r\n"))
-            status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.") else 0
-            assert 400 <= status < 500 or (status == 0 and answer == b""), (request_line, answer[:200])
-            if b"application/json" in answer.split(b"\r\n\r\n")[0].lower():
-                assert status == 400 and json.loads(answer.partition(b"\r\n\r\n")[2])["error"] == "bad_request_target"
-        _, _, listed = api.request("GET", "/_counts?limit=1000")
-        assert listed["routes"] == []  # nothing counted, under any name
+def test_request_targets_api_gateway_would_never_route_are_400_and_not_counted(api):
+    _, _, before = api.request("GET", "/_counts?limit=1000")  # the module's server: what other tests counted
+    for request_line in UNROUTABLE:
+        answer = raw_exchange(api, request_line + (b"\r\nHost: x\r\n\r\n" if b" HTTP/" in request_line else b"\r\n\r\n"))
+        status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.") else 0
+        assert 400 <= status < 500 or (status == 0 and answer == b""), (request_line, answer[:200])
+        if b"application/json" in answer.split(b"\r\n\r\n")[0].lower():
+            assert status == 400 and json.loads(answer.partition(b"\r\n\r\n")[2])["error"] == "bad_request_target"
+    _, _, listed = api.request("GET", "/_counts?limit=1000")
+    assert listed["routes"] == before["routes"]  # nothing counted, under any name
 
 
 def test_quiet_means_no_request_and_no_metrics_lines_but_errors_still_show():
@@ -399,18 +395,17 @@ def test_quiet_means_no_request_and_no_metrics_lines_but_errors_still_show():
         assert wait_for(lambda: any("_aws" in line for line in loud.stderr))  # not quiet: the EMF line is there
 
 
-def test_every_answer_says_nosniff_and_the_listing_varies_by_accept():
-    with LocalApi("--quiet") as api:
-        for method, target, headers in [("GET", "/n", {}), ("OPTIONS", "/n", {"Origin": "https://a.example"}),
-                                        ("GET", "/_counts?top=5", {}), ("GET", "/_counts", {"Accept": "text/html"}),
-                                        ("GET", "/_counts/badge?route=/n", {}), ("GET", "/%zz", {})]:
-            status, out, _ = api.request(method, target, headers)
-            assert out.get("x-content-type-options") == "nosniff", (target, status, out)
-        _, top, _ = api.request("GET", "/_counts?top=5")
-        assert top["cache-control"].startswith("public") and "Accept" in top["vary"]
-        for target in ("/n?format=svg", "/_counts/badge?route=/n"):  # a badge opened as a page runs nothing
-            _, svg, _ = api.request("GET", target)
-            assert svg["content-type"] == "image/svg+xml" and svg["content-security-policy"] == "default-src 'none'; sandbox"
+def test_every_answer_says_nosniff_and_the_listing_varies_by_accept(api):
+    for method, target, headers in [("GET", "/n", {}), ("OPTIONS", "/n", {"Origin": "https://a.example"}),
+                                    ("GET", "/_counts?top=5", {}), ("GET", "/_counts", {"Accept": "text/html"}),
+                                    ("GET", "/_counts/badge?route=/n", {}), ("GET", "/%zz", {})]:
+        status, out, _ = api.request(method, target, headers)
+        assert out.get("x-content-type-options") == "nosniff", (target, status, out)
+    _, top, _ = api.request("GET", "/_counts?top=5")
+    assert top["cache-control"].startswith("public") and "Accept" in top["vary"]
+    for target in ("/n?format=svg", "/_counts/badge?route=/n"):  # a badge opened as a page runs nothing
+        _, svg, _ = api.request("GET", target)
+        assert svg["content-type"] == "image/svg+xml" and svg["content-security-policy"] == "default-src 'none'; sandbox"
 
 
 def test_an_unreachable_dynamodb_endpoint_is_one_line_and_exit_2():
@@ -421,16 +416,15 @@ def test_an_unreachable_dynamodb_endpoint_is_one_line_and_exit_2():
         assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
 
 
-def test_the_admin_pass_through_answers_datetimes_and_binary_values_as_dynamodb_does():
-    with LocalApi("--quiet") as api:
-        status, _, body = api.request("POST", "/", {**api.proof(), "X-Amz-Target": "DynamoDB_20120810.DescribeTable"},
-                                      b'{"TableName": "route-counts-local"}')
-        assert status == 200 and isinstance(json.loads(body)["Table"]["CreationDateTime"], float)
-        item = b'{"TableName": "route-counts-local", "Item": {"route": {"S": "/bin"}, "blob": {"B": "AAEC"}}}'
-        assert api.request("POST", "/", {**api.proof(), "X-Amz-Target": "DynamoDB_20120810.PutItem"}, item)[0] == 200
-        status, _, body = api.request("POST", "/", {**api.proof(), "X-Amz-Target": "DynamoDB_20120810.GetItem"},
-                                      b'{"TableName": "route-counts-local", "Key": {"route": {"S": "/bin"}}}')
-        assert status == 200 and json.loads(body)["Item"]["blob"] == {"B": "AAEC"}
+def test_the_admin_pass_through_answers_datetimes_and_binary_values_as_dynamodb_does(api):
+    status, _, body = api.request("POST", "/", {**api.proof(), "X-Amz-Target": "DynamoDB_20120810.DescribeTable"},
+                                  b'{"TableName": "route-counts-local"}')
+    assert status == 200 and isinstance(json.loads(body)["Table"]["CreationDateTime"], float)
+    item = b'{"TableName": "route-counts-local", "Item": {"route": {"S": "/bin"}, "blob": {"B": "AAEC"}}}'
+    assert api.request("POST", "/", {**api.proof(), "X-Amz-Target": "DynamoDB_20120810.PutItem"}, item)[0] == 200
+    status, _, body = api.request("POST", "/", {**api.proof(), "X-Amz-Target": "DynamoDB_20120810.GetItem"},
+                                  b'{"TableName": "route-counts-local", "Key": {"route": {"S": "/bin"}}}')
+    assert status == 200 and json.loads(body)["Item"]["blob"] == {"B": "AAEC"}
 
 
 def test_the_local_api_key_refusal_carries_a_request_id():
