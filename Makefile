@@ -63,10 +63,6 @@ $(DYNALITE): tests/dynalite/package.json tests/dynalite/package-lock.json
 
 # The two other venvs' runs go on beside the main one (each in one process: together they fill the cores
 # the main run leaves idle) and print when it is done; any of the three failing fails the target.
-# This machine's environment sets PYTHONDONTWRITEBYTECODE: then each of the hundreds of Python processes a run
-# starts (local APIs, stand-in providers, Pulumi programs) compiles our sources again, a fifth of the run's
-# CPU. The tests write bytecode as Python does by default (__pycache__/, git-ignored).
-test: export PYTHONDONTWRITEBYTECODE =
 test: $(TEST_DEPS)
 	@out="$$(mktemp -d)"; trap 'kill $$rt $$old 2>/dev/null; rm -rf "$$out"' EXIT; \
 	$(RT_VENV)/bin/python -m pytest -p no:cacheprovider -p no:xdist $(RT_TESTS) >"$$out/rt" 2>&1 & rt=$$!; \
