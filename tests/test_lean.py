@@ -285,6 +285,9 @@ def test_tls_is_verified_against_the_system_trust_store():
     import ssl
 
     assert client._context.verify_mode == ssl.CERT_REQUIRED and client._context.check_hostname
+    # The trust store is read once a process (about 20 ms), not once a writer.
+    other = lean.LeanDynamoDB.from_env({"AWS_REGION": "us-west-2", "AWS_ACCESS_KEY_ID": "c", "AWS_SECRET_ACCESS_KEY": "d"})
+    assert other._context is client._context
 
 
 def test_a_lean_cold_start_imports_no_botocore():
