@@ -163,9 +163,14 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         chunks: asyncio.Queue[language_pb2.RunPluginResponse | None] = asyncio.Queue()
 
         def pump(stream: Any, field: str) -> None:
-            for chunk in iter(lambda: stream.read1(65536), b""):
-                loop.call_soon_threadsafe(chunks.put_nowait, language_pb2.RunPluginResponse(**{field: chunk}))
-            loop.call_soon_threadsafe(chunks.put_nowait, None)
+            try:
+                for chunk in iter(lambda: stream.read1(65536), b""):
+                    loop.call_soon_threadsafe(chunks.put_nowait, language_pb2.RunPluginResponse(**{field: chunk}))
+                loop.call_soon_threadsafe(chunks.put_nowait, None)
+            except (RuntimeError, ValueError, OSError):
+                # The CLI ended the call and the host's loop closed (RuntimeError), or the pipe was closed
+                # under the read: nothing is left to deliver. A traceback here would reach the CLI's screen.
+                pass
 
         for stream, field in ((proc.stdout, "stdout"), (proc.stderr, "stderr")):
             threading.Thread(target=pump, args=(stream, field), daemon=True).start()
