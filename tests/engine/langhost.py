@@ -162,15 +162,21 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         loop = asyncio.get_running_loop()
         chunks: asyncio.Queue[language_pb2.RunPluginResponse | None] = asyncio.Queue()
 
+        def deliver(item: language_pb2.RunPluginResponse | None) -> None:
+            try:
+                loop.call_soon_threadsafe(chunks.put_nowait, item)
+            except RuntimeError:  # the host's loop has closed: the CLI ended the call, no one is reading
+                pass
+
         def pump(stream: Any, field: str) -> None:
+            """Forward one stream; a traceback from here would reach the CLI's screen as a diagnostic."""
             try:
                 for chunk in iter(lambda: stream.read1(65536), b""):
-                    loop.call_soon_threadsafe(chunks.put_nowait, language_pb2.RunPluginResponse(**{field: chunk}))
-                loop.call_soon_threadsafe(chunks.put_nowait, None)
-            except (RuntimeError, ValueError, OSError):
-                # The CLI ended the call and the host's loop closed (RuntimeError), or the pipe was closed
-                # under the read: nothing is left to deliver. A traceback here would reach the CLI's screen.
+                    deliver(language_pb2.RunPluginResponse(**{field: chunk}))
+            except (ValueError, OSError):  # the pipe was closed under the read
                 pass
+            finally:
+                deliver(None)
 
         for stream, field in ((proc.stdout, "stdout"), (proc.stderr, "stderr")):
             threading.Thread(target=pump, args=(stream, field), daemon=True).start()
